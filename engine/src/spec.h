@@ -1,0 +1,89 @@
+/* A search, as the Lua spec (lua_host.c) and the command line describe it. */
+#ifndef AML_SPEC_H
+#define AML_SPEC_H
+
+#include "core.h"
+#include "resample.h"
+
+/* How one hyperparameter is searched. */
+typedef enum {
+    AML_RANGE_DEFAULT = 0, /* the plugin's own range */
+    AML_RANGE_FIXED,       /* always num (or str) */
+    AML_RANGE_UNIFORM,     /* [lo, hi] */
+    AML_RANGE_LOGUNIFORM,  /* log-uniform in [lo, hi] */
+    AML_RANGE_INT,         /* integer in [lo, hi] (log when log=1) */
+    AML_RANGE_CHOICE       /* one of choices[] (strings or numbers as text) */
+} aml_range_kind;
+
+typedef struct aml_param_range {
+    char *name;
+    aml_range_kind kind;
+    double lo, hi, num;
+    int log;
+    char *str;
+    char **choices;
+    int n_choices;
+    int line; /* spec line where it was given (0 unknown) */
+} aml_param_range;
+
+typedef struct aml_model_spec {
+    char *name;               /* plugin name */
+    aml_param_range *ranges;  /* user overrides; the rest come from the plugin */
+    int n_ranges;
+    int line;
+} aml_model_spec;
+
+typedef struct aml_search_spec {
+    char *spec_path;          /* the .lua file (NULL when built from the command line) */
+    char spec_hash[65];       /* sha256 of the spec file's bytes */
+    char *data_path;          /* HDF5 file, relative paths resolved against the spec's directory */
+    int task;                 /* 0 auto, AML_TASK_* */
+    char *metric;             /* "auto" or a metric name */
+    double budget_seconds;    /* 0 = no time limit */
+    int64_t budget_trials;    /* 0 = no trial limit (at least one of the two is set) */
+    aml_resample_kind resampling;
+    int folds;                /* k-fold k (default 5) */
+    double holdout_fraction;  /* validation share for holdout (default 0.2) */
+    aml_model_spec *models;   /* empty = every model plugin found */
+    int n_models;
+    char *strategy;           /* "random" for now */
+    int threads;              /* total thread budget (0 = all cores) */
+    int parallel_trials;      /* 0 = auto */
+    uint64_t seed;
+    int ensemble;
+    char *export_to;          /* repository directory (default "models") */
+    char *export_name;        /* model name in the repository (default: the data file's stem) */
+    char **exporters;
+    int n_exporters;
+    char **plugin_paths;      /* extra plugin directories or files */
+    int n_plugin_paths;
+    char *out_dir;            /* run directory */
+    int resume;
+    int json;                 /* --json summary on stdout */
+    /* on_trial callback: a registry ref in L, or LUA_NOREF (-2) when absent. */
+    void *lua;                /* lua_State*, owned */
+    int on_trial_ref;
+    int on_trial_line;
+} aml_search_spec;
+
+/* Runs the spec file and fills *out. Every mistake is AML_ERR_INPUT with one line
+ * "FILE:LINE: field: what was expected" in c. */
+struct aml_registry;
+/* Plugin paths the spec names are loaded into reg before its models and parameters are checked. */
+aml_status aml_spec_load(aml_ctx *c, const char *path, struct aml_registry *reg, aml_search_spec *out);
+void aml_spec_free(aml_search_spec *s);
+
+/* Calls the spec's on_trial(t) with a table describing a finished trial (fields: id, model,
+ * score, status, seconds, params). Returns 1 when the callback asks to stop (returns false or
+ * "stop"), 0 to go on, and AML_ERR_INPUT with "FILE:LINE: on_trial: message" when it raises. */
+typedef struct aml_trial_summary {
+    int64_t id;
+    const char *model;
+    const char *status;   /* "ok" | "failed" | "cancelled" */
+    double score;
+    double seconds;
+    const char *params_json;
+} aml_trial_summary;
+int aml_spec_on_trial(aml_ctx *c, aml_search_spec *s, const aml_trial_summary *t);
+
+#endif
