@@ -10,10 +10,15 @@ typedef struct aml_folds {
     int n_splits;        /* holdout: 1; k-fold: k */
     int64_t n_rows;
     int32_t *fold_of_row; /* split s validates on rows with fold_of_row == s; -1 = always train */
+    aml_resample_kind kind; /* what was resolved: HOLDOUT or KFOLD, never AUTO */
+    double valid_fraction;  /* holdout: the fraction asked for; k-fold: 1 / k */
 } aml_folds;
 
-/* Auto: k-fold (5) below 10 000 rows... see resample.c; kind/n_folds/valid_fraction resolved in *out.
- * label is NULL for regression (then no stratification). */
+/* AUTO: k-fold (n_folds, default 5, at most n_rows) up to 20 000 rows, else holdout
+ * (valid_fraction, default 0.2); n_folds <= 0 / valid_fraction <= 0 mean "default" for AUTO only.
+ * KFOLD needs 2 <= n_folds <= n_rows; HOLDOUT needs valid_fraction in (0, 1).
+ * Stratified by class when label is given (label is NULL for regression). Deterministic for a seed.
+ * On success *out owns fold_of_row (aml_folds_free); on error (AML_ERR_INPUT) *out is untouched. */
 aml_status aml_folds_make(aml_ctx *c, aml_resample_kind kind, int n_folds, double valid_fraction,
                           uint64_t seed, int64_t n_rows, const int32_t *label, int n_classes,
                           aml_folds *out);
