@@ -37,7 +37,16 @@ void aml_errprefix(aml_ctx *c, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, c->msg, sizeof old);
-    snprintf(c->msg, sizeof c->msg, "%s: %s", prefix, old);
+    size_t n = strlen(prefix);
+    if (n > sizeof c->msg - 3)
+        n = sizeof c->msg - 3;
+    memcpy(c->msg, prefix, n);
+    memcpy(c->msg + n, ": ", 2);
+    size_t room = sizeof c->msg - n - 3, len = strlen(old);
+    if (len > room)
+        len = room;
+    memcpy(c->msg + n + 2, old, len);
+    c->msg[n + 2 + len] = 0;
 }
 
 static void out_of_memory(size_t n)
@@ -106,6 +115,12 @@ static void to_hex(const unsigned char *d, unsigned n, char *hex)
         hex[2 * i + 1] = digits[d[i] & 15];
     }
     hex[2 * n] = 0;
+}
+
+void aml_sha256(const void *data, size_t n, unsigned char digest[32])
+{
+    unsigned len = 32;
+    EVP_Digest(data, n, digest, &len, EVP_sha256(), NULL);
 }
 
 void aml_sha256_hex(const void *data, size_t n, char hex[65])

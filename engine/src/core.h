@@ -27,6 +27,7 @@ char *aml_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double aml_now(void); /* monotonic seconds */
 
 /* SHA-256 (libcrypto). hex gets 64 lowercase hex digits and a NUL. */
+void aml_sha256(const void *data, size_t n, unsigned char digest[32]);
 void aml_sha256_hex(const void *data, size_t n, char hex[65]);
 aml_status aml_sha256_file(aml_ctx *c, const char *path, char hex[65]);
 
