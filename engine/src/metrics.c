@@ -183,7 +183,8 @@ static double f1_macro(int64_t n, int k, const int32_t *label, const float *weig
     return used ? sum / used : NAN;
 }
 
-/* sklearn's log_loss: clip to [1e-15, 1-1e-15], renormalise each row, weighted mean of -log p. */
+/* sklearn's log_loss with eps=1e-15 (its default before 1.2; 1.2 clips at machine epsilon): clip to
+ * [1e-15, 1-1e-15], renormalise each row, weighted mean of -log p. */
 static double log_loss(int64_t n, int k, const int32_t *label, const float *weight, const double *pred)
 {
     const double eps = 1e-15;
