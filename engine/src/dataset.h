@@ -24,15 +24,27 @@ struct aml_dataset {
     char *path;               /* the file it came from */
 };
 
-/* An empty dataset with n_rows x n_features allocated (X zeroed), names "f0".., all numeric. */
+/* An empty dataset with n_rows x n_features allocated (X zeroed), names "f0".., all numeric,
+ * categories/n_categories zeroed, target_name "target", task 0 (no target: label and value NULL;
+ * the caller sets task, n_classes, class_names and label or value). Freed by aml_dataset_free.
+ * Categorical features hold level codes 0..n_categories-1 as floats in X (NaN = missing). */
 aml_dataset *aml_dataset_alloc(int64_t n_rows, int64_t n_features);
+
+/* Missing (NaN) cells in X: the total, and per feature into per_feature[n_features] when non-NULL. */
+int64_t aml_dataset_missing(const aml_dataset *d, int64_t *per_feature);
+/* Number of features flagged categorical. */
+int aml_dataset_n_categorical(const aml_dataset *d);
+/* "classification", "regression" or "none" (task 0: a table without a target). */
+const char *aml_dataset_task_name(int task);
 
 /* Computes d->fingerprint from the schema and the contents. */
 void aml_dataset_fingerprint(aml_dataset *d);
 
 /* ---- HDF5 (hdf5_io.c) ---- */
 /* Reads DESIGN.md §4; accepts float32/float64 X, integer (classification) or float (regression) y,
- * h5py's /categorical_idx, /feature_types, /categories/<name>, /target_names, /weights. */
+ * h5py's /categorical_idx, /feature_types, /categories/<name>, /target_names, /weights.
+ * A file without /y gives task 0 (label and value NULL), e.g. rows to predict.
+ * Errors: AML_ERR_INPUT, message "FILE: /PATH: what was expected". */
 aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out);
 /* Writes the same schema (X as float32); written to a temporary file and renamed. */
 aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d);

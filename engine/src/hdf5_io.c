@@ -1,0 +1,715 @@
+/* Reading and writing the HDF5 dataset schema of DESIGN.md §4 with the libhdf5 C API.
+ * The reader accepts what h5py users write (float64 X, int64 y, /categorical_idx, variable- or
+ * fixed-length strings); the writer produces the same schema, atomically (temp file + rename). */
+#include "dataset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A categorical column without stored levels gets "0".."max"; bound max so a float column
+ * flagged categorical by mistake fails clearly instead of allocating millions of levels. */
+#define MAX_SYNTH_LEVELS 65536
+
+static void quiet_hdf5(void)
+{
+    /* The library would print its error stack on stderr; our messages say what went wrong. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static const char *class_name(H5T_class_t k)
+{
+    switch (k) {
+    case H5T_INTEGER:
+        return "integer";
+    case H5T_FLOAT:
+        return "float";
+    case H5T_STRING:
+        return "string";
+    case H5T_COMPOUND:
+        return "compound";
+    case H5T_ENUM:
+        return "enum";
+    case H5T_OPAQUE:
+        return "opaque";
+    case H5T_ARRAY:
+        return "array";
+    case H5T_VLEN:
+        return "variable-length";
+    case H5T_REFERENCE:
+        return "reference";
+    case H5T_BITFIELD:
+        return "bitfield";
+    default:
+        return "unknown";
+    }
+}
+
+static int exists(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_DEFAULT) > 0; }
+
+/* Group and dataset names cannot hold '/'; escape it (and the escape char) in /categories/<name>. */
+static char *escape_name(const char *s)
+{
+    if (!*s)
+        return aml_xstrdup("%00");
+    if (!strcmp(s, "."))
+        return aml_xstrdup("%2E");
+    char *o = aml_xmalloc(3 * strlen(s) + 1), *p = o;
+    for (; *s; s++) {
+        if (*s == '/' || *s == '%')
+            p += sprintf(p, "%%%02X", (unsigned char)*s);
+        else
+            *p++ = *s;
+    }
+    *p = 0;
+    return o;
+}
+
+/* Opens dataset `name` and checks its rank (1 or 2) and type class; *n gets dims. */
+static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char *name, int rank,
+                               const char *expected, hid_t *ds_out, H5T_class_t *cls, hsize_t dims[2])
+{
+    hid_t obj = H5Oopen(f, name, H5P_DEFAULT);
+    if (obj < 0)
+        return aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot open; expected %s", path, name, expected);
+    if (H5Iget_type(obj) != H5I_DATASET) {
+        H5Oclose(obj);
+        return aml_fail(c, AML_ERR_INPUT, "%s: %s: is a group; expected %s", path, name, expected);
+    }
+    hid_t space = H5Dget_space(obj), type = H5Dget_type(obj);
+    int nd = H5Sget_simple_extent_ndims(space);
+    hsize_t d[H5S_MAX_RANK] = {0};
+    if (nd > 0)
+        H5Sget_simple_extent_dims(space, d, NULL);
+    *cls = H5Tget_class(type);
+    H5Tclose(type);
+    H5Sclose(space);
+    /* A [n, 1] column is accepted where a vector is expected: some writers keep 2-D shapes. */
+    if (rank == 1 && nd == 2 && d[1] == 1)
+        nd = 1;
+    if (nd != rank) {
+        H5Dclose(obj);
+        if (nd == 0)
+            return aml_fail(c, AML_ERR_INPUT, "%s: %s: expected %s, got a scalar", path, name, expected);
+        return aml_fail(c, AML_ERR_INPUT, "%s: %s: expected %s, got %d-D", path, name, expected, nd);
+    }
+    dims[0] = d[0];
+    dims[1] = rank == 2 ? d[1] : 1;
+    *ds_out = obj;
+    return AML_OK;
+}
+
+/* Reads a 1-D string dataset (variable or fixed length, any padding) into malloc'd strings.
+ * expect >= 0 checks the count; `what` names what each entry stands for in that message. */
+static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char *name, int64_t expect,
+                               const char *what, char ***out, int64_t *count)
+{
+    hid_t ds;
+    H5T_class_t cls;
+    hsize_t dims[2];
+    char **res = NULL;
+    aml_status st = open_dataset(c, path, f, name, 1, "a 1-D array of strings", &ds, &cls, dims);
+    if (st)
+        return st;
+    int64_t n = (int64_t)dims[0];
+    if (cls != H5T_STRING) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: expected a 1-D array of strings, got %s", path, name, class_name(cls));
+        goto done;
+    }
+    if (expect >= 0 && n != expect) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s has %lld entries, expected %lld (one per %s)", path, name,
+                      (long long)n, (long long)expect, what);
+        goto done;
+    }
+    hid_t ftype = H5Dget_type(ds), mtype = H5Tcopy(H5T_C_S1);
+    /* HDF5 refuses to convert between ASCII and UTF-8 strings: read in the file's own set. */
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
+    res = aml_xcalloc((size_t)n + 1, sizeof *res);
+    herr_t rc;
+    if (H5Tis_variable_str(ftype) > 0) {
+        H5Tset_size(mtype, H5T_VARIABLE);
+        char **raw = aml_xcalloc((size_t)n + 1, sizeof *raw);
+        rc = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
+        if (rc >= 0) {
+            for (int64_t i = 0; i < n; i++)
+                res[i] = aml_xstrdup(raw[i] ? raw[i] : "");
+            hid_t space = H5Dget_space(ds);
+            H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, raw);
+            H5Sclose(space);
+        }
+        free(raw);
+    } else {
+        size_t sz = H5Tget_size(ftype) + 1;
+        H5Tset_size(mtype, sz);
+        H5Tset_strpad(mtype, H5T_STR_NULLTERM);
+        char *raw = aml_xcalloc((size_t)n + 1, sz);
+        rc = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
+        if (rc >= 0)
+            for (int64_t i = 0; i < n; i++) {
+                char *s = raw + (size_t)i * sz;
+                s[sz - 1] = 0;
+                size_t len = strlen(s);
+                while (len > 0 && s[len - 1] == ' ') /* space-padded strings */
+                    s[--len] = 0;
+                res[i] = aml_xstrdup(s);
+            }
+        free(raw);
+    }
+    H5Tclose(mtype);
+    H5Tclose(ftype);
+    if (rc < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read the strings", path, name);
+        goto done;
+    }
+    *out = res;
+    *count = n;
+    res = NULL;
+done:
+    if (res) {
+        for (int64_t i = 0; i < n; i++)
+            free(res[i]);
+        free(res);
+    }
+    H5Dclose(ds);
+    return st;
+}
+
+/* A string attribute of the file (scalar or one element), or NULL when absent or not a string. */
+static char *read_string_attr(hid_t f, const char *name)
+{
+    if (H5Aexists(f, name) <= 0)
+        return NULL;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0)
+        return NULL;
+    char *res = NULL;
+    hid_t ftype = H5Aget_type(a), space = H5Aget_space(a);
+    if (H5Tget_class(ftype) == H5T_STRING && H5Sget_simple_extent_npoints(space) == 1) {
+        hid_t mtype = H5Tcopy(H5T_C_S1);
+        H5Tset_cset(mtype, H5Tget_cset(ftype));
+        if (H5Tis_variable_str(ftype) > 0) {
+            char *raw = NULL;
+            H5Tset_size(mtype, H5T_VARIABLE);
+            if (H5Aread(a, mtype, &raw) >= 0 && raw) {
+                res = aml_xstrdup(raw);
+                H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, &raw);
+            }
+        } else {
+            size_t sz = H5Tget_size(ftype) + 1;
+            char *raw = aml_xcalloc(sz, 1);
+            H5Tset_size(mtype, sz);
+            H5Tset_strpad(mtype, H5T_STR_NULLTERM);
+            if (H5Aread(a, mtype, raw) >= 0)
+                res = aml_xstrdup(raw);
+            free(raw);
+        }
+        H5Tclose(mtype);
+    }
+    H5Sclose(space);
+    H5Tclose(ftype);
+    H5Aclose(a);
+    return res;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Splits "a|b|c" (h5py fixtures' "labels" attribute) into n strings; returns the count. */
+static int64_t split_labels(const char *s, char ***out)
+{
+    int64_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == '|';
+    char **v = aml_xcalloc((size_t)n, sizeof *v);
+    int64_t i = 0;
+    for (const char *p = s;; i++) {
+        const char *e = strchr(p, '|');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        v[i] = aml_xmalloc(len + 1);
+        memcpy(v[i], p, len);
+        v[i][len] = 0;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    *out = v;
+    return n;
+}
+
+static void free_strv(char **v, int64_t n)
+{
+    if (!v)
+        return;
+    for (int64_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Class codes -> 0..K-1 in sorted order; names from /target_names, else the h5py "labels"
+ * attribute, else the codes as text. Names are indexed by code (as scikit-learn's target_names). */
+static aml_status read_classes(aml_ctx *c, const char *path, hid_t f, hid_t ds, H5T_class_t cls, aml_dataset *d)
+{
+    aml_status st = AML_OK;
+    int64_t n = d->n_rows, *code = aml_xmalloc((size_t)(n ? n : 1) * sizeof *code), *uniq = NULL;
+    char **names = NULL;
+    int64_t n_names = 0;
+    if (cls == H5T_INTEGER) {
+        if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, code) < 0) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /y: cannot read the class codes", path);
+            goto done;
+        }
+    } else {
+        double *v = aml_xmalloc((size_t)(n ? n : 1) * sizeof *v);
+        herr_t rc = H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        for (int64_t i = 0; rc >= 0 && i < n; i++) {
+            if (isnan(v[i]) || v[i] != floor(v[i]) || fabs(v[i]) > 9e15) {
+                st = aml_fail(c, AML_ERR_INPUT, "%s: /y: row %lld holds %g; class labels must be integers (no NaN)",
+                              path, (long long)i, v[i]);
+                break;
+            }
+            code[i] = (int64_t)v[i];
+        }
+        free(v);
+        if (rc < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /y: cannot read the class labels", path);
+        if (st)
+            goto done;
+    }
+    uniq = aml_xmalloc((size_t)(n ? n : 1) * sizeof *uniq);
+    memcpy(uniq, code, (size_t)n * sizeof *uniq);
+    qsort(uniq, (size_t)n, sizeof *uniq, cmp_i64);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (i == 0 || uniq[i] != uniq[k - 1])
+            uniq[k++] = uniq[i];
+    if (k > 1000000) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /y: %lld distinct class codes; is this a regression target stored as integers?",
+                      path, (long long)k);
+        goto done;
+    }
+    d->task = AML_TASK_CLASSIFICATION;
+    d->n_classes = (int)k;
+    d->label = aml_xmalloc((size_t)(n ? n : 1) * sizeof *d->label);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t *hit = bsearch(&code[i], uniq, (size_t)k, sizeof *uniq, cmp_i64);
+        d->label[i] = (int32_t)(hit - uniq);
+    }
+
+    int from_attr = 0;
+    if (exists(f, "target_names")) {
+        st = read_strings(c, path, f, "/target_names", -1, "class", &names, &n_names);
+        if (st)
+            goto done;
+    } else {
+        char *labels = read_string_attr(f, "labels");
+        if (labels && *labels) {
+            n_names = split_labels(labels, &names);
+            from_attr = 1;
+        }
+        free(labels);
+    }
+    if (names && (uniq[0] < 0 || uniq[k - 1] >= n_names)) {
+        if (!from_attr) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /target_names has %lld names but /y holds class code %lld",
+                          path, (long long)n_names, (long long)(uniq[0] < 0 ? uniq[0] : uniq[k - 1]));
+            goto done;
+        }
+        free_strv(names, n_names); /* an informal attribute that does not fit: fall back to codes */
+        names = NULL;
+    }
+    d->class_names = aml_xcalloc((size_t)k + 1, sizeof(char *));
+    for (int64_t j = 0; j < k; j++)
+        d->class_names[j] = names ? aml_xstrdup(names[uniq[j]]) : aml_xasprintf("%lld", (long long)uniq[j]);
+done:
+    free_strv(names, n_names);
+    free(code);
+    free(uniq);
+    return st;
+}
+
+static aml_status read_target(aml_ctx *c, const char *path, hid_t f, aml_dataset *d)
+{
+    hid_t ds;
+    H5T_class_t cls;
+    hsize_t dims[2];
+    static const char *expect = "a 1-D integer (class codes) or float (values) array";
+    aml_status st = open_dataset(c, path, f, "/y", 1, expect, &ds, &cls, dims);
+    if (st)
+        return st;
+    char *task = read_string_attr(f, "task");
+    if ((int64_t)dims[0] != d->n_rows) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /y has %lld rows, /X has %lld", path, (long long)dims[0], (long long)d->n_rows);
+    } else if (cls == H5T_INTEGER || (cls == H5T_FLOAT && task && !strcmp(task, "classification"))) {
+        st = read_classes(c, path, f, ds, cls, d);
+    } else if (cls == H5T_FLOAT) {
+        d->task = AML_TASK_REGRESSION;
+        d->value = aml_xmalloc((size_t)(d->n_rows ? d->n_rows : 1) * sizeof *d->value);
+        if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->value) < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /y: cannot read the target values", path);
+        for (int64_t i = 0; !st && i < d->n_rows; i++)
+            if (!isfinite(d->value[i]))
+                st = aml_fail(c, AML_ERR_INPUT, "%s: /y: row %lld is %g; target values must be finite (no missing targets)",
+                              path, (long long)i, d->value[i]);
+    } else {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /y: expected %s, got %s", path, expect, class_name(cls));
+    }
+    free(task);
+    H5Dclose(ds);
+    return st;
+}
+
+/* Which features are categorical, and their levels. */
+static aml_status read_schema(aml_ctx *c, const char *path, hid_t f, aml_dataset *d)
+{
+    aml_status st = AML_OK;
+    int64_t p = d->n_features, n = 0;
+    char **v = NULL;
+    if (exists(f, "feature_names")) {
+        if ((st = read_strings(c, path, f, "/feature_names", p, "column of /X", &v, &n)))
+            return st;
+        for (int64_t j = 0; j < p; j++) {
+            free(d->feature_names[j]);
+            d->feature_names[j] = v[j];
+        }
+        free(v);
+        v = NULL;
+        for (int64_t j = 0; j < p; j++)
+            for (int64_t i = 0; i < j; i++)
+                if (!strcmp(d->feature_names[i], d->feature_names[j]))
+                    return aml_fail(c, AML_ERR_INPUT, "%s: /feature_names: duplicate name '%s' (columns %lld and %lld)",
+                                    path, d->feature_names[j], (long long)i, (long long)j);
+    }
+    if (exists(f, "feature_types")) {
+        if ((st = read_strings(c, path, f, "/feature_types", p, "column of /X", &v, &n)))
+            return st;
+        for (int64_t j = 0; j < p && !st; j++) {
+            if (!strcmp(v[j], "categorical"))
+                d->categorical[j] = 1;
+            else if (strcmp(v[j], "numeric"))
+                st = aml_fail(c, AML_ERR_INPUT, "%s: /feature_types[%lld]: expected \"numeric\" or \"categorical\", got \"%s\"",
+                              path, (long long)j, v[j]);
+        }
+        free_strv(v, n);
+        if (st)
+            return st;
+    }
+    if (exists(f, "categorical_idx")) {
+        hid_t ds;
+        H5T_class_t cls;
+        hsize_t dims[2];
+        if ((st = open_dataset(c, path, f, "/categorical_idx", 1, "a 1-D integer array of column indices", &ds, &cls, dims)))
+            return st;
+        int64_t *idx = aml_xmalloc((size_t)(dims[0] + 1) * sizeof *idx);
+        if (cls != H5T_INTEGER)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /categorical_idx: expected a 1-D integer array of column indices, got %s",
+                          path, class_name(cls));
+        else if (dims[0] > 0 && H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, idx) < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /categorical_idx: cannot read", path);
+        for (hsize_t i = 0; !st && i < dims[0]; i++) {
+            if (idx[i] < 0 || idx[i] >= p)
+                st = aml_fail(c, AML_ERR_INPUT, "%s: /categorical_idx[%llu] = %lld; expected a column index in 0..%lld",
+                              path, (unsigned long long)i, (long long)idx[i], (long long)(p - 1));
+            else
+                d->categorical[idx[i]] = 1;
+        }
+        free(idx);
+        H5Dclose(ds);
+        if (st)
+            return st;
+    }
+    if (exists(f, "categories")) {
+        for (int64_t j = 0; j < p && !st; j++) {
+            char *esc = escape_name(d->feature_names[j]);
+            char *name = aml_xasprintf("/categories/%s", esc);
+            free(esc);
+            if (exists(f, name)) {
+                st = read_strings(c, path, f, name, -1, "level", &v, &n);
+                if (!st) {
+                    d->categorical[j] = 1;
+                    d->categories[j] = v;
+                    d->n_categories[j] = (int)n;
+                }
+            }
+            free(name);
+        }
+    }
+    return st;
+}
+
+/* Categorical cells must be level codes; columns without stored levels get "0".."max". */
+static aml_status check_codes(aml_ctx *c, const char *path, aml_dataset *d)
+{
+    for (int64_t j = 0; j < d->n_features; j++) {
+        if (!d->categorical[j])
+            continue;
+        double max = -1;
+        int64_t limit = d->categories[j] ? d->n_categories[j] : MAX_SYNTH_LEVELS;
+        for (int64_t i = 0; i < d->n_rows; i++) {
+            float v = d->X[i * d->n_features + j];
+            if (isnan(v))
+                continue;
+            if (v < 0 || v != floorf(v) || v >= (float)limit)
+                return aml_fail(c, AML_ERR_INPUT,
+                                "%s: /X: row %lld, column %lld ('%s') is categorical but holds %g; expected a level code 0..%lld",
+                                path, (long long)i, (long long)j, d->feature_names[j], (double)v, (long long)limit - 1);
+            if (v > max)
+                max = v;
+        }
+        if (!d->categories[j]) {
+            int nl = (int)max + 1;
+            d->n_categories[j] = nl;
+            d->categories[j] = aml_xcalloc((size_t)nl + 1, sizeof(char *));
+            for (int k = 0; k < nl; k++)
+                d->categories[j][k] = aml_xasprintf("%d", k);
+        }
+    }
+    return AML_OK;
+}
+
+aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
+{
+    quiet_hdf5();
+    aml_status st = AML_OK;
+    aml_dataset *d = NULL;
+    hid_t f = -1, ds = -1;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return aml_fail(c, AML_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    if (H5Fis_hdf5(path) <= 0)
+        return aml_fail(c, AML_ERR_INPUT, "%s: not an HDF5 file (convert a CSV with `automl import`)", path);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return aml_fail(c, AML_ERR_INPUT, "%s: cannot open as HDF5", path);
+
+    static const char *expect_x = "a 2-D float32 or float64 array";
+    if (!exists(f, "X")) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /X: missing; expected %s [rows, features]", path, expect_x);
+        goto fail;
+    }
+    H5T_class_t cls;
+    hsize_t dims[2];
+    if ((st = open_dataset(c, path, f, "/X", 2, expect_x, &ds, &cls, dims)))
+        goto fail;
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /X: expected %s, got %s", path, expect_x, class_name(cls));
+        goto fail;
+    }
+    if (dims[0] == 0 || dims[1] == 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /X: is empty (%llu x %llu); expected at least one row and one feature",
+                      path, (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        goto fail;
+    }
+    d = aml_dataset_alloc((int64_t)dims[0], (int64_t)dims[1]);
+    /* HDF5 converts float64 (and integer) cells to float32 as it reads. */
+    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->X) < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /X: cannot read the data", path);
+        goto fail;
+    }
+    H5Dclose(ds);
+    ds = -1;
+
+    if (exists(f, "y") && (st = read_target(c, path, f, d)))
+        goto fail;
+    if ((st = read_schema(c, path, f, d)) || (st = check_codes(c, path, d)))
+        goto fail;
+    if (exists(f, "weights")) {
+        if ((st = open_dataset(c, path, f, "/weights", 1, "a 1-D float array", &ds, &cls, dims)))
+            goto fail;
+        if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: expected a 1-D float array, got %s", path, class_name(cls));
+            goto fail;
+        }
+        if ((int64_t)dims[0] != d->n_rows) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights has %lld rows, /X has %lld", path, (long long)dims[0],
+                          (long long)d->n_rows);
+            goto fail;
+        }
+        d->weight = aml_xmalloc((size_t)d->n_rows * sizeof *d->weight);
+        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->weight) < 0) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: cannot read", path);
+            goto fail;
+        }
+        for (int64_t i = 0; i < d->n_rows; i++)
+            if (!(d->weight[i] >= 0) || isinf(d->weight[i])) {
+                st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: row %lld is %g; expected a finite weight >= 0", path,
+                              (long long)i, (double)d->weight[i]);
+                goto fail;
+            }
+        H5Dclose(ds);
+        ds = -1;
+    }
+    char *target = read_string_attr(f, "target");
+    if (!target)
+        target = read_string_attr(f, "original_target"); /* the h5py fixtures' attribute */
+    if (target) {
+        free(d->target_name);
+        d->target_name = target;
+    }
+    H5Fclose(f);
+    d->path = aml_xstrdup(path);
+    aml_dataset_fingerprint(d);
+    *out = d;
+    return AML_OK;
+fail:
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Fclose(f);
+    aml_dataset_free(d);
+    return st;
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+static herr_t write_array(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                          const void *data)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t ds = H5Dcreate2(f, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Sclose(space);
+    return rc;
+}
+
+/* Variable-length UTF-8 strings, as h5py writes str arrays. */
+static herr_t write_strings(hid_t f, const char *name, char *const *s, int64_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t dim = (hsize_t)n;
+    const char *empty = "";
+    herr_t rc = write_array(f, name, t, t, 1, &dim, n ? (const void *)s : (const void *)&empty);
+    H5Tclose(t);
+    return rc;
+}
+
+static herr_t write_string_attr(hid_t f, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc;
+}
+
+static herr_t write_body(hid_t f, const aml_dataset *d)
+{
+    int64_t n = d->n_rows, p = d->n_features;
+    hsize_t dims[2] = {(hsize_t)n, (hsize_t)p};
+    if (write_array(f, "/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, d->X) < 0)
+        return -1;
+    if (d->task == AML_TASK_CLASSIFICATION && d->label) {
+        int64_t *y = aml_xmalloc((size_t)(n ? n : 1) * sizeof *y);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = d->label[i];
+        herr_t rc = write_array(f, "/y", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, y);
+        free(y);
+        if (rc < 0 || write_strings(f, "/target_names", d->class_names, d->n_classes) < 0)
+            return -1;
+    } else if (d->task == AML_TASK_REGRESSION && d->value) {
+        if (write_array(f, "/y", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, d->value) < 0)
+            return -1;
+    }
+    if (write_strings(f, "/feature_names", d->feature_names, p) < 0)
+        return -1;
+    char **types = aml_xcalloc((size_t)p + 1, sizeof *types);
+    int64_t *idx = aml_xcalloc((size_t)p + 1, sizeof *idx), n_idx = 0;
+    for (int64_t j = 0; j < p; j++) {
+        types[j] = d->categorical[j] ? "categorical" : "numeric";
+        if (d->categorical[j])
+            idx[n_idx++] = j;
+    }
+    hsize_t ni = (hsize_t)n_idx;
+    herr_t rc = write_strings(f, "/feature_types", types, p);
+    if (rc >= 0) /* also what h5py-based tools expect */
+        rc = write_array(f, "/categorical_idx", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ni, idx);
+    free(types);
+    free(idx);
+    if (rc < 0)
+        return -1;
+    if (aml_dataset_n_categorical(d) > 0) {
+        hid_t g = H5Gcreate2(f, "/categories", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0)
+            return -1;
+        H5Gclose(g);
+        for (int64_t j = 0; j < p && rc >= 0; j++) {
+            if (!d->categorical[j])
+                continue;
+            char *esc = escape_name(d->feature_names[j]);
+            char *name = aml_xasprintf("/categories/%s", esc);
+            rc = write_strings(f, name, d->categories[j], d->categories[j] ? d->n_categories[j] : 0);
+            free(name);
+            free(esc);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (d->weight && write_array(f, "/weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, d->weight) < 0)
+        return -1;
+    if (write_string_attr(f, "target", d->target_name ? d->target_name : "target") < 0)
+        return -1;
+    if (d->task && write_string_attr(f, "task", aml_dataset_task_name(d->task)) < 0)
+        return -1;
+    return 0;
+}
+
+aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d)
+{
+    quiet_hdf5();
+    aml_status st = AML_OK;
+    char *tmp = aml_xasprintf("%s.tmp.%ld", path, (long)getpid());
+    /* Create it ourselves first: HDF5 would not say why a create failed. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    close(fd);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: cannot create an HDF5 file", tmp);
+        goto fail;
+    }
+    herr_t rc = write_body(f, d);
+    if (H5Fclose(f) < 0 || rc < 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: writing the HDF5 file failed (disk full?)", path);
+        goto fail;
+    }
+    /* Durable before it becomes visible under the final name. */
+    fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto fail;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return AML_OK;
+fail:
+    unlink(tmp);
+    free(tmp);
+    return st;
+}
