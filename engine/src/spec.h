@@ -37,9 +37,13 @@ typedef struct aml_search_spec {
     char *spec_path;          /* the .lua file (NULL when built from the command line) */
     char spec_hash[65];       /* sha256 of the spec file's bytes */
     char *data_path;          /* HDF5 file, relative paths resolved against the spec's directory */
+    char *data_target;        /* automl.dataset{target=...}: the target column (NULL: the file's /y) */
+    char **data_drop;         /* automl.dataset{drop={...}}: feature columns to leave out */
+    int n_data_drop;
     int task;                 /* 0 auto, AML_TASK_* */
     char *metric;             /* "auto" or a metric name */
     double budget_seconds;    /* 0 = no time limit */
+    int budget_seconds_given; /* the spec set budget.seconds itself (not the default) */
     int64_t budget_trials;    /* 0 = no trial limit (at least one of the two is set) */
     aml_resample_kind resampling;
     int folds;                /* k-fold k (default 5) */
