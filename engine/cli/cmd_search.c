@@ -1,11 +1,153 @@
-/* automl search (not yet written). */
+/* automl search SPEC.lua: run the spec's search; command-line options win over the spec. */
 #include "cli.h"
+
+#include "search.h"
+
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: automl search SPEC.lua [--budget SEC] [--trials N] [--seed S] [--threads T]\n"
+            "                     [--parallel P] [--out RUN_DIR] [--resume] [--json]\n\n"
+            "Runs the search a Lua spec describes (see scripts/*.lua): trials of model families and\n"
+            "hyperparameters in parallel, a leaderboard, and the winner refitted on all rows and\n"
+            "exported as repo/<name>/<version>/. Options override the spec:\n"
+            "  --budget SEC   wall-clock budget in seconds (budget.seconds), covering refit and export\n"
+            "  --trials N     stop after N trials (budget.trials)\n"
+            "  --seed S       random seed (seed); trial configurations depend only on seed and trial id\n"
+            "  --threads T    total threads (threads); default: every core\n"
+            "  --parallel P   trials run at once (parallel); threads per trial = T / P\n"
+            "  --out DIR      run directory (out): trials.jsonl, leaderboard.csv, summary.json,\n"
+            "                 refit_predictions.csv, artifact.txt; default runs/<time>-<pid>\n"
+            "  --resume       continue the search in --out DIR: finished trials are reused, not rerun\n"
+            "  --json         print a machine-readable summary on stdout at the end\n\n"
+            "Ctrl-C stops the search and still exports the best trial so far.\n"
+            "Exit status: 0 ok, 1 runtime failure, 2 bad usage or a mistake in the spec or data.\n");
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    aml_search_request_stop();
+}
+
+static int parse_number(const char *opt, const char *text, double lo, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno || !(v >= lo)) {
+        cli_error("search: %s: expected a number >= %g, got '%s'", opt, lo, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 int cmd_search(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_error("search: not available yet");
-    return EXIT_RUNTIME;
+    double t0 = aml_now();
+    const char *spec_path = NULL, *out_dir = NULL;
+    double budget = -1, trials = -1, seed = -1, threads = -1, parallel = -1;
+    int resume = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        double *target = !strcmp(a, "--budget")     ? &budget
+                         : !strcmp(a, "--trials")   ? &trials
+                         : !strcmp(a, "--seed")     ? &seed
+                         : !strcmp(a, "--threads")  ? &threads
+                         : !strcmp(a, "--parallel") ? &parallel
+                                                    : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (target || !strcmp(a, "--out")) {
+            if (i + 1 >= argc) {
+                cli_error("search: %s needs a value", a);
+                return EXIT_USAGE;
+            }
+            if (!target)
+                out_dir = argv[++i];
+            else if (parse_number(a, argv[++i], (target == &budget) ? 0.001 : (target == &seed ? 0 : 1),
+                                  target) != 0)
+                return EXIT_USAGE;
+        } else if (!strcmp(a, "--resume")) {
+            resume = 1;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (a[0] == '-') {
+            cli_error("search: unknown option '%s' (see automl search --help)", a);
+            return EXIT_USAGE;
+        } else if (!spec_path) {
+            spec_path = a;
+        } else {
+            cli_error("search: one spec file expected, got '%s' too", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!spec_path) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (resume && !out_dir) {
+        cli_error("search: --resume needs --out RUN_DIR (the run to continue)");
+        return EXIT_USAGE;
+    }
+    aml_ctx *c = aml_ctx_new();
+    aml_registry *reg = aml_registry_new();
+    aml_registry_scan_defaults(reg);
+    aml_search_spec spec;
+    aml_search_result res = {0};
+    int rc;
+    aml_status st = aml_spec_load(c, spec_path, reg, &spec);
+    if (st != AML_OK) {
+        fprintf(stderr, "%s\n", aml_errmsg(c));
+        rc = EXIT_USAGE;
+        goto done_nospec;
+    }
+    if (budget > 0)
+        spec.budget_seconds = budget;
+    if (trials > 0) {
+        spec.budget_trials = (int64_t)trials;
+        if (budget <= 0 && !spec.budget_seconds_given)
+            spec.budget_seconds = 0; /* --trials alone: no clock unless the spec sets one */
+    }
+    if (seed >= 0)
+        spec.seed = (uint64_t)seed;
+    if (threads > 0)
+        spec.threads = (int)threads;
+    if (parallel > 0)
+        spec.parallel_trials = (int)parallel;
+    if (out_dir) {
+        free(spec.out_dir);
+        spec.out_dir = aml_xstrdup(out_dir);
+    }
+    spec.resume = resume;
+    spec.json = json;
+    signal(SIGINT, on_sigint);
+    st = aml_search_run(c, &spec, reg, t0, &res);
+    signal(SIGINT, SIG_DFL);
+    if (st != AML_OK) {
+        cli_error("%s", aml_errmsg(c));
+        rc = cli_exit_for(st);
+        goto done;
+    }
+    printf("best: %s %.4f (%lld trials, %lld failed, %lld resumed) in %.1f s\n", res.best_model,
+           res.best_score, (long long)res.n_trials, (long long)res.n_failed, (long long)res.n_resumed,
+           res.seconds);
+    printf("run: %s\n", res.run_dir);
+    printf("artifact: %s\n", res.artifact_dir);
+    rc = EXIT_OK;
+done:
+    aml_search_result_free(&res);
+    aml_spec_free(&spec);
+done_nospec:
+    aml_registry_free(reg);
+    aml_ctx_free(c);
+    return rc;
 }

@@ -1,0 +1,548 @@
+/* The search loop. Worker threads draw trial ids in order; trial i's configuration depends only
+ * on (seed, i), so a trial budget gives the same leaderboard whatever the thread count. Finished
+ * trials go to the journal under one lock; the winner is refitted on all rows and exported. */
+#include "search.h"
+
+#include "artifact.h"
+#include "journal.h"
+#include "leaderboard.h"
+#include "predictions.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile int cancel_flag;
+
+void aml_search_request_stop(void) { cancel_flag = 1; }
+
+typedef struct search {
+    aml_search_spec *spec;
+    aml_registry *reg;
+    aml_dataset *data;
+    aml_metric metric;
+    aml_splits splits;
+    const aml_plugin **models;
+    const aml_model_spec **model_specs;
+    int n_models;
+    aml_journal journal;
+    pthread_mutex_t lock;
+    aml_trial **trials;        /* finished trials, resumed ones first */
+    int64_t n_trials, cap;
+    int64_t *done_ids;         /* ids read back from the journal, sorted */
+    int64_t n_done;
+    int64_t next_id, trial_limit;
+    double t0, hard_end;       /* hard_end = 0: no wall-clock budget */
+    int threads, workers, threads_per_trial;
+    const aml_trial *best;
+    int stop;
+    aml_status error;
+    aml_ctx err;
+    int64_t n_new, n_failed;
+    int tty;
+    const char *running;       /* model of the most recently started trial (progress line) */
+} search;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int is_done(const search *s, int64_t id)
+{
+    return s->n_done && bsearch(&id, s->done_ids, (size_t)s->n_done, sizeof(int64_t), cmp_i64);
+}
+
+/* Trial 0..n_models-1: each family's defaults (strong and cheap first); then random draws. */
+static void make_config(const search *s, int64_t id, aml_config *cfg)
+{
+    if (id < s->n_models) {
+        aml_config_base(cfg, s->models[id], s->model_specs[id]);
+        return;
+    }
+    aml_rng rng;
+    aml_rng_seed(&rng, aml_mix64(s->spec->seed, (uint64_t)id));
+    int m = (int)aml_rng_below(&rng, (uint64_t)s->n_models);
+    aml_config_sample(cfg, s->models[m], s->model_specs[m], &rng);
+}
+
+static uint64_t trial_seed(const search *s, int64_t id)
+{
+    return aml_mix64(s->spec->seed ^ 0x5eed5eed5eedULL, (uint64_t)id);
+}
+
+/* When trials must be done so that the refit and export still fit in the budget: twice the
+ * best trial's fit time scaled to all rows, plus a margin, and never more than half the budget. */
+static double trial_deadline(const search *s)
+{
+    if (s->hard_end <= 0)
+        return 0;
+    double est = 0;
+    if (s->best) {
+        double n_train = (double)s->splits.split[0].train_X.rows;
+        est = s->best->fit_seconds * (double)s->data->n_rows / (n_train > 0 ? n_train : 1);
+    }
+    double reserve = 0.3 + 2.0 * est;
+    double budget = s->spec->budget_seconds;
+    if (reserve > 0.5 * budget)
+        reserve = 0.5 * budget;
+    return s->hard_end - reserve;
+}
+
+static void print_progress(search *s, int final)
+{
+    if (!s->tty)
+        return;
+    double el = aml_now() - s->t0;
+    char best[96] = "-";
+    if (s->best)
+        snprintf(best, sizeof best, "%.4f (%s)", s->best->score, s->best->cfg.plugin->desc->name);
+    if (s->spec->budget_seconds > 0)
+        fprintf(stderr, "\r[%6.1fs/%gs] trials %lld (%lld failed)  best %s %s  %s%-12s", el,
+                s->spec->budget_seconds, (long long)s->n_new, (long long)s->n_failed,
+                aml_metric_name(s->metric), best, final ? "" : "running ", final ? "" : s->running);
+    else
+        fprintf(stderr, "\r[%6.1fs] trials %lld/%lld (%lld failed)  best %s %s   ", el,
+                (long long)s->n_new, (long long)s->trial_limit, (long long)s->n_failed,
+                aml_metric_name(s->metric), best);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static void add_trial(search *s, aml_trial *t)
+{
+    if (s->n_trials == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->trials = aml_xrealloc(s->trials, sizeof(aml_trial *) * (size_t)s->cap);
+    }
+    s->trials[s->n_trials++] = t;
+    /* Ties go to the lower id, as in the leaderboard. */
+    if (t->status == AML_TRIAL_OK &&
+        (!s->best || aml_metric_better(s->metric, t->score, s->best->score) ||
+         (t->score == s->best->score && t->id < s->best->id)))
+        s->best = t;
+}
+
+/* Called with the lock held. Takes ownership of t. */
+static void record(search *s, aml_trial *t)
+{
+    if (t->status == AML_TRIAL_CANCELLED) {
+        /* Not finished: not journaled, so --resume runs it again. */
+        aml_trial_clear(t);
+        free(t);
+        return;
+    }
+    aml_ctx c = {{0}};
+    if (aml_journal_append(&c, &s->journal, t, aml_metric_name(s->metric), s->data->fingerprint) != AML_OK &&
+        s->error == AML_OK) {
+        s->error = AML_ERR_IO;
+        s->err = c;
+        s->stop = 1;
+    }
+    s->n_new++;
+    if (t->status != AML_TRIAL_OK)
+        s->n_failed++;
+    add_trial(s, t);
+    print_progress(s, 0);
+    if (s->spec->lua && s->spec->on_trial_ref >= 0) {
+        cJSON *p = aml_config_to_json(&t->cfg);
+        char *params = cJSON_PrintUnformatted(p);
+        cJSON_Delete(p);
+        aml_trial_summary sum = {.id = t->id,
+                                 .model = t->cfg.plugin->desc->name,
+                                 .status = t->status == AML_TRIAL_OK ? "ok" : "failed",
+                                 .score = t->score,
+                                 .seconds = t->seconds,
+                                 .params_json = params};
+        int r = aml_spec_on_trial(&c, s->spec, &sum);
+        free(params);
+        if (r == 1) {
+            s->stop = 1;
+        } else if (r < 0 && s->error == AML_OK) {
+            s->error = r;
+            s->err = c;
+            s->stop = 1;
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    search *s = arg;
+    for (;;) {
+        int64_t id = -1;
+        double deadline = 0;
+        pthread_mutex_lock(&s->lock);
+        while (!s->stop && !cancel_flag && s->next_id < s->trial_limit) {
+            deadline = trial_deadline(s);
+            if (deadline > 0 && aml_now() >= deadline)
+                break;
+            int64_t cand = s->next_id++;
+            if (!is_done(s, cand)) {
+                id = cand;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (id < 0)
+            break;
+        aml_trial *t = aml_xcalloc(1, sizeof *t);
+        t->id = id;
+        t->seed = trial_seed(s, id);
+        make_config(s, id, &t->cfg);
+        s->running = t->cfg.plugin->desc->name;
+        aml_host_ctx hc;
+        aml_host_ctx_init(&hc, s->threads_per_trial);
+        hc.deadline = deadline;
+        hc.cancel = &cancel_flag;
+        hc.trial_id = id;
+        hc.verbose = 3; /* trials log only errors; failures are recorded in the journal */
+        aml_trial_run(t, &hc, s->data, &s->splits, s->metric);
+        pthread_mutex_lock(&s->lock);
+        record(s, t);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return NULL;
+}
+
+/* ---- setup ---- */
+
+static aml_status drop_columns(aml_ctx *c, aml_dataset *d, char **names, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int64_t j = 0;
+        while (j < d->n_features && strcmp(d->feature_names[j], names[k]) != 0)
+            j++;
+        if (j == d->n_features)
+            return aml_fail(c, AML_ERR_INPUT, "%s: data.drop: no feature named '%s'", d->path, names[k]);
+        int64_t nf = d->n_features;
+        for (int64_t i = 0; i < d->n_rows; i++) /* compact row by row, in place */
+            for (int64_t q = 0; q < nf; q++)
+                if (q != j)
+                    d->X[i * (nf - 1) + q - (q > j)] = d->X[i * nf + q];
+        free(d->feature_names[j]);
+        if (d->categories[j]) {
+            for (int l = 0; l < d->n_categories[j]; l++)
+                free(d->categories[j][l]);
+            free(d->categories[j]);
+        }
+        memmove(d->feature_names + j, d->feature_names + j + 1, sizeof(char *) * (size_t)(nf - j - 1));
+        memmove(d->categorical + j, d->categorical + j + 1, (size_t)(nf - j - 1));
+        memmove(d->categories + j, d->categories + j + 1, sizeof(char **) * (size_t)(nf - j - 1));
+        memmove(d->n_categories + j, d->n_categories + j + 1, sizeof(int) * (size_t)(nf - j - 1));
+        d->n_features--;
+    }
+    if (n > 0)
+        aml_dataset_fingerprint(d);
+    return AML_OK;
+}
+
+static aml_status resolve_models(aml_ctx *c, search *s)
+{
+    aml_search_spec *spec = s->spec;
+    if (spec->n_models > 0) {
+        s->n_models = spec->n_models;
+        s->models = aml_xcalloc((size_t)s->n_models, sizeof *s->models);
+        s->model_specs = aml_xcalloc((size_t)s->n_models, sizeof *s->model_specs);
+        for (int i = 0; i < s->n_models; i++) {
+            s->models[i] = aml_registry_find(s->reg, AML_PLUGIN_MODEL, spec->models[i].name);
+            s->model_specs[i] = &spec->models[i];
+            if (!s->models[i])
+                return aml_fail(c, AML_ERR_INPUT, "%s: models: model plugin '%s' is not installed",
+                                spec->spec_path ? spec->spec_path : "spec", spec->models[i].name);
+        }
+        return AML_OK;
+    }
+    int n = aml_registry_count(s->reg);
+    s->models = aml_xcalloc((size_t)n + 1, sizeof *s->models);
+    s->model_specs = aml_xcalloc((size_t)n + 1, sizeof *s->model_specs);
+    for (int i = 0; i < n; i++)
+        if (aml_registry_at(s->reg, i)->desc->kind == AML_PLUGIN_MODEL)
+            s->models[s->n_models++] = aml_registry_at(s->reg, i);
+    if (s->n_models == 0)
+        return aml_fail(c, AML_ERR_INPUT, "no model plugins found (see automl plugins)");
+    return AML_OK;
+}
+
+static aml_status resolve_metric(aml_ctx *c, search *s)
+{
+    aml_search_spec *spec = s->spec;
+    if (!spec->metric || !strcmp(spec->metric, "auto")) {
+        s->metric = s->data->task == AML_TASK_CLASSIFICATION ? AML_METRIC_ACCURACY : AML_METRIC_R2;
+        return AML_OK;
+    }
+    if (aml_metric_parse(spec->metric, &s->metric) != 0)
+        return aml_fail(c, AML_ERR_INPUT, "metric: unknown metric '%s'", spec->metric);
+    if (!aml_metric_for_task(s->metric, s->data->task))
+        return aml_fail(c, AML_ERR_INPUT, "metric: %s does not apply to %s (%s)", spec->metric,
+                        aml_dataset_task_name(s->data->task), s->data->path);
+    return AML_OK;
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static char *default_run_dir(void)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+    return aml_xasprintf("runs/%s-%ld", stamp, (long)getpid());
+}
+
+/* ---- refit and export ---- */
+
+static aml_status refit_and_export(aml_ctx *c, search *s, aml_search_result *out)
+{
+    const aml_trial *best = s->best;
+    aml_dataset *d = s->data;
+    aml_task task = {.kind = d->task,
+                     .n_classes = d->n_classes,
+                     .n_features = d->n_features,
+                     .categorical = d->categorical,
+                     .seed = best->seed};
+    aml_matrix X = {d->X, d->n_rows, d->n_features, d->n_features};
+    aml_target y = {.label = d->label, .value = d->value, .weight = d->weight};
+    aml_host_ctx hc;
+    aml_host_ctx_init(&hc, s->threads);
+    /* The refit may run a little past the trial deadline but not past the budget's tolerance. */
+    if (s->hard_end > 0)
+        hc.deadline = s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+    aml_fitted model;
+    aml_status st = aml_fitted_fit(c, &hc, &best->cfg, &task, &X, &y, NULL, NULL, &model);
+    if (st != AML_OK) {
+        aml_errprefix(c, "refit of trial %lld on all rows", (long long)best->id);
+        return st;
+    }
+    int n_out = model.n_outputs;
+    double *pred = aml_xmalloc(sizeof(double) * (size_t)(d->n_rows * n_out));
+    char *pred_path = aml_xasprintf("%s/refit_predictions.csv", out->run_dir);
+    cJSON *metrics = cJSON_CreateObject(), *lineage = cJSON_CreateObject();
+    if ((st = aml_fitted_predict(c, &hc, &model, &X, pred)) != AML_OK)
+        goto done;
+    if ((st = aml_predictions_write_csv(c, pred_path, d, d->n_rows, pred, 1)) != AML_OK)
+        goto done;
+    double train_score = aml_metric_score(s->metric, d->n_rows, d->n_classes, d->label, d->value,
+                                          d->weight, pred);
+    cJSON_AddNumberToObject(metrics, "cv_score", best->score);
+    cJSON *folds = cJSON_CreateArray();
+    for (int k = 0; k < best->n_folds; k++)
+        cJSON_AddItemToArray(folds, cJSON_CreateNumber(best->fold_scores[k]));
+    cJSON_AddItemToObject(metrics, "fold_scores", folds);
+    cJSON_AddStringToObject(metrics, "resampling",
+                            s->splits.folds.kind == AML_RESAMPLE_HOLDOUT ? "holdout" : "kfold");
+    cJSON_AddNumberToObject(metrics, "train_score", train_score);
+    cJSON_AddNumberToObject(metrics, "trials", (double)s->n_trials);
+    if (s->spec->spec_path)
+        cJSON_AddStringToObject(lineage, "spec_path", s->spec->spec_path);
+    cJSON_AddStringToObject(lineage, "spec_hash", s->spec->spec_hash);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->spec->seed);
+    cJSON_AddStringToObject(lineage, "seed", seed);
+    cJSON_AddStringToObject(lineage, "run_dir", out->run_dir);
+    cJSON_AddNumberToObject(lineage, "trial", (double)best->id);
+    aml_export_request req = {.repo = s->spec->export_to ? s->spec->export_to : "models",
+                              .name = s->spec->export_name,
+                              .exporter = s->spec->n_exporters ? s->spec->exporters[0] : "native",
+                              .model = &model,
+                              .cfg = &best->cfg,
+                              .data = d,
+                              .metric = aml_metric_name(s->metric),
+                              .metrics = metrics,
+                              .lineage = lineage};
+    st = aml_artifact_export(c, s->reg, &req, &out->artifact_dir);
+done:
+    cJSON_Delete(metrics);
+    cJSON_Delete(lineage);
+    free(pred);
+    free(pred_path);
+    aml_fitted_free(&model);
+    return st;
+}
+
+static void write_summary(search *s, aml_search_result *out, int print_json)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "run_dir", out->run_dir);
+    cJSON_AddStringToObject(o, "artifact", out->artifact_dir ? out->artifact_dir : "");
+    cJSON_AddStringToObject(o, "dataset", s->data->path);
+    cJSON_AddStringToObject(o, "fingerprint", s->data->fingerprint);
+    cJSON_AddStringToObject(o, "task", aml_dataset_task_name(s->data->task));
+    cJSON_AddStringToObject(o, "metric", aml_metric_name(s->metric));
+    cJSON_AddStringToObject(o, "best_model", out->best_model ? out->best_model : "");
+    cJSON_AddNumberToObject(o, "best_score", out->best_score);
+    cJSON_AddNumberToObject(o, "best_trial", s->best ? (double)s->best->id : -1);
+    cJSON_AddNumberToObject(o, "trials", (double)out->n_trials);
+    cJSON_AddNumberToObject(o, "resumed", (double)out->n_resumed);
+    cJSON_AddNumberToObject(o, "failed", (double)out->n_failed);
+    cJSON_AddNumberToObject(o, "seconds", out->seconds);
+    cJSON_AddNumberToObject(o, "threads", s->threads);
+    cJSON_AddNumberToObject(o, "parallel_trials", s->workers);
+    char *text = cJSON_Print(o);
+    char *path = aml_xasprintf("%s/summary.json", out->run_dir);
+    aml_write_file_atomic(NULL, path, text, strlen(text));
+    if (print_json)
+        printf("%s\n", text);
+    free(path);
+    free(text);
+    cJSON_Delete(o);
+}
+
+aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, double t0,
+                          aml_search_result *out)
+{
+    search s = {.spec = spec, .reg = reg, .t0 = t0, .trial_limit = INT64_MAX};
+    aml_search_result r = {0};
+    aml_trial *resumed = NULL;
+    int64_t n_resumed = 0;
+    aml_status st;
+    pthread_mutex_init(&s.lock, NULL);
+    cancel_flag = 0;
+    if (spec->budget_seconds > 0)
+        s.hard_end = t0 + spec->budget_seconds;
+    if (spec->budget_trials > 0)
+        s.trial_limit = spec->budget_trials;
+    if ((st = aml_hdf5_read(c, spec->data_path, &s.data)) != AML_OK)
+        goto done;
+    if ((st = drop_columns(c, s.data, spec->data_drop, spec->n_data_drop)) != AML_OK)
+        goto done;
+    if (spec->task && spec->task != (int)s.data->task) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: task: the spec asks for %s, but the data's target is for %s",
+                      spec->data_path, aml_dataset_task_name(spec->task),
+                      aml_dataset_task_name(s.data->task));
+        goto done;
+    }
+    if ((st = resolve_metric(c, &s)) != AML_OK || (st = resolve_models(c, &s)) != AML_OK)
+        goto done;
+    aml_folds folds;
+    if ((st = aml_folds_make(c, spec->resampling, spec->folds, spec->holdout_fraction, spec->seed,
+                             s.data->n_rows, s.data->label, s.data->n_classes, &folds)) != AML_OK)
+        goto done;
+    aml_splits_make(c, s.data, &folds, &s.splits);
+
+    s.threads = spec->threads > 0 ? spec->threads : default_threads();
+    if (spec->parallel_trials > 0)
+        s.workers = spec->parallel_trials;
+    else /* small data: one trial per core; large data: one trial using every core */
+        s.workers = (double)s.data->n_rows * (double)s.data->n_features <= 2e6 ? s.threads : 1;
+    if (s.workers > s.threads)
+        s.workers = s.threads;
+    s.threads_per_trial = s.threads / s.workers;
+    s.tty = isatty(2);
+
+    r.run_dir = aml_xstrdup(spec->out_dir ? spec->out_dir : NULL);
+    if (!r.run_dir)
+        r.run_dir = default_run_dir();
+    if ((st = aml_mkdirs(c, r.run_dir)) != AML_OK)
+        goto done;
+    char *journal_path = aml_xasprintf("%s/trials.jsonl", r.run_dir);
+    st = aml_journal_open(c, journal_path, spec->resume, reg, s.data->fingerprint, &resumed,
+                          &n_resumed, &s.journal);
+    free(journal_path);
+    if (st != AML_OK)
+        goto done;
+    s.done_ids = aml_xmalloc(sizeof(int64_t) * (size_t)(n_resumed + 1));
+    for (int64_t i = 0; i < n_resumed; i++) {
+        aml_trial *t = aml_xmalloc(sizeof *t);
+        *t = resumed[i];
+        s.done_ids[s.n_done++] = t->id;
+        add_trial(&s, t);
+    }
+    free(resumed);
+    qsort(s.done_ids, (size_t)s.n_done, sizeof(int64_t), cmp_i64);
+    r.n_resumed = n_resumed;
+
+    char classes[32] = "", resampling[32] = "holdout", resuming[64] = "";
+    if (s.data->task == AML_TASK_CLASSIFICATION)
+        snprintf(classes, sizeof classes, " (%d classes)", s.data->n_classes);
+    if (folds.kind != AML_RESAMPLE_HOLDOUT)
+        snprintf(resampling, sizeof resampling, "%d-fold CV", folds.n_splits);
+    if (n_resumed)
+        snprintf(resuming, sizeof resuming, ", resuming %lld finished trials", (long long)n_resumed);
+    fprintf(stderr, "automl: %s: %lld rows x %lld features, %s%s, metric %s, %s; %d parallel trial%s x %d thread%s%s\n",
+            s.data->path, (long long)s.data->n_rows, (long long)s.data->n_features,
+            aml_dataset_task_name(s.data->task), classes, aml_metric_name(s.metric), resampling,
+            s.workers, s.workers == 1 ? "" : "s", s.threads_per_trial, s.threads_per_trial == 1 ? "" : "s",
+            resuming);
+
+    pthread_t *tids = aml_xcalloc((size_t)s.workers, sizeof(pthread_t));
+    for (int w = 0; w < s.workers; w++)
+        pthread_create(&tids[w], NULL, worker, &s);
+    for (int w = 0; w < s.workers; w++)
+        pthread_join(tids[w], NULL);
+    free(tids);
+    print_progress(&s, 1);
+    if (cancel_flag)
+        fprintf(stderr, "automl: interrupted: exporting the best trial so far\n");
+    if (s.error != AML_OK) {
+        st = aml_fail(c, s.error, "%s", s.err.msg);
+        goto done;
+    }
+
+    aml_trial **ranked = aml_xmalloc(sizeof(aml_trial *) * (size_t)(s.n_trials + 1));
+    memcpy(ranked, s.trials, sizeof(aml_trial *) * (size_t)s.n_trials);
+    aml_leaderboard_sort(ranked, s.n_trials, s.metric);
+    char *csv = aml_xasprintf("%s/leaderboard.csv", r.run_dir);
+    st = aml_leaderboard_write_csv(c, csv, ranked, s.n_trials, s.metric);
+    free(csv);
+    if (st == AML_OK)
+        aml_leaderboard_print(stdout, ranked, s.n_trials, s.metric, 10);
+    free(ranked);
+    r.n_trials = s.n_new;
+    r.n_failed = s.n_failed;
+    if (st != AML_OK)
+        goto done;
+    if (!s.best) {
+        const char *why = s.n_trials ? s.trials[0]->error : NULL;
+        st = aml_fail(c, AML_ERR_RUNTIME, "no trial succeeded (%lld finished%s%s)", (long long)s.n_trials,
+                      why ? "; first error: " : "", why ? why : "");
+        goto done;
+    }
+    r.best_model = aml_xstrdup(s.best->cfg.plugin->desc->name);
+    r.best_score = s.best->score;
+    if ((st = refit_and_export(c, &s, &r)) != AML_OK)
+        goto done;
+    char *artifact_txt = aml_xasprintf("%s/artifact.txt", r.run_dir);
+    char *line = aml_xasprintf("%s\n", r.artifact_dir);
+    aml_write_file_atomic(NULL, artifact_txt, line, strlen(line));
+    free(artifact_txt);
+    free(line);
+    r.seconds = aml_now() - t0;
+    write_summary(&s, &r, spec->json);
+    *out = r;
+    memset(&r, 0, sizeof r);
+done:
+    aml_search_result_free(&r);
+    for (int64_t i = 0; i < s.n_trials; i++) {
+        aml_trial_clear(s.trials[i]);
+        free(s.trials[i]);
+    }
+    free(s.trials);
+    free(s.done_ids);
+    free(s.models);
+    free(s.model_specs);
+    aml_journal_close(&s.journal);
+    aml_splits_free(&s.splits);
+    aml_dataset_free(s.data);
+    pthread_mutex_destroy(&s.lock);
+    return st;
+}
+
+void aml_search_result_free(aml_search_result *r)
+{
+    if (!r)
+        return;
+    free(r->run_dir);
+    free(r->artifact_dir);
+    free(r->best_model);
+    memset(r, 0, sizeof *r);
+}

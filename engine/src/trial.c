@@ -1,0 +1,145 @@
+/* Running one trial: fit on each split's training rows, score its validation rows. The split
+ * blocks are built once per search, so trials share them instead of copying the dataset. */
+#include "trial.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *folds, aml_splits *out)
+{
+    (void)c;
+    aml_splits s = {.n = folds->n_splits, .folds = *folds};
+    s.split = aml_xcalloc((size_t)s.n, sizeof(aml_split));
+    int64_t nf = d->n_features;
+    for (int k = 0; k < s.n; k++) {
+        aml_split *sp = &s.split[k];
+        int64_t n_valid = 0;
+        for (int64_t i = 0; i < d->n_rows; i++)
+            n_valid += folds->fold_of_row[i] == k;
+        int64_t n_train = d->n_rows - n_valid;
+        sp->train_buf = aml_xmalloc(sizeof(float) * (size_t)(n_train * nf));
+        sp->valid_buf = aml_xmalloc(sizeof(float) * (size_t)(n_valid * nf));
+        sp->valid_rows = aml_xmalloc(sizeof(int64_t) * (size_t)(n_valid + 1));
+        if (d->label)
+            sp->label_buf = aml_xmalloc(sizeof(int32_t) * (size_t)d->n_rows);
+        if (d->value)
+            sp->value_buf = aml_xmalloc(sizeof(double) * (size_t)d->n_rows);
+        if (d->weight)
+            sp->weight_buf = aml_xmalloc(sizeof(float) * (size_t)d->n_rows);
+        int64_t ti = 0, vi = 0;
+        for (int64_t i = 0; i < d->n_rows; i++) {
+            int valid = folds->fold_of_row[i] == k;
+            int64_t at = valid ? n_train + vi : ti;
+            float *dst = valid ? sp->valid_buf + vi * nf : sp->train_buf + ti * nf;
+            memcpy(dst, d->X + i * nf, sizeof(float) * (size_t)nf);
+            if (d->label)
+                sp->label_buf[at] = d->label[i];
+            if (d->value)
+                sp->value_buf[at] = d->value[i];
+            if (d->weight)
+                sp->weight_buf[at] = d->weight[i];
+            if (valid)
+                sp->valid_rows[vi++] = i;
+            else
+                ti++;
+        }
+        sp->train_X = (aml_matrix){sp->train_buf, n_train, nf, nf};
+        sp->valid_X = (aml_matrix){sp->valid_buf, n_valid, nf, nf};
+        sp->train_y = (aml_target){
+            .label = sp->label_buf, .value = sp->value_buf, .weight = sp->weight_buf};
+        sp->valid_y = (aml_target){.label = sp->label_buf ? sp->label_buf + n_train : NULL,
+                                   .value = sp->value_buf ? sp->value_buf + n_train : NULL,
+                                   .weight = sp->weight_buf ? sp->weight_buf + n_train : NULL};
+    }
+    *out = s;
+    return AML_OK;
+}
+
+void aml_splits_free(aml_splits *s)
+{
+    if (!s)
+        return;
+    for (int k = 0; k < s->n; k++) {
+        aml_split *sp = &s->split[k];
+        free(sp->train_buf);
+        free(sp->valid_buf);
+        free(sp->valid_rows);
+        free(sp->label_buf);
+        free(sp->value_buf);
+        free(sp->weight_buf);
+    }
+    free(s->split);
+    aml_folds_free(&s->folds);
+    memset(s, 0, sizeof *s);
+}
+
+static void fail_trial(aml_trial *t, aml_trial_status status, const char *msg)
+{
+    t->status = status;
+    free(t->error);
+    t->error = aml_xstrdup(msg);
+    t->score = NAN;
+}
+
+void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const aml_splits *s,
+                   aml_metric metric)
+{
+    double t0 = aml_now(), fit_total = 0;
+    aml_ctx ctx = {{0}};
+    aml_task task = {.kind = d->task,
+                     .n_classes = d->n_classes,
+                     .n_features = d->n_features,
+                     .categorical = d->categorical,
+                     .seed = t->seed};
+    int n_out = d->task == AML_TASK_CLASSIFICATION ? d->n_classes : 1;
+    t->n_folds = s->n;
+    free(t->fold_scores);
+    t->fold_scores = aml_xcalloc((size_t)s->n, sizeof(double));
+    t->status = AML_TRIAL_OK;
+    double sum = 0;
+    for (int k = 0; k < s->n; k++) {
+        const aml_split *sp = &s->split[k];
+        aml_fitted m;
+        double f0 = aml_now();
+        task.seed = aml_mix64(t->seed, (uint64_t)k);
+        aml_status st = aml_fitted_fit(&ctx, hc, &t->cfg, &task, &sp->train_X, &sp->train_y,
+                                       &sp->valid_X, &sp->valid_y, &m);
+        fit_total += aml_now() - f0;
+        if (st != AML_OK) {
+            fail_trial(t, st == AML_ERR_CANCELLED ? AML_TRIAL_CANCELLED : AML_TRIAL_FAILED, ctx.msg);
+            break;
+        }
+        double *pred = aml_xmalloc(sizeof(double) * (size_t)(sp->valid_X.rows * n_out));
+        st = aml_fitted_predict(&ctx, hc, &m, &sp->valid_X, pred);
+        aml_fitted_free(&m);
+        if (st != AML_OK) {
+            free(pred);
+            fail_trial(t, AML_TRIAL_FAILED, ctx.msg);
+            break;
+        }
+        double score = aml_metric_score(metric, sp->valid_X.rows, d->n_classes, sp->valid_y.label,
+                                        sp->valid_y.value, sp->valid_y.weight, pred);
+        free(pred);
+        if (isnan(score)) {
+            fail_trial(t, AML_TRIAL_FAILED, "the validation score is NaN (the model predicted NaN)");
+            break;
+        }
+        t->fold_scores[k] = score;
+        sum += score;
+    }
+    if (t->status == AML_TRIAL_OK)
+        t->score = sum / s->n;
+    t->seconds = aml_now() - t0;
+    t->fit_seconds = fit_total / s->n;
+}
+
+void aml_trial_clear(aml_trial *t)
+{
+    if (!t)
+        return;
+    aml_config_free(&t->cfg);
+    free(t->error);
+    free(t->fold_scores);
+    memset(t, 0, sizeof *t);
+}

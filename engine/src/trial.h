@@ -1,0 +1,54 @@
+/* One trial: a model configuration fitted and scored on every resampling split, and the
+ * split data it runs on (materialised once per search and shared read-only by all trials). */
+#ifndef AML_TRIAL_H
+#define AML_TRIAL_H
+
+#include "dataset.h"
+#include "metrics.h"
+#include "model.h"
+#include "resample.h"
+
+/* The rows of one split, copied once into contiguous float32 blocks so that every learner gets
+ * BLAS-ready views without per-trial copies. */
+typedef struct aml_split {
+    aml_matrix train_X, valid_X;
+    aml_target train_y, valid_y;
+    int64_t *valid_rows;     /* the dataset rows of valid_X, in order */
+    float *train_buf, *valid_buf;
+    int32_t *label_buf;      /* train labels then valid labels */
+    double *value_buf;
+    float *weight_buf;
+} aml_split;
+
+typedef struct aml_splits {
+    aml_split *split;
+    int n;
+    aml_folds folds;
+} aml_splits;
+
+aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *folds, aml_splits *out);
+void aml_splits_free(aml_splits *s);
+
+typedef enum { AML_TRIAL_OK = 0, AML_TRIAL_FAILED = 1, AML_TRIAL_CANCELLED = 2 } aml_trial_status;
+
+typedef struct aml_trial {
+    int64_t id;
+    uint64_t seed;
+    aml_config cfg;
+    aml_trial_status status;
+    char *error;             /* why it failed */
+    double score;            /* mean of the fold scores (NaN unless ok) */
+    double *fold_scores;
+    int n_folds;
+    double seconds;          /* wall time of the whole trial */
+    double fit_seconds;      /* mean fit time per split */
+    int resumed;             /* read back from the journal */
+} aml_trial;
+
+/* Fits cfg on every split and scores the validation rows with metric. Never fails as a call:
+ * failures are recorded in t->status / t->error. */
+void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const aml_splits *s,
+                   aml_metric metric);
+void aml_trial_clear(aml_trial *t);
+
+#endif
