@@ -147,8 +147,9 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     row_plan p = plan_rows(n, 4096, MAX_CHUNKS);
     double *acc = xalloc(h, (size_t)p.n_chunks * 3 * (size_t)d * sizeof *acc);
     double *shift = xalloc(h, (size_t)d * sizeof *shift);
-    if (!acc || !shift) {
-        xfree(h, acc), xfree(h, shift);
+    int64_t *bad = xalloc(h, (size_t)p.n_chunks * sizeof *bad); /* first row with an infinity */
+    if (!acc || !shift || !bad) {
+        xfree(h, acc), xfree(h, shift), xfree(h, bad);
         h->set_error(c, "linear: out of memory for feature statistics (%lld features)", (long long)d);
         return AML_ERR_NOMEM;
     }
@@ -161,17 +162,30 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
         memset(sw, 0, 3 * (size_t)d * sizeof *sw);
         int64_t r0, r1;
         chunk_rows(&p, ch, &r0, &r1);
+        bad[ch] = -1;
         for (int64_t i = r0; i < r1; i++) {
             const float *x = X->data + i * X->ld;
             double wi = w ? w[i] : 1.0;
             for (int64_t j = 0; j < d; j++) {
                 if (isnan(x[j]))
                     continue;
+                if (isinf(x[j]) && bad[ch] < 0)
+                    bad[ch] = i;
                 double v = x[j] - shift[j];
                 sw[j] += wi, s1[j] += wi * v, s2[j] += wi * v * v;
             }
         }
     }
+    for (int ch = 0; ch < p.n_chunks; ch++)
+        if (bad[ch] >= 0) {
+            int64_t i = bad[ch], j = 0;
+            while (!isinf(X->data[i * X->ld + j]))
+                j++;
+            h->set_error(c, "linear: row %lld, feature %lld is infinite (NaN marks a missing value)",
+                         (long long)i, (long long)j);
+            xfree(h, acc), xfree(h, shift), xfree(h, bad);
+            return AML_ERR_INPUT;
+        }
     for (int ch = 1; ch < p.n_chunks; ch++)
         for (int64_t j = 0; j < 3 * d; j++)
             acc[j] += acc[(size_t)ch * 3 * d + j];
@@ -186,7 +200,7 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
         double sd = var > 0 ? sqrt(var) : 0;
         m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
     }
-    xfree(h, acc), xfree(h, shift);
+    xfree(h, acc), xfree(h, shift), xfree(h, bad);
     return AML_OK;
 }
 
