@@ -14,6 +14,7 @@
 /* libcsv's "no record in progress" parser state (ROW_NOT_BEGUN in libcsv.c): a line fed in this
  * state starts a record, which is how errors can name the line a row starts on. */
 #define CSV_ROW_NOT_BEGUN 0
+#define CSV_FIELD_BEGUN 2
 /* Task auto-detection: an integer target with at most this many distinct values is a class. */
 #define MAX_AUTO_CLASSES 50
 
@@ -280,7 +281,7 @@ static void on_record(int term, void *data)
 static aml_status run_pass(parser *ps, const char *buf, size_t n)
 {
     struct csv_parser p;
-    if (csv_init(&p, CSV_APPEND_NULL | CSV_STRICT_FINI) != 0)
+    if (csv_init(&p, CSV_APPEND_NULL) != 0)
         return aml_fail(ps->c, AML_ERR_NOMEM, "%s: cannot initialise the CSV parser", ps->path);
     ps->row = -1;
     ps->field = 0;
@@ -299,9 +300,12 @@ static aml_status run_pass(parser *ps, const char *buf, size_t n)
                               csv_strerror(csv_error(&p)));
         pos += len;
     }
-    if (!ps->st && csv_fini(&p, on_field, on_record, ps) != 0 && !ps->st)
+    /* Outside strict mode libcsv would end the file's last field silently inside open quotes. */
+    if (!ps->st && p.pstate == CSV_FIELD_BEGUN && p.quoted)
         ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s:%lld: unterminated quoted field (a '\"' is never closed)", ps->path,
                           (long long)ps->rec_line);
+    if (!ps->st)
+        csv_fini(&p, on_field, on_record, ps);
     csv_free(&p);
     return ps->st;
 }

@@ -456,10 +456,15 @@ static aml_status check_codes(aml_ctx *c, const char *path, aml_dataset *d)
             float v = d->X[i * d->n_features + j];
             if (isnan(v))
                 continue;
-            if (v < 0 || v != floorf(v) || v >= (float)limit)
-                return aml_fail(c, AML_ERR_INPUT,
-                                "%s: /X: row %lld, column %lld ('%s') is categorical but holds %g; expected a level code 0..%lld",
-                                path, (long long)i, (long long)j, d->feature_names[j], (double)v, (long long)limit - 1);
+            if (v < 0 || v != floorf(v) || v >= (float)limit) {
+                char expected[64];
+                if (d->categories[j])
+                    snprintf(expected, sizeof expected, "a level code 0..%lld", (long long)limit - 1);
+                else
+                    snprintf(expected, sizeof expected, "an integer level code 0..%d", MAX_SYNTH_LEVELS - 1);
+                return aml_fail(c, AML_ERR_INPUT, "%s: /X: row %lld, column %lld ('%s') is categorical but holds %g; expected %s",
+                                path, (long long)i, (long long)j, d->feature_names[j], (double)v, expected);
+            }
             if (v > max)
                 max = v;
         }
