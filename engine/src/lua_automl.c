@@ -381,7 +381,8 @@ static int build_trial(lua_State *L)
     else
         lua_newtable(L);
     lua_setfield(L, -3, "params");
-    json_box_gc(L); /* frees now rather than at the next collection */
+    cJSON_Delete(*box); /* now rather than at the next collection; __gc then finds NULL */
+    *box = NULL;
     lua_pop(L, 1);
     return 1;
 }

@@ -507,6 +507,23 @@ static char *stem(const char *path)
     return s;
 }
 
+/* Exporter names are checked only when some exporter plugin is loaded: without any, the search
+ * can still run and the export step says what is missing. */
+static void check_exporters(aml_spec_loader *ld, long base)
+{
+    aml_search_spec *o = ld->out;
+    char names[512] = "";
+    for (int i = 0; ld->reg && i < aml_registry_count(ld->reg); i++) {
+        const aml_plugin *p = aml_registry_at(ld->reg, i);
+        if (p->desc->kind == AML_PLUGIN_EXPORTER)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", *names ? ", " : "", p->desc->name);
+    }
+    for (int i = 0; *names && i < o->n_exporters; i++)
+        if (!aml_registry_find(ld->reg, AML_PLUGIN_EXPORTER, o->exporters[i]))
+            aml_spec_raise(ld, aml_spec_key_line(ld, base, "exporters"),
+                           "export.exporters[%d]: unknown exporter '%s' (available: %s)", i + 1, o->exporters[i], names);
+}
+
 static void read_export(aml_spec_loader *ld, int t)
 {
     lua_State *L = ld->L;
@@ -543,6 +560,7 @@ static void read_export(aml_spec_loader *ld, int t)
         o->exporters[0] = aml_xstrdup("native");
         o->n_exporters = 1;
     }
+    check_exporters(ld, base);
     lua_pop(L, 1);
 }
 

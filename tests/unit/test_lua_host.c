@@ -1,0 +1,611 @@
+/* lua_host: a spec file becomes the exact aml_search_spec it describes, and each kind of mistake
+ * becomes AML_ERR_INPUT with one exact "FILE:LINE: field: expected" line. Specs are written into
+ * a temporary directory; model checks use the plugins built under AML_PLUGIN_BUILD_DIR. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "plugin_loader.h"
+#include "spec.h"
+
+#include <ftw.h>
+#include <lua.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[256];
+static char spec_path[512];
+static aml_registry *plugins; /* linear + knn (+ native), or NULL when they are not built */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Writes text as DIR/name and returns its path. */
+static const char *spec(const char *name, const char *text)
+{
+    snprintf(spec_path, sizeof spec_path, "%s/%s", dir, name);
+    write_file(spec_path, text);
+    return spec_path;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/aml_lua_host_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char p[512];
+    snprintf(p, sizeof p, "%s/iris.h5", dir);
+    write_file(p, "not really HDF5: lua_host only checks that the file is there");
+    plugins = aml_registry_new();
+    aml_registry_scan_dir(plugins, AML_PLUGIN_BUILD_DIR);
+    if (!aml_registry_find(plugins, AML_PLUGIN_MODEL, "linear") ||
+        !aml_registry_find(plugins, AML_PLUGIN_MODEL, "knn")) {
+        aml_registry_free(plugins);
+        plugins = NULL;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    aml_registry_free(plugins);
+    return nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+#define NEED_PLUGINS()                                                                             \
+    do {                                                                                           \
+        if (!plugins) {                                                                            \
+            print_message("skipped: the linear and knn plugins are not built in %s\n",           \
+                          AML_PLUGIN_BUILD_DIR);                                                   \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Loads text as DIR/name, expects AML_ERR_INPUT and the message "DIR/name" + suffix. */
+static void expect_error(aml_registry *reg, const char *name, const char *text, const char *suffix)
+{
+    aml_ctx *c = aml_ctx_new();
+    aml_search_spec s;
+    memset(&s, 0x5a, sizeof s); /* outputs are written only on success */
+    const char *path = spec(name, text);
+    aml_status st = aml_spec_load(c, path, reg, &s);
+    char want[2048];
+    snprintf(want, sizeof want, "%s%s", path, suffix);
+    assert_string_equal(aml_errmsg(c), want);
+    assert_int_equal(st, AML_ERR_INPUT);
+    assert_int_equal(s.n_models, 0x5a5a5a5a);
+    aml_ctx_free(c);
+}
+
+static void load_ok(aml_registry *reg, const char *name, const char *text, aml_search_spec *s)
+{
+    aml_ctx *c = aml_ctx_new();
+    aml_status st = aml_spec_load(c, spec(name, text), reg, s);
+    if (st != AML_OK)
+        fail_msg("%s", aml_errmsg(c));
+    aml_ctx_free(c);
+}
+
+/* ---- good specs ----------------------------------------------------------------------------- */
+
+static void test_full_spec(void **state)
+{
+    (void)state;
+    aml_search_spec s;
+    load_ok(NULL, "full.lua",
+            "-- a comment with budget = 1 must not fool the line finder\n"
+            "local data = automl.dataset{ path = 'iris.h5', target = 'species', drop = { 'id' } }\n"
+            "return automl.search {\n"
+            "  data = data, task = 'classification', metric = 'log_loss',\n"
+            "  budget = { seconds = 12.5, trials = 40 },\n"
+            "  resampling = { kind = 'kfold', folds = 10, fraction = 0.3 },\n"
+            "  models = { 'knn', 'linear' },\n"
+            "  features = 'auto', strategy = 'auto', parallel = 3, threads = 8,\n"
+            "  ensemble = true, seed = 42,\n"
+            "  export = { to = 'repo', name = 'flowers', exporters = { 'native' } },\n"
+            "  out = 'runs/x',\n"
+            "  on_trial = function(t) end,\n"
+            "}\n",
+            &s);
+    char want[600], src_hash[65];
+    snprintf(want, sizeof want, "%s/iris.h5", dir);
+    assert_string_equal(s.spec_path, spec_path);
+    assert_string_equal(s.data_path, want);
+    assert_string_equal(s.data_target, "species");
+    assert_int_equal(s.n_data_drop, 1);
+    assert_string_equal(s.data_drop[0], "id");
+    assert_int_equal(s.task, AML_TASK_CLASSIFICATION);
+    assert_string_equal(s.metric, "log_loss");
+    assert_true(s.budget_seconds == 12.5);
+    assert_int_equal(s.budget_trials, 40);
+    assert_int_equal(s.resampling, AML_RESAMPLE_KFOLD);
+    assert_int_equal(s.folds, 10);
+    assert_true(s.holdout_fraction == 0.3);
+    assert_int_equal(s.n_models, 2);
+    assert_string_equal(s.models[0].name, "knn");
+    assert_string_equal(s.models[1].name, "linear");
+    assert_int_equal(s.models[0].line, 7);
+    assert_int_equal(s.models[0].n_ranges, 0);
+    assert_string_equal(s.strategy, "random");
+    assert_int_equal(s.parallel_trials, 3);
+    assert_int_equal(s.threads, 8);
+    assert_int_equal(s.ensemble, 1);
+    assert_int_equal(s.seed, 42);
+    assert_string_equal(s.export_to, "repo");
+    assert_string_equal(s.export_name, "flowers");
+    assert_int_equal(s.n_exporters, 1);
+    assert_string_equal(s.exporters[0], "native");
+    assert_string_equal(s.out_dir, "runs/x");
+    assert_int_equal(s.n_plugin_paths, 0);
+    assert_non_null(s.lua);
+    assert_true(s.on_trial_ref >= 0);
+    assert_int_equal(s.on_trial_line, 12);
+    assert_int_equal(aml_sha256_file(NULL, spec_path, src_hash), AML_OK);
+    assert_string_equal(s.spec_hash, src_hash);
+    aml_spec_free(&s);
+    assert_null(s.lua);
+    aml_spec_free(&s); /* freeing twice is harmless: free leaves a zeroed struct */
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    aml_search_spec s;
+    load_ok(NULL, "min.lua", "return automl.search{ data = 'iris.h5' }\n", &s);
+    char want[600];
+    snprintf(want, sizeof want, "%s/iris.h5", dir);
+    assert_string_equal(s.data_path, want); /* not in the working directory: next to the spec */
+    assert_null(s.data_target);
+    assert_int_equal(s.task, 0);
+    assert_string_equal(s.metric, "auto");
+    assert_true(s.budget_seconds == 60);
+    assert_int_equal(s.budget_trials, 0);
+    assert_int_equal(s.resampling, AML_RESAMPLE_AUTO);
+    assert_int_equal(s.folds, 5);
+    assert_true(s.holdout_fraction == 0.2);
+    assert_int_equal(s.n_models, 0);
+    assert_null(s.models);
+    assert_string_equal(s.strategy, "random");
+    assert_int_equal(s.parallel_trials, 0);
+    assert_int_equal(s.threads, 0);
+    assert_int_equal(s.ensemble, 0);
+    assert_int_equal(s.seed, 0);
+    assert_string_equal(s.export_to, "models");
+    assert_string_equal(s.export_name, "iris");
+    assert_int_equal(s.n_exporters, 1);
+    assert_string_equal(s.exporters[0], "native");
+    assert_null(s.out_dir);
+    assert_int_equal(s.on_trial_ref, -2 /* LUA_NOREF */);
+    aml_spec_free(&s);
+
+    /* trials alone: no time limit is added */
+    load_ok(NULL, "trials.lua", "return automl.search{ data = 'iris.h5', budget = { trials = 7 } }\n", &s);
+    assert_true(s.budget_seconds == 0);
+    assert_int_equal(s.budget_trials, 7);
+    aml_spec_free(&s);
+
+    aml_search_spec zero;
+    memset(&zero, 0, sizeof zero);
+    aml_spec_free(&zero);
+    aml_spec_free(NULL);
+}
+
+/* A relative data path that exists under the working directory is kept as written. */
+static void test_data_from_cwd(void **state)
+{
+    (void)state;
+    aml_search_spec s;
+    load_ok(NULL, "cwd.lua", "return automl.search{ data = automl.dataset('CMakeLists.txt') }\n", &s);
+    assert_string_equal(s.data_path, "CMakeLists.txt");
+    assert_string_equal(s.export_name, "CMakeLists");
+    aml_spec_free(&s);
+}
+
+static void test_example_scripts_parse(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    static const char *names[] = {"iris", "wine", "breast_cancer", "digits", "diabetes", "BostonHousing"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char p[512], h5[512];
+        snprintf(p, sizeof p, AML_SOURCE_DIR "/scripts/%s.lua", names[i]);
+        snprintf(h5, sizeof h5, "datasets/%s.h5", names[i]);
+        if (access(h5, F_OK) != 0) {
+            print_message("%s: skipped, %s not imported yet\n", names[i], h5);
+            continue;
+        }
+        aml_ctx *c = aml_ctx_new();
+        aml_search_spec s;
+        if (aml_spec_load(c, p, plugins, &s) != AML_OK)
+            fail_msg("%s", aml_errmsg(c));
+        assert_string_equal(s.export_name, names[i]);
+        assert_true(s.budget_seconds == 20);
+        assert_int_equal(s.n_models, 2);
+        aml_spec_free(&s);
+        aml_ctx_free(c);
+    }
+}
+
+static void test_model_ranges(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    aml_search_spec s;
+    load_ok(plugins, "ranges.lua",
+            "return automl.search {\n"
+            "  data = 'iris.h5',\n"
+            "  models = {\n"
+            "    linear = { tol = 1e-5, l2 = automl.loguniform(1e-4, 10) },\n"
+            "    knn = {\n"
+            "      weights = automl.choice{ 'distance', 'uniform' },\n"
+            "      k = automl.int(1, 30, { log = true }),\n"
+            "    },\n"
+            "  },\n"
+            "}\n",
+            &s);
+    assert_int_equal(s.n_models, 2);
+    /* named models sorted by name; parameters in the plugin's declaration order */
+    aml_model_spec *knn = &s.models[0], *lin = &s.models[1];
+    assert_string_equal(knn->name, "knn");
+    assert_int_equal(knn->line, 5);
+    assert_int_equal(knn->n_ranges, 2);
+    assert_string_equal(knn->ranges[0].name, "k");
+    assert_int_equal(knn->ranges[0].kind, AML_RANGE_INT);
+    assert_true(knn->ranges[0].lo == 1 && knn->ranges[0].hi == 30);
+    assert_int_equal(knn->ranges[0].log, 1);
+    assert_int_equal(knn->ranges[0].line, 7);
+    assert_string_equal(knn->ranges[1].name, "weights");
+    assert_int_equal(knn->ranges[1].kind, AML_RANGE_CHOICE);
+    assert_int_equal(knn->ranges[1].n_choices, 2);
+    assert_string_equal(knn->ranges[1].choices[0], "distance");
+    assert_string_equal(knn->ranges[1].choices[1], "uniform");
+    assert_string_equal(lin->name, "linear");
+    assert_int_equal(lin->n_ranges, 2);
+    assert_string_equal(lin->ranges[0].name, "l2");
+    assert_int_equal(lin->ranges[0].kind, AML_RANGE_LOGUNIFORM);
+    assert_true(lin->ranges[0].lo == 1e-4 && lin->ranges[0].hi == 10);
+    assert_int_equal(lin->ranges[0].log, 1);
+    assert_string_equal(lin->ranges[1].name, "tol");
+    assert_int_equal(lin->ranges[1].kind, AML_RANGE_FIXED);
+    assert_true(lin->ranges[1].num == 1e-5);
+    assert_int_equal(lin->ranges[1].line, 4);
+    aml_spec_free(&s);
+
+    /* fixed choice: the index and the text */
+    load_ok(plugins, "fixed.lua",
+            "return automl.search{ data = 'iris.h5', models = { 'linear', knn = { weights = 'distance', k = 7 } } }\n",
+            &s);
+    assert_string_equal(s.models[0].name, "linear");
+    assert_string_equal(s.models[1].name, "knn");
+    assert_int_equal(s.models[1].ranges[1].kind, AML_RANGE_FIXED);
+    assert_true(s.models[1].ranges[1].num == 1);
+    assert_string_equal(s.models[1].ranges[1].str, "distance");
+    assert_true(s.models[1].ranges[0].num == 7);
+    aml_spec_free(&s);
+}
+
+/* plugins = { dir }: loaded into the registry before the models are checked. */
+static void test_plugins_field(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    aml_registry *empty = aml_registry_new();
+    aml_search_spec s;
+    load_ok(empty, "plug.lua",
+            "return automl.search{ data = 'iris.h5', plugins = { '" AML_PLUGIN_BUILD_DIR "' },\n"
+            "  models = { 'knn' } }\n",
+            &s);
+    assert_non_null(aml_registry_find(empty, AML_PLUGIN_MODEL, "knn"));
+    assert_int_equal(s.n_plugin_paths, 1);
+    assert_string_equal(s.plugin_paths[0], AML_PLUGIN_BUILD_DIR);
+    aml_spec_free(&s);
+    aml_registry_free(empty);
+
+    char suffix[1024];
+    snprintf(suffix, sizeof suffix, ":1: plugins[1]: no such file or directory '%s/nowhere'", dir);
+    expect_error(NULL, "plug2.lua", "return automl.search{ data = 'iris.h5', plugins = { 'nowhere' } }\n", suffix);
+}
+
+/* ---- mistakes ------------------------------------------------------------------------------- */
+
+static void test_unknown_field(void **state)
+{
+    (void)state;
+    expect_error(NULL, "unknown.lua",
+                 "return automl.search {\n"
+                 "  data = 'iris.h5',\n"
+                 "  budgt = { seconds = 5 },\n"
+                 "}\n",
+                 ":3: unknown field 'budgt' (expected one of: data, task, metric, budget, resampling, "
+                 "models, features, strategy, parallel, threads, ensemble, seed, export, plugins, out, "
+                 "on_trial)");
+    expect_error(NULL, "unknown2.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  budget = { seconds = 5, trails = 3 },\n}\n",
+                 ":3: budget: unknown field 'trails' (expected one of: seconds, trials)");
+}
+
+static void test_wrong_type(void **state)
+{
+    (void)state;
+    expect_error(NULL, "type1.lua", "return automl.search {\n  data = 'iris.h5',\n  task = 5,\n}\n",
+                 ":3: task: expected a string, got number");
+    expect_error(NULL, "type2.lua", "return automl.search {\n  data = 'iris.h5',\n  task = 'classif',\n}\n",
+                 ":3: task: must be one of auto, classification, regression, got 'classif'");
+    expect_error(NULL, "type3.lua", "return automl.search {\n  data = 'iris.h5',\n  ensemble = 'yes',\n}\n",
+                 ":3: ensemble: expected true or false, got string");
+    expect_error(NULL, "type4.lua",
+                 "return automl.search {\n  data = 'iris.h5', task = 'regression',\n  metric = 'accuracy',\n}\n",
+                 ":3: metric: 'accuracy' is a classification metric, but task is 'regression'");
+    expect_error(NULL, "type5.lua", "return automl.search {\n  data = 'iris.h5',\n  features = { 'pca' },\n}\n",
+                 ":3: features: not supported yet (only \"auto\")");
+    expect_error(NULL, "type6.lua", "return automl.search {\n  data = 'iris.h5',\n  resampling = { folds = 1 },\n}\n",
+                 ":3: resampling.folds: must be an integer in [2, 20], got 1");
+    expect_error(NULL, "type7.lua", "return automl.search {\n  data = 'iris.h5',\n  parallel = 0,\n}\n",
+                 ":3: parallel: must be \"auto\" or an integer >= 1, got 0");
+    expect_error(NULL, "type8.lua", "return automl.search {\n  data = 'iris.h5',\n  seed = -1,\n}\n",
+                 ":3: seed: must be an integer >= 0, got -1");
+    expect_error(NULL, "type9.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  export = { name = '../up' },\n}\n",
+                 ":3: export.name: must be a plain name (letters, digits, '-', '_', '.'), got '../up'");
+}
+
+static void test_missing_data(void **state)
+{
+    (void)state;
+    char suffix[1024];
+    snprintf(suffix, sizeof suffix,
+             ":2: data: no such file 'missing.h5' (looked in the current directory and in '%s')", dir);
+    expect_error(NULL, "nodata.lua", "return automl.search {\n  data = 'missing.h5',\n}\n", suffix);
+    expect_error(NULL, "nodata2.lua", "return automl.search {\n  task = 'auto',\n}\n",
+                 ":1: data: required: a path or automl.dataset(...)");
+}
+
+static void test_budget_seconds(void **state)
+{
+    (void)state;
+    expect_error(NULL, "budget.lua",
+                 "return automl.search {\n"
+                 "  data = 'iris.h5',\n"
+                 "  models = { 'linear' },\n"
+                 "  budget = {\n"
+                 "    trials = 10,\n"
+                 "    seconds = -5,\n"
+                 "  },\n"
+                 "}\n",
+                 ":6: budget.seconds: must be > 0, got -5");
+    expect_error(NULL, "budget0.lua", "return automl.search{ data = 'iris.h5', budget = { seconds = 0 } }\n",
+                 ":1: budget.seconds: must be > 0, got 0");
+    expect_error(NULL, "trials.lua", "return automl.search{ data = 'iris.h5',\n budget = { trials = 2.5 } }\n",
+                 ":2: budget.trials: must be an integer >= 1, got 2.5");
+}
+
+static void test_unknown_model(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    expect_error(plugins, "model.lua",
+                 "return automl.search {\n"
+                 "  data = 'iris.h5',\n"
+                 "  models = {\n"
+                 "    'linear',\n"
+                 "    'gbm',\n"
+                 "  },\n"
+                 "}\n",
+                 ":5: models[2]: unknown model 'gbm' (available: knn, linear)");
+    expect_error(plugins, "model2.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { gbm = { n_trees = 5 } },\n}\n",
+                 ":3: models.gbm: unknown model 'gbm' (available: knn, linear)");
+}
+
+static void test_unknown_param(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    expect_error(plugins, "param.lua",
+                 "return automl.search {\n"
+                 "  data = 'iris.h5',\n"
+                 "  models = {\n"
+                 "    linear = { l2 = 1, alpha = 0.5 },\n"
+                 "  },\n"
+                 "}\n",
+                 ":4: models.linear.alpha: unknown parameter 'alpha' (valid: l2, l1, max_iter, tol)");
+}
+
+static void test_bad_range(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    expect_error(plugins, "range1.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { linear = {\n"
+                 "    l2 = automl.uniform(5, 1) } },\n}\n",
+                 ":4: models.linear.l2: automl.uniform needs lo < hi, got (5, 1)");
+    expect_error(plugins, "range2.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { linear = {\n"
+                 "    l2 = automl.loguniform(1e-9, 10) } },\n}\n",
+                 ":4: models.linear.l2: range [1e-09, 10] must lie within [1e-06, 1000]");
+    expect_error(plugins, "range3.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { knn = {\n"
+                 "    k = automl.uniform(1, 10) } },\n}\n",
+                 ":4: models.knn.k: automl.uniform does not fit: 'k' is an integer (use automl.int)");
+    expect_error(plugins, "range4.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { knn = {\n"
+                 "    weights = automl.choice{ 'uniform', 'nearest' } } },\n}\n",
+                 ":4: models.knn.weights: choice value 2: must be one of uniform, distance, got 'nearest'");
+    expect_error(plugins, "range5.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { linear = {\n"
+                 "    l1 = automl.loguniform(0, 1) } },\n}\n",
+                 ":4: models.linear.l1: automl.loguniform needs lo > 0, got 0");
+}
+
+static void test_fixed_out_of_range(void **state)
+{
+    (void)state;
+    NEED_PLUGINS();
+    expect_error(plugins, "fixed1.lua",
+                 "return automl.search {\n"
+                 "  data = 'iris.h5',\n"
+                 "  models = {\n"
+                 "    knn = {},\n"
+                 "    linear = {\n"
+                 "      l1 = 0,\n"
+                 "      l2 = 5000,\n"
+                 "    },\n"
+                 "  },\n"
+                 "}\n",
+                 ":7: models.linear.l2: must be in [1e-06, 1000], got 5000");
+    expect_error(plugins, "fixed2.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { knn = { k = 2.5 } },\n}\n",
+                 ":3: models.knn.k: must be an integer in [1, 50], got 2.5");
+    expect_error(plugins, "fixed3.lua",
+                 "return automl.search {\n  data = 'iris.h5',\n  models = { knn = { weights = true } },\n}\n",
+                 ":3: models.knn.weights: expected one of uniform, distance, got boolean");
+}
+
+static void test_syntax_error(void **state)
+{
+    (void)state;
+    expect_error(NULL, "syntax.lua",
+                 "return automl.search {\n"
+                 "  data = 'iris.h5'\n"
+                 "  task = 'auto',\n"
+                 "}\n",
+                 ":3: '}' expected (to close '{' at line 1) near 'task'");
+}
+
+static void test_runtime_error(void **state)
+{
+    (void)state;
+    expect_error(NULL, "runtime.lua",
+                 "local opts = nil\n"
+                 "return automl.search {\n"
+                 "  data = 'iris.h5',\n"
+                 "  seed = opts.seed,\n"
+                 "}\n",
+                 ":4: attempt to index a nil value (local 'opts')");
+    expect_error(NULL, "runtime2.lua", "error({})\n", ":1: (error object is a table value)");
+    expect_error(NULL, "runtime3.lua", "\nlocal r = automl.loguniform('a', 1)\n",
+                 ":2: automl.loguniform: argument 1 (lo) must be a number, got string");
+}
+
+static void test_missing_return(void **state)
+{
+    (void)state;
+    expect_error(NULL, "noreturn.lua", "automl.search { data = 'iris.h5' }\n",
+                 ": the spec must return automl.search{...}");
+    expect_error(NULL, "plain.lua", "return { data = 'iris.h5' }\n", ": the spec must return automl.search{...}");
+}
+
+/* A path longer than Lua's chunk-name limit (60) still appears whole in messages. */
+static void test_long_path(void **state)
+{
+    (void)state;
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/a_directory_name_long_enough_to_be_shortened_by_lua", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    expect_error(NULL, "a_directory_name_long_enough_to_be_shortened_by_lua/spec_with_a_long_name.lua",
+                 "local x = nil\nreturn x.y\n", ":2: attempt to index a nil value (local 'x')");
+}
+
+static void test_on_trial(void **state)
+{
+    (void)state;
+    aml_search_spec s;
+    load_ok(NULL, "cb.lua",
+            "local seen = 0\n"
+            "return automl.search {\n"
+            "  data = 'iris.h5',\n"
+            "  on_trial = function(t)\n"
+            "    seen = seen + 1\n"
+            "    if t.id == 99 then error('boom') end\n"
+            "    if t.id == 98 then error('bare', 0) end\n"
+            "    assert(t.model == 'knn' and t.status == 'ok' and t.seconds == 0.5, 'fields')\n"
+            "    assert(t.params.k == 7 and t.params.weights == 'distance', 'params')\n"
+            "    if t.id == 3 then return 'stop' end\n"
+            "    if t.id == 4 then return false end\n"
+            "    if t.id == 5 then return seen end\n"
+            "  end,\n"
+            "}\n",
+            &s);
+    aml_ctx *c = aml_ctx_new();
+    aml_trial_summary t = {.id = 1, .model = "knn", .status = "ok", .score = 0.9, .seconds = 0.5,
+                           .params_json = "{\"k\": 7, \"weights\": \"distance\"}"};
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 0);
+    t.id = 3;
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 1);
+    t.id = 4;
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 1);
+    t.id = 5;
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 0); /* a number is no request to stop */
+
+    char want[1024];
+    t.id = 99;
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), AML_ERR_INPUT);
+    snprintf(want, sizeof want, "%s:6: on_trial: boom", spec_path);
+    assert_string_equal(aml_errmsg(c), want);
+    t.id = 98;
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), AML_ERR_INPUT);
+    snprintf(want, sizeof want, "%s:7: on_trial: bare", spec_path);
+    assert_string_equal(aml_errmsg(c), want);
+    t.id = 6;
+    t.params_json = "{\"k\": 8}";
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), AML_ERR_INPUT);
+    snprintf(want, sizeof want, "%s:9: on_trial: params", spec_path);
+    assert_string_equal(aml_errmsg(c), want);
+    /* the state survives errors: the counter kept counting (7 calls so far, this is the 8th) */
+    t.id = 5;
+    t.params_json = "{\"k\": 7, \"weights\": \"distance\"}";
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 0);
+    assert_int_equal(lua_gettop(s.lua), 0); /* every call leaves the stack as it found it */
+    aml_spec_free(&s);
+
+    /* no callback: never stops */
+    load_ok(NULL, "nocb.lua", "return automl.search{ data = 'iris.h5' }\n", &s);
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 0);
+    aml_spec_free(&s);
+    aml_ctx_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_spec),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_data_from_cwd),
+        cmocka_unit_test(test_example_scripts_parse),
+        cmocka_unit_test(test_model_ranges),
+        cmocka_unit_test(test_plugins_field),
+        cmocka_unit_test(test_unknown_field),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_missing_data),
+        cmocka_unit_test(test_budget_seconds),
+        cmocka_unit_test(test_unknown_model),
+        cmocka_unit_test(test_unknown_param),
+        cmocka_unit_test(test_bad_range),
+        cmocka_unit_test(test_fixed_out_of_range),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_runtime_error),
+        cmocka_unit_test(test_missing_return),
+        cmocka_unit_test(test_long_path),
+        cmocka_unit_test(test_on_trial),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
