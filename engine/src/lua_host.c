@@ -564,12 +564,22 @@ static void read_export(aml_spec_loader *ld, int t)
     lua_pop(L, 1);
 }
 
+static int no_exit(lua_State *L)
+{
+    return luaL_error(L, "os.exit is not available in a spec: return automl.search{...}, or error(msg)");
+}
+
 /* The protected part of aml_spec_load: runs the chunk, then reads and checks the spec. */
 static int load_protected(lua_State *L)
 {
     aml_spec_loader *ld = lua_touserdata(L, 1);
     luaL_openlibs(L);
     luaL_requiref(L, "automl", luaopen_automl, 1);
+    lua_pop(L, 1);
+    /* os.exit in a spec (or in on_trial, mid-search) would end the process without a word. */
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, no_exit);
+    lua_setfield(L, -2, "exit");
     lua_pop(L, 1);
     lua_pushcfunction(L, aml_lua_msgh);
     int msgh = lua_gettop(L);

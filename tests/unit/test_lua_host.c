@@ -10,6 +10,7 @@
 #include "plugin_loader.h"
 #include "spec.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <lua.h>
 #include <math.h>
@@ -48,6 +49,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 static int setup(void **state)
 {
     (void)state;
+    if (chdir(AML_SOURCE_DIR) != 0) /* relative paths below (and in tests/specs) start here */
+        return -1;
     snprintf(dir, sizeof dir, "/tmp/aml_lua_host_XXXXXX");
     if (!mkdtemp(dir))
         return -1;
@@ -584,6 +587,58 @@ static void test_on_trial(void **state)
     aml_ctx_free(c);
 }
 
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* tests/specs: good_*.lua load; bad_*.lua fail with their "-- expect: " line after the path. */
+static void test_spec_fixtures(void **state)
+{
+    (void)state;
+    DIR *d = opendir("tests/specs");
+    assert_non_null(d);
+    char *names[64];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64)
+        if (strstr(e->d_name, ".lua") && (!strncmp(e->d_name, "good_", 5) || !strncmp(e->d_name, "bad_", 4)))
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_names);
+    assert_true(n >= 10);
+    for (int i = 0; i < n; i++) {
+        char path[512], *text = NULL, expect[1024] = "", want[2048];
+        size_t len;
+        snprintf(path, sizeof path, "tests/specs/%s", names[i]);
+        assert_int_equal(aml_read_file(NULL, path, &text, &len), AML_OK);
+        const char *ex = strstr(text, "-- expect: ");
+        if (ex) {
+            ex += strlen("-- expect: ");
+            snprintf(expect, sizeof expect, "%.*s", (int)strcspn(ex, "\n"), ex);
+        }
+        int needs = strstr(text, "-- needs: plugins") != NULL;
+        free(text);
+        if (needs && !plugins) {
+            print_message("%s: skipped, needs the linear and knn plugins\n", names[i]);
+            free(names[i]);
+            continue;
+        }
+        aml_ctx *c = aml_ctx_new();
+        aml_search_spec s;
+        aml_status st = aml_spec_load(c, path, needs ? plugins : NULL, &s);
+        if (names[i][0] == 'g') {
+            if (st != AML_OK)
+                fail_msg("%s: %s", path, aml_errmsg(c));
+            aml_spec_free(&s);
+        } else {
+            assert_true(ex != NULL);
+            snprintf(want, sizeof want, "%s%s", path, expect);
+            assert_string_equal(aml_errmsg(c), want);
+            assert_int_equal(st, AML_ERR_INPUT);
+        }
+        aml_ctx_free(c);
+        free(names[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_missing_return),
         cmocka_unit_test(test_long_path),
         cmocka_unit_test(test_on_trial),
+        cmocka_unit_test(test_spec_fixtures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
