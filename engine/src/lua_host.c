@@ -105,8 +105,8 @@ static void check_keys(aml_spec_loader *ld, int t, long base, int line, const ch
             char kb[64];
             const char *k = lua_type(L, -1) == LUA_TNUMBER ? aml_spec_numtext(L, -1, kb, sizeof kb)
                                                            : luaL_typename(L, -1);
-            aml_spec_raise(ld, line, "%s%sunexpected value at [%s]: fields are named (%s = ...)", which,
-                     *which ? ": " : "", k, *which ? which : "data");
+            aml_spec_raise(ld, line, "%s%sunexpected value at [%s]: fields are named, as in key = value", which,
+                           *which ? ": " : "", k);
         }
         const char *key = lua_tostring(L, -1);
         size_t klen = strlen(key);

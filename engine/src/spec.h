@@ -36,7 +36,8 @@ typedef struct aml_model_spec {
 typedef struct aml_search_spec {
     char *spec_path;          /* the .lua file (NULL when built from the command line) */
     char spec_hash[65];       /* sha256 of the spec file's bytes */
-    char *data_path;          /* HDF5 file, relative paths resolved against the spec's directory */
+    char *data_path;          /* HDF5 file; a relative path: under the working directory when the
+                                 file is there, else under the spec's directory */
     char *data_target;        /* automl.dataset{target=...}: the target column (NULL: the file's /y) */
     char **data_drop;         /* automl.dataset{drop={...}}: feature columns to leave out */
     int n_data_drop;
@@ -88,6 +89,7 @@ typedef struct aml_trial_summary {
     double seconds;
     const char *params_json;
 } aml_trial_summary;
+/* The Lua state is single-threaded: call from one thread at a time (e.g. the scheduler's). */
 int aml_spec_on_trial(aml_ctx *c, aml_search_spec *s, const aml_trial_summary *t);
 
 #endif

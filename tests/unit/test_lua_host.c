@@ -344,6 +344,8 @@ static void test_unknown_field(void **state)
     expect_error(NULL, "unknown2.lua",
                  "return automl.search {\n  data = 'iris.h5',\n  budget = { seconds = 5, trails = 3 },\n}\n",
                  ":3: budget: unknown field 'trails' (expected one of: seconds, trials)");
+    expect_error(NULL, "positional.lua", "return automl.search {\n  'iris.h5',\n}\n",
+                 ":1: unexpected value at [1]: fields are named, as in key = value");
 }
 
 static void test_wrong_type(void **state)
