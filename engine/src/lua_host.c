@@ -173,7 +173,7 @@ static int opt_enum(aml_spec_loader *ld, int t, long base, const char *key, cons
     return i;
 }
 
-/* A list of strings; returns its length and stores copies in *out (owned by the spec). */
+/* t[key], a list of strings: copies into *out and its length into *n_out (owned by the spec). */
 static void string_list(aml_spec_loader *ld, int t, long base, const char *key, const char *field, char ***out,
                         int *n_out)
 {
@@ -388,11 +388,9 @@ static void read_plugins(aml_spec_loader *ld, int t)
         return;
     }
     lua_pop(L, 1);
-    char **given = NULL;
-    int n = 0;
     string_list(ld, t, ld->search_off, "plugins", "plugins", &o->plugin_paths, &o->n_plugin_paths);
-    given = o->plugin_paths;
-    n = o->n_plugin_paths;
+    char **given = o->plugin_paths;
+    int n = o->n_plugin_paths;
     int line = aml_spec_key_line(ld, ld->search_off, "plugins");
     for (int i = 0; i < n; i++) {
         char *p = spec_relative(ld, given[i]);
