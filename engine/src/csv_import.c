@@ -236,7 +236,13 @@ static void cell(parser *ps, column *col, const char *s)
         }
         *x = (float)v;
     } else if (!ps->schema_mode) {
-        /* The intern id for now; remapped to the sorted level index once every level is known. */
+        /* The intern id for now; remapped to the sorted level index once every level is known.
+         * Ids travel as float32, exact only below 2^24. */
+        if (col->levels.n >= (1 << 24)) {
+            ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s:%lld: column '%s' has more than %d distinct values; is it an id?",
+                              ps->path, (long long)ps->line, col->name, 1 << 24);
+            return;
+        }
         *x = (float)strtab_id(&col->levels, s, 1);
     } else {
         int k = lookup_level(col, s, num, v);
