@@ -317,6 +317,7 @@ static void read_budget(aml_spec_loader *ld, int t)
             if (!(s > 0) || !isfinite(s))
                 aml_spec_raise(ld, sl, "budget.seconds: must be > 0, got %s", aml_spec_numtext(L, -1, nb, sizeof nb));
             o->budget_seconds = s;
+            o->budget_seconds_given = 1;
         }
         lua_pop(L, 1);
         if (aml_spec_field(L, v, "trials") != LUA_TNIL) {
