@@ -493,7 +493,7 @@ aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
         return aml_fail(c, AML_ERR_INPUT, "%s: not an HDF5 file (convert a CSV with `automl import`)", path);
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
-        return aml_fail(c, AML_ERR_INPUT, "%s: cannot open as HDF5", path);
+        return aml_fail(c, AML_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
 
     static const char *expect_x = "a 2-D float32 or float64 array";
     if (!exists(f, "X")) {
