@@ -182,10 +182,15 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     ssize_t w = write(j->fd, line, n + 1);
     if (w != (ssize_t)(n + 1))
         st = aml_fail(c, AML_ERR_IO, "%s: write failed: %s", j->path, strerror(errno));
-    else if (fdatasync(j->fd) != 0)
-        st = aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s", j->path, strerror(errno));
     free(line);
     return st;
+}
+
+aml_status aml_journal_sync(aml_ctx *c, aml_journal *j)
+{
+    if (fdatasync(j->fd) != 0)
+        return aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s", j->path, strerror(errno));
+    return AML_OK;
 }
 
 void aml_journal_close(aml_journal *j)

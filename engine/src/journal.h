@@ -17,9 +17,11 @@ typedef struct aml_journal {
 aml_status aml_journal_open(aml_ctx *c, const char *path, int resume, const aml_registry *reg,
                             const char *fingerprint, aml_trial **trials, int64_t *n_trials,
                             aml_journal *out);
-/* Appends one line and fsyncs it. */
+/* Appends one line with a single write(); aml_journal_sync then makes it durable. The two are
+ * separate so that parallel trials append under a lock but wait for the disk outside it. */
 aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, const char *metric,
                               const char *fingerprint);
+aml_status aml_journal_sync(aml_ctx *c, aml_journal *j);
 void aml_journal_close(aml_journal *j);
 
 #endif

@@ -129,14 +129,15 @@ static void add_trial(search *s, aml_trial *t)
         s->best = t;
 }
 
-/* Called with the lock held. Takes ownership of t. */
-static void record(search *s, aml_trial *t)
+/* Called with the lock held. Takes ownership of t. Returns 1 when t was journaled (and needs
+ * a sync). */
+static int record(search *s, aml_trial *t)
 {
     if (t->status == AML_TRIAL_CANCELLED) {
         /* Not finished: not journaled, so --resume runs it again. */
         aml_trial_clear(t);
         free(t);
-        return;
+        return 0;
     }
     aml_ctx c = {{0}};
     if (aml_journal_append(&c, &s->journal, t, aml_metric_name(s->metric), s->data->fingerprint) != AML_OK &&
@@ -170,6 +171,7 @@ static void record(search *s, aml_trial *t)
             s->stop = 1;
         }
     }
+    return 1;
 }
 
 static void *worker(void *arg)
@@ -205,8 +207,18 @@ static void *worker(void *arg)
         hc.verbose = 3; /* trials log only errors; failures are recorded in the journal */
         aml_trial_run(t, &hc, s->data, &s->splits, s->metric);
         pthread_mutex_lock(&s->lock);
-        record(s, t);
+        int journaled = record(s, t);
         pthread_mutex_unlock(&s->lock);
+        aml_ctx c = {{0}};
+        if (journaled && aml_journal_sync(&c, &s->journal) != AML_OK) {
+            pthread_mutex_lock(&s->lock);
+            if (s->error == AML_OK) {
+                s->error = AML_ERR_IO;
+                s->err = c;
+            }
+            s->stop = 1;
+            pthread_mutex_unlock(&s->lock);
+        }
     }
     return NULL;
 }
