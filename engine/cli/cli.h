@@ -11,6 +11,7 @@ int cmd_search(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 /* `automl info ARTIFACT_DIR`: prints the manifest summary (cmd_predict.c). */
 int cli_info_artifact(const char *dir);

@@ -17,6 +17,7 @@ static const struct {
     {"train", cmd_train, "fit one given configuration on a dataset and export it"},
     {"predict", cmd_predict, "predict with an exported artifact, one row out per row in"},
     {"plugins", cmd_plugins, "list every plugin found: kind, name, version, ABI, path"},
+    {"split", cmd_split, "split a dataset into training and held-out test files"},
 };
 
 static void usage(FILE *f)

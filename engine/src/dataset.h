@@ -37,6 +37,10 @@ int aml_dataset_n_categorical(const aml_dataset *d);
 /* "classification", "regression" or "none" (task 0: a table without a target). */
 const char *aml_dataset_task_name(int task);
 
+/* A new dataset with the rows i where mask[i] == want, the same schema and a new fingerprint
+ * (dataset_select.c). */
+aml_dataset *aml_dataset_select_rows(const aml_dataset *d, const uint8_t *mask, uint8_t want);
+
 /* Computes d->fingerprint from the schema and the contents. */
 void aml_dataset_fingerprint(aml_dataset *d);
 
