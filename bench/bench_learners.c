@@ -4,6 +4,7 @@
  * exactly as the engine loads them.
  *
  *   bench_learners DATA_DIR [--threads T] [--repeat R] [--knn-queries Q] [--plugins DIR]
+ *                  [--only DATASET/LEARNER]
  *
  * Each time is the best of R runs of the timed call alone (fit, or predict for knn); scores are
  * held-out accuracy (classification) or R^2 (regression) on the dataset's test file. */
@@ -167,6 +168,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *plugins = AML_PLUGIN_BUILD_DIR;
     int threads = 2, repeat = 3;
     int64_t knn_queries = 10000;
+    const char *only = NULL; /* "dataset/learner": run that case alone */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
             repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--knn-queries") && i + 1 < argc)
             knn_queries = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             plugins = argv[++i];
         else if (argv[i][0] != '-' && !dir)
@@ -212,11 +216,17 @@ int main(int argc, char **argv)
         return 1;
     }
     /* same settings as the peers: C = 1 (l2 = 1), tol = 1e-4, max_iter = 200; Ridge alpha = 1 */
-    bench_fit(linear, "synth_clf", "logistic", &clf, threads, repeat, "l2", 1.0, "tol", 1e-4);
-    bench_fit(linear, "synth_reg", "ridge", &reg_data, threads, repeat, "l2", 1.0, NULL, 0);
-    bench_predict(knn, "synth_clf", "knn", &clf, threads, repeat > 2 ? 2 : repeat, knn_queries);
-    bench_fit(linear, "digits", "logistic", &digits, threads, repeat * 3, "l2", 1.0, "tol", 1e-4);
-    bench_predict(knn, "digits", "knn", &digits, threads, repeat * 3, 0);
+#define WANT(name) (!only || !strcmp(only, name))
+    if (WANT("synth_clf/logistic"))
+        bench_fit(linear, "synth_clf", "logistic", &clf, threads, repeat, "l2", 1.0, "tol", 1e-4);
+    if (WANT("synth_reg/ridge"))
+        bench_fit(linear, "synth_reg", "ridge", &reg_data, threads, repeat, "l2", 1.0, NULL, 0);
+    if (WANT("synth_clf/knn"))
+        bench_predict(knn, "synth_clf", "knn", &clf, threads, repeat > 2 ? 2 : repeat, knn_queries);
+    if (WANT("digits/logistic"))
+        bench_fit(linear, "digits", "logistic", &digits, threads, repeat * 3, "l2", 1.0, "tol", 1e-4);
+    if (WANT("digits/knn"))
+        bench_predict(knn, "digits", "knn", &digits, threads, repeat * 3, 0);
 
     aml_dataset_free(clf.train), aml_dataset_free(clf.test);
     aml_dataset_free(reg_data.train), aml_dataset_free(reg_data.test);

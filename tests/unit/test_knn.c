@@ -196,7 +196,7 @@ static void test_descriptor(void **state)
 
 /* Regression with y = row index: the prediction is the (weighted) mean of the neighbours'
  * indices, which the brute-force scan computes independently. 2500 training rows cross the
- * 1024-row tiles; 600 queries make several query blocks. */
+ * 512-row training tiles; 600 queries make several query blocks. */
 static void check_regression_neighbours(int k, int distance)
 {
     enum { N = 2500, Q = 600, D = 7 };

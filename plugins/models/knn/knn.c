@@ -17,7 +17,7 @@
 #define KNN_MAX_K 50
 #define KNN_EXTRA 8          /* candidates kept beyond k, re-ranked by exact distance */
 #define QUERY_BLOCK 256
-#define TRAIN_TILE 1024
+#define TRAIN_TILE 512     /* a 256 x 512 float distance tile: 512 KiB, stays in L2 */
 
 enum { P_K, P_WEIGHTS, N_PARAMS };
 enum { W_UNIFORM = 0, W_DISTANCE = 1 };
@@ -39,6 +39,7 @@ struct aml_model {
     int fitted;
     int64_t n, d;
     double *mean, *inv_scale; /* d */
+    float *mean_f, *inv_f;    /* d: float copies used to standardise queries */
     float *Xs;                /* n x d standardised training rows, owned */
     float *norm;              /* n: squared norms of Xs rows */
     int32_t *label;           /* classification */
@@ -57,7 +58,14 @@ static int n_outputs(const aml_model *m) { return m->kind == AML_TASK_CLASSIFICA
 /* The standardised value of one cell; the batch and single-row paths share it bit for bit. */
 static inline float std_cell(const aml_model *m, int64_t j, float v)
 {
-    return isnan(v) ? 0.0f : (float)(((double)v - m->mean[j]) * m->inv_scale[j]);
+    float t = (v - m->mean_f[j]) * m->inv_f[j];
+    return v == v ? t : 0.0f;
+}
+
+static void set_float_stats(aml_model *m)
+{
+    for (int64_t j = 0; j < m->d; j++)
+        m->mean_f[j] = (float)m->mean[j], m->inv_f[j] = (float)m->inv_scale[j];
 }
 
 static double exact_d2(const float *q, const float *x, int64_t d)
@@ -153,7 +161,7 @@ static void model_free(aml_model *m)
     if (!m)
         return;
     const aml_host *h = m->h;
-    xfree(h, m->mean), xfree(h, m->inv_scale), xfree(h, m->Xs), xfree(h, m->norm);
+    xfree(h, m->mean), xfree(h, m->inv_scale), xfree(h, m->mean_f), xfree(h, m->Xs), xfree(h, m->norm);
     xfree(h, m->label), xfree(h, m->value), xfree(h, m->weight);
     h->dealloc(m);
 }
@@ -161,8 +169,9 @@ static void model_free(aml_model *m)
 static void model_clear(aml_model *m)
 {
     const aml_host *h = m->h;
-    xfree(h, m->mean), xfree(h, m->inv_scale), xfree(h, m->Xs), xfree(h, m->norm);
+    xfree(h, m->mean), xfree(h, m->inv_scale), xfree(h, m->mean_f), xfree(h, m->Xs), xfree(h, m->norm);
     xfree(h, m->label), xfree(h, m->value), xfree(h, m->weight);
+    m->mean_f = m->inv_f = NULL;
     m->mean = m->inv_scale = NULL, m->Xs = m->norm = m->weight = NULL, m->label = NULL, m->value = NULL;
     m->fitted = 0;
 }
@@ -175,9 +184,11 @@ static aml_status model_shape(aml_model *m, int64_t n, int64_t d, int with_weigh
     m->n = n, m->d = d;
     m->mean = xalloc(h, (size_t)d * sizeof(double));
     m->inv_scale = xalloc(h, (size_t)d * sizeof(double));
+    m->mean_f = xalloc(h, (size_t)d * 2 * sizeof(float));
+    m->inv_f = m->mean_f ? m->mean_f + d : NULL;
     m->Xs = xalloc(h, (size_t)n * d * sizeof(float));
     m->norm = xalloc(h, (size_t)n * sizeof(float));
-    int ok = m->mean && m->inv_scale && m->Xs && m->norm;
+    int ok = m->mean && m->inv_scale && m->mean_f && m->Xs && m->norm;
     if (m->kind == AML_TASK_CLASSIFICATION)
         ok = ok && (m->label = xalloc(h, (size_t)n * sizeof(int32_t)));
     else
@@ -259,21 +270,38 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         h->set_error(c, "knn: out of memory keeping %lld x %lld training rows", (long long)n, (long long)d);
         return AML_ERR_NOMEM;
     }
-    /* column mean and std over non-NaN cells (shifted sums in double) */
-    for (int64_t j = 0; j < d; j++) {
-        double shift = isnan(X->data[j]) ? 0.0 : X->data[j], s0 = 0, s1 = 0, s2 = 0;
-        for (int64_t i = 0; i < n; i++) {
-            float v = X->data[i * X->ld + j];
-            if (isnan(v))
-                continue;
-            double t = v - shift;
-            s0 += 1, s1 += t, s2 += t * t;
+    /* column mean and std over non-NaN cells: shifted sums in double, row by row */
+    double *acc = xalloc(h, 4 * (size_t)d * sizeof *acc);
+    if (!acc) {
+        model_clear(m);
+        h->set_error(c, "knn: out of memory");
+        return AML_ERR_NOMEM;
+    }
+    double *shift = acc, *s0 = acc + d, *s1 = s0 + d, *s2 = s1 + d;
+    for (int64_t j = 0; j < d; j++)
+        shift[j] = isfinite(X->data[j]) ? X->data[j] : 0.0, s0[j] = s1[j] = s2[j] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = X->data + i * X->ld;
+        for (int64_t j = 0; j < d; j++) {
+            float v = x[j];
+            double t = v == v ? (double)v - shift[j] : 0.0;
+            s0[j] += v == v, s1[j] += t, s2[j] += t * t;
         }
-        double mu = s0 > 0 ? s1 / s0 : 0, var = s0 > 0 ? s2 / s0 - mu * mu : 0;
+    }
+    for (int64_t j = 0; j < d; j++) {
+        if (!isfinite(s2[j])) {
+            xfree(h, acc);
+            model_clear(m);
+            h->set_error(c, "knn: feature %lld has infinite values (NaN marks a missing value)", (long long)j);
+            return AML_ERR_INPUT;
+        }
+        double mu = s0[j] > 0 ? s1[j] / s0[j] : 0, var = s0[j] > 0 ? s2[j] / s0[j] - mu * mu : 0;
         double sd = var > 0 ? sqrt(var) : 0;
-        m->mean[j] = s0 > 0 ? shift + mu : 0;
+        m->mean[j] = s0[j] > 0 ? shift[j] + mu : 0;
         m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
     }
+    xfree(h, acc);
+    set_float_stats(m);
     int nt = h->threads(c) > 0 ? h->threads(c) : 1;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < n; i++) {
@@ -399,12 +427,22 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
                     float *row = D + i * tb, *cdi = cdist + i * cap;
                     int64_t *cii = cidx + i * cap;
                     float worst = cdi[cap - 1];
-                    for (int64_t j = 0; j < tb; j++) {
-                        float dv = row[j] + xn[j];
-                        if (dv < worst) {
-                            topk_insert(cdi, cii, cap, dv, t0 + j);
-                            worst = cdi[cap - 1];
+                    /* 16 at a time: a vectorised test first, the insertion only where one beats the worst */
+                    for (int64_t j0 = 0; j0 < tb; j0 += 16) {
+                        const int64_t jn = tb - j0 < 16 ? tb - j0 : 16;
+                        int any = 0;
+                        for (int64_t j = 0; j < jn; j++) {
+                            float dv = row[j0 + j] + xn[j0 + j];
+                            row[j0 + j] = dv;
+                            any |= dv < worst;
                         }
+                        if (!any)
+                            continue;
+                        for (int64_t j = 0; j < jn; j++)
+                            if (row[j0 + j] < worst) {
+                                topk_insert(cdi, cii, cap, row[j0 + j], t0 + j0 + j);
+                                worst = cdi[cap - 1];
+                            }
                     }
                 }
             }
@@ -514,6 +552,7 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
             h->set_error(c, "knn: corrupt model blob (target of stored row %zu)", i);
             return AML_ERR_FORMAT;
         }
+    set_float_stats(m);
     row_norms(m);
     m->fitted = 1;
     *out = m;

@@ -76,16 +76,17 @@ static int64_t block_rows(int64_t d, size_t elem)
     return b;
 }
 
-/* Standardises rows [r0, r0 + nb) of X into dst (nb x d, ld d): (x - mean) * inv_scale, NaN -> 0. */
-static void standardize_block(const aml_model *m, const aml_matrix *X, int64_t r0, int64_t nb, float *dst)
+/* Standardises rows [r0, r0 + nb) of X into dst (nb x d, ld d): (x - mean) * inv_scale, NaN -> 0.
+ * Branch-free so the compiler vectorises it; the float version takes float copies of the stats. */
+static void standardize_block(int64_t d, const float *mean, const float *inv, const aml_matrix *X, int64_t r0,
+                              int64_t nb, float *dst)
 {
-    const int64_t d = m->d;
     for (int64_t i = 0; i < nb; i++) {
         const float *x = X->data + (r0 + i) * X->ld;
         float *o = dst + i * d;
         for (int64_t j = 0; j < d; j++) {
-            float v = x[j];
-            o[j] = isnan(v) ? 0.0f : (float)((v - m->mean[j]) * m->inv_scale[j]);
+            float v = x[j], t = (v - mean[j]) * inv[j];
+            o[j] = v == v ? t : 0.0f;
         }
     }
 }
@@ -93,12 +94,14 @@ static void standardize_block(const aml_model *m, const aml_matrix *X, int64_t r
 static void standardize_block_d(const aml_model *m, const aml_matrix *X, int64_t r0, int64_t nb, double *dst)
 {
     const int64_t d = m->d;
+    const double *mean = m->mean, *inv = m->inv_scale;
     for (int64_t i = 0; i < nb; i++) {
         const float *x = X->data + (r0 + i) * X->ld;
         double *o = dst + i * d;
         for (int64_t j = 0; j < d; j++) {
             float v = x[j];
-            o[j] = isnan(v) ? 0.0 : ((double)v - m->mean[j]) * m->inv_scale[j];
+            double t = ((double)v - mean[j]) * inv[j];
+            o[j] = v == v ? t : 0.0;
         }
     }
 }
@@ -147,14 +150,13 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     row_plan p = plan_rows(n, 4096, MAX_CHUNKS);
     double *acc = xalloc(h, (size_t)p.n_chunks * 3 * (size_t)d * sizeof *acc);
     double *shift = xalloc(h, (size_t)d * sizeof *shift);
-    int64_t *bad = xalloc(h, (size_t)p.n_chunks * sizeof *bad); /* first row with an infinity */
-    if (!acc || !shift || !bad) {
-        xfree(h, acc), xfree(h, shift), xfree(h, bad);
+    if (!acc || !shift) {
+        xfree(h, acc), xfree(h, shift);
         h->set_error(c, "linear: out of memory for feature statistics (%lld features)", (long long)d);
         return AML_ERR_NOMEM;
     }
     for (int64_t j = 0; j < d; j++)
-        shift[j] = isnan(X->data[j]) ? 0.0 : X->data[j];
+        shift[j] = isfinite(X->data[j]) ? X->data[j] : 0.0;
     int nt = budget_threads(h, c, p.n_chunks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int ch = 0; ch < p.n_chunks; ch++) {
@@ -162,33 +164,37 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
         memset(sw, 0, 3 * (size_t)d * sizeof *sw);
         int64_t r0, r1;
         chunk_rows(&p, ch, &r0, &r1);
-        bad[ch] = -1;
         for (int64_t i = r0; i < r1; i++) {
             const float *x = X->data + i * X->ld;
-            double wi = w ? w[i] : 1.0;
+            const double wi = w ? w[i] : 1.0;
             for (int64_t j = 0; j < d; j++) {
-                if (isnan(x[j]))
-                    continue;
-                if (isinf(x[j]) && bad[ch] < 0)
-                    bad[ch] = i;
-                double v = x[j] - shift[j];
-                sw[j] += wi, s1[j] += wi * v, s2[j] += wi * v * v;
+                float v = x[j];
+                double t = v == v ? (double)v - shift[j] : 0.0, wv = v == v ? wi : 0.0;
+                sw[j] += wv, s1[j] += wv * t, s2[j] += wv * t * t;
             }
         }
     }
-    for (int ch = 0; ch < p.n_chunks; ch++)
-        if (bad[ch] >= 0) {
-            int64_t i = bad[ch], j = 0;
-            while (!isinf(X->data[i * X->ld + j]))
-                j++;
-            h->set_error(c, "linear: row %lld, feature %lld is infinite (NaN marks a missing value)",
-                         (long long)i, (long long)j);
-            xfree(h, acc), xfree(h, shift), xfree(h, bad);
-            return AML_ERR_INPUT;
-        }
     for (int ch = 1; ch < p.n_chunks; ch++)
         for (int64_t j = 0; j < 3 * d; j++)
             acc[j] += acc[(size_t)ch * 3 * d + j];
+    for (int64_t j = 0; j < d; j++) {
+        if (isfinite(acc[2 * d + j]))
+            continue;
+        /* an infinity somewhere in column j (sums of finite floats stay finite in double) */
+        int64_t i = 0;
+        while (i < X->rows && !isinf(X->data[i * X->ld + j]))
+            i++;
+        int64_t row = i, col = j;
+        for (int64_t jj = 0; jj < d && row < X->rows; jj++) /* report the first bad cell of that row */
+            if (isinf(X->data[row * X->ld + jj])) {
+                col = jj;
+                break;
+            }
+        h->set_error(c, "linear: row %lld, feature %lld is infinite (NaN marks a missing value)", (long long)row,
+                     (long long)col);
+        xfree(h, acc), xfree(h, shift);
+        return AML_ERR_INPUT;
+    }
     for (int64_t j = 0; j < d; j++) {
         double sw = acc[j], s1 = acc[d + j], s2 = acc[2 * d + j];
         if (sw <= 0) {
@@ -200,7 +206,7 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
         double sd = var > 0 ? sqrt(var) : 0;
         m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
     }
-    xfree(h, acc), xfree(h, shift), xfree(h, bad);
+    xfree(h, acc), xfree(h, shift);
     return AML_OK;
 }
 
@@ -305,6 +311,7 @@ typedef struct {
     int nt;
     int64_t bs;
     float *Wf;       /* d x k float copy of the coefficients for sgemm */
+    float *mean_f, *inv_f; /* float copies of the standardisation */
     float *scratch;  /* per thread: bs x d block, bs x k logits, d x k block gradient */
     double *acc;     /* per chunk: d x k gradient, k bias gradient, 1 loss */
 } logit_problem;
@@ -334,7 +341,7 @@ static double logit_eval(logit_problem *lp, const double *theta, double *grad)
             chunk_rows(&lp->p, ch, &r0, &r1);
             for (int64_t i0 = r0; i0 < r1; i0 += bs) {
                 int64_t nb = r1 - i0 < bs ? r1 - i0 : bs;
-                standardize_block(m, lp->X, i0, nb, Z);
+                standardize_block(d, lp->mean_f, lp->inv_f, lp->X, i0, nb, Z);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, k, (int)d, 1.0f, Z, (int)d,
                             lp->Wf, k, 0.0f, L, k);
                 double lsum = 0;
@@ -343,25 +350,26 @@ static double logit_eval(logit_problem *lp, const double *theta, double *grad)
                     int yi = lp->y->label[i0 + i];
                     float *li = L + i * k;
                     if (k == 1) {
-                        double z = li[0] + b[0];
-                        double l = z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
-                        double pr = 1.0 / (1.0 + exp(-z));
+                        /* loss log(1 + e^z) - y z and p = 1 / (1 + e^-z) from one exp */
+                        double z = li[0] + b[0], e = exp(-fabs(z));
+                        double l = (z > 0 ? z : 0.0) + log1p(e), pr = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
                         lsum += wi * (l - (yi == 1 ? z : 0.0));
                         li[0] = (float)(wi * (pr - (yi == 1)));
                         gb[0] += li[0];
                     } else {
-                        double zmax = -HUGE_VAL;
+                        double zmax = -HUGE_VAL, se = 0;
                         for (int q = 0; q < k; q++)
-                            if (li[q] + b[q] > zmax)
-                                zmax = li[q] + b[q];
-                        double se = 0;
-                        for (int q = 0; q < k; q++)
-                            se += exp(li[q] + b[q] - zmax);
-                        double lse = zmax + log(se);
-                        lsum += wi * (lse - (li[yi] + b[yi]));
+                            zmax = li[q] + b[q] > zmax ? li[q] + b[q] : zmax;
+                        const double zy = li[yi] + b[yi];
                         for (int q = 0; q < k; q++) {
-                            double pr = exp(li[q] + b[q] - lse);
-                            li[q] = (float)(wi * (pr - (q == yi)));
+                            float e = (float)exp(li[q] + b[q] - zmax); /* in (0, 1]: float is enough */
+                            li[q] = e;
+                            se += e;
+                        }
+                        lsum += wi * (zmax + log(se) - zy);
+                        const double scale = wi / se;
+                        for (int q = 0; q < k; q++) {
+                            li[q] = (float)(scale * li[q] - (q == yi ? wi : 0.0));
                             gb[q] += li[q];
                         }
                     }
@@ -520,13 +528,17 @@ static aml_status fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *
     double *work = xalloc(h, ((size_t)2 * LBFGS_MEMORY + 4) * (size_t)nx * sizeof *work);
     double *count = xalloc(h, (size_t)k * sizeof *count);
     lp.Wf = xalloc(h, (size_t)d * k * sizeof *lp.Wf);
+    lp.mean_f = xalloc(h, (size_t)d * 2 * sizeof *lp.mean_f);
     lp.scratch = xalloc(h, (size_t)lp.nt * thread_scratch(&lp) * sizeof *lp.scratch);
     lp.acc = xalloc(h, (size_t)lp.p.n_chunks * (size_t)(nx + 1) * sizeof *lp.acc);
-    if (!theta || !work || !count || !lp.Wf || !lp.scratch || !lp.acc) {
+    if (!theta || !work || !count || !lp.Wf || !lp.mean_f || !lp.scratch || !lp.acc) {
         h->set_error(c, "linear: out of memory for the L-BFGS state (%lld parameters)", (long long)nx);
         st = AML_ERR_NOMEM;
         goto done;
     }
+    lp.inv_f = lp.mean_f + d;
+    for (int64_t j = 0; j < d; j++)
+        lp.mean_f[j] = (float)m->mean[j], lp.inv_f[j] = (float)m->inv_scale[j];
     /* class weights for the starting intercept: log prior odds */
     double cls[2] = {0, 0};
     for (int q = 0; q < k; q++)
@@ -562,7 +574,7 @@ static aml_status fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *
     }
 done:
     xfree(h, theta), xfree(h, work), xfree(h, count);
-    xfree(h, lp.Wf), xfree(h, lp.scratch), xfree(h, lp.acc);
+    xfree(h, lp.Wf), xfree(h, lp.mean_f), xfree(h, lp.scratch), xfree(h, lp.acc);
     return st;
 }
 
