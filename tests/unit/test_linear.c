@@ -187,16 +187,18 @@ static void predict(const aml_model *m, const float *X, int64_t n, int64_t d, do
     assert_int_equal(vt->predict(m, &hc, &mx, out), AML_OK);
 }
 
-/* Weighted column mean and standard deviation (ddof 0), in double. */
+/* Weighted column mean and standard deviation (ddof 0) over the non-missing cells, in double. */
 static void col_stats(const float *X, int64_t n, int64_t d, const float *w, double *mean, double *sd)
 {
     for (int64_t j = 0; j < d; j++) {
         double sw = 0, s = 0, ss = 0;
         for (int64_t i = 0; i < n; i++)
-            sw += w ? w[i] : 1, s += (w ? w[i] : 1) * X[i * d + j];
+            if (!isnan(X[i * d + j]))
+                sw += w ? w[i] : 1, s += (w ? w[i] : 1) * X[i * d + j];
         mean[j] = s / sw;
         for (int64_t i = 0; i < n; i++)
-            ss += (w ? w[i] : 1) * (X[i * d + j] - mean[j]) * (X[i * d + j] - mean[j]);
+            if (!isnan(X[i * d + j]))
+                ss += (w ? w[i] : 1) * (X[i * d + j] - mean[j]) * (X[i * d + j] - mean[j]);
         sd[j] = sqrt(ss / sw);
     }
 }
@@ -247,8 +249,9 @@ static void solve(double *A, double *b, int d)
     }
 }
 
-/* min sum_i w_i (y_i - b - z_i.beta)^2 + alpha ||beta||^2 with z the weighted-standardised rows;
- * returns beta in raw units (beta_j / sd_j) and the raw intercept. */
+/* min sum_i w_i (y_i - b - z_i.beta)^2 + alpha ||beta||^2 with z the weighted-standardised rows
+ * (a missing cell standardises to 0); returns beta in raw units (beta_j / sd_j) and the raw
+ * intercept. */
 static void ridge_reference(const float *X, const double *y, const float *w, int n, int d, double alpha,
                             double *coef_raw, double *intercept)
 {
@@ -261,7 +264,7 @@ static void ridge_reference(const float *X, const double *y, const float *w, int
     for (int i = 0; i < n; i++) {
         double wi = w ? w[i] : 1, z[8];
         for (int j = 0; j < d; j++)
-            z[j] = (X[i * d + j] - mean[j]) / sd[j];
+            z[j] = isnan(X[i * d + j]) ? 0.0 : (X[i * d + j] - mean[j]) / sd[j];
         for (int j = 0; j < d; j++) {
             b[j] += wi * z[j] * (y[i] - ybar);
             for (int k = 0; k < d; k++)
@@ -311,12 +314,14 @@ static void ridge_data(int n, int d, unsigned seed, float *X, double *y, float *
     }
 }
 
-static void check_ridge(const float *w, double alpha)
+static void check_ridge(const float *w, double alpha, int missing)
 {
     enum { N = 300, D = 6 };
     static float X[N * D], W[N];
     static double y[N];
     ridge_data(N, D, 11, X, y, w ? W : NULL);
+    for (int i = 0; i < missing; i++) /* NaN cells: the plugin's two-pass path */
+        X[(i * 37 % N) * D + i % D] = NAN;
     param_set ps;
     aml_model *m = fit_model(AML_TASK_REGRESSION, 0, X, N, D, NULL, y, w ? W : NULL,
                              params_of(&ps, "l2", alpha, NULL, 0));
@@ -333,13 +338,19 @@ static void check_ridge(const float *w, double alpha)
 
 static void test_ridge_closed_form(void **state)
 {
-    check_ridge(NULL, 1.0);
-    check_ridge(NULL, 250.0); /* strong shrinkage: far from least squares */
+    check_ridge(NULL, 1.0, 0);
+    check_ridge(NULL, 250.0, 0); /* strong shrinkage: far from least squares */
 }
 
 static void test_ridge_weighted_closed_form(void **state)
 {
-    check_ridge((const float *)1, 3.0); /* any non-NULL: weights are generated */
+    check_ridge((const float *)1, 3.0, 0); /* any non-NULL: weights are generated */
+}
+
+static void test_ridge_missing_closed_form(void **state)
+{
+    check_ridge(NULL, 1.0, 20);
+    check_ridge((const float *)1, 3.0, 20);
 }
 
 /* Integer weights equal duplicated rows. */
@@ -692,6 +703,17 @@ static void test_infinite_input_rejected(void **state)
     assert_int_equal(vt->fit(m, &hc, &mx, &t, NULL, NULL, NULL), AML_ERR_INPUT);
     assert_string_equal(hc.msg, "linear: row 7, feature 1 is infinite (NaN marks a missing value)");
     vt->free(m);
+
+    /* ridge finds it from the Gram diagonal */
+    static double v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = i;
+    task.kind = AML_TASK_REGRESSION, task.n_classes = 0;
+    assert_int_equal(vt->create(host, &hc, NULL, &task, &m), AML_OK);
+    aml_target tv = {.value = v};
+    assert_int_equal(vt->fit(m, &hc, &mx, &tv, NULL, NULL, NULL), AML_ERR_INPUT);
+    assert_string_equal(hc.msg, "linear: row 7, feature 1 is infinite (NaN marks a missing value)");
+    vt->free(m);
 }
 
 /* ---- real data ---------------------------------------------------------------------------- */
@@ -773,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_descriptor),
         cmocka_unit_test(test_ridge_closed_form),
         cmocka_unit_test(test_ridge_weighted_closed_form),
+        cmocka_unit_test(test_ridge_missing_closed_form),
         cmocka_unit_test(test_ridge_weights_are_repeats),
         cmocka_unit_test(test_logistic_binary_matches_sklearn),
         cmocka_unit_test(test_softmax_matches_sklearn),

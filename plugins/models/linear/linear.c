@@ -212,66 +212,153 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
 
 /* ---- ridge --------------------------------------------------------------------------------- */
 
-static aml_status fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y)
+/* Accumulates, over all rows, G = Z^T Z (upper triangle), b = Z^T r, s1 = Z^T sqrt(w) and the
+ * number of NaN cells, where row i of Z is sqrt(w_i) times either (x_i - shift) (standardised =
+ * 0; NaN -> 0) or the standardised row (NaN -> 0), and r_i = sqrt(w_i) (y_i - ybar). The Gram
+ * matrix is built in double (dsyrk): the normal equations square the condition number. */
+typedef struct {
+    int64_t d, slot;
+    double *G, *b, *s1, nan_cells;
+} gram;
+
+static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y, double ybar,
+                            const double *shift, gram *out, double **acc_out)
 {
     const aml_host *h = m->h;
     const int64_t n = X->rows, d = m->d;
     const float *w = y->weight;
-    aml_status st = AML_OK;
-    /* weighted mean of y */
-    double sw = 0, sy = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double wi = w ? w[i] : 1.0;
-        sw += wi, sy += wi * y->value[i];
-    }
-    double ybar = sy / sw;
-
     const int64_t bs = block_rows(d, sizeof(double));
-    /* a Gram slot per chunk; fewer chunks when d is large so the slots stay below ~64 MiB */
-    int64_t slot = d * d + d;
+    /* a slot per chunk; fewer chunks when d is large so the slots stay below ~64 MiB */
+    const int64_t slot = d * d + 2 * d + 1;
     int max_chunks = (int)((64 << 20) / (8 * slot));
-    if (max_chunks < 1)
-        max_chunks = 1;
-    if (max_chunks > MAX_CHUNKS)
-        max_chunks = MAX_CHUNKS;
+    max_chunks = max_chunks < 1 ? 1 : max_chunks > MAX_CHUNKS ? MAX_CHUNKS : max_chunks;
     row_plan p = plan_rows(n, bs, max_chunks);
     int nt = budget_threads(h, c, p.n_chunks);
     double *acc = xalloc(h, (size_t)p.n_chunks * (size_t)slot * sizeof *acc);
-    double *scratch = xalloc(h, (size_t)nt * ((size_t)bs * d + bs) * sizeof *scratch);
+    double *scratch = xalloc(h, (size_t)nt * ((size_t)bs * d + 2 * bs) * sizeof *scratch);
     if (!acc || !scratch) {
+        xfree(h, acc), xfree(h, scratch);
         h->set_error(c, "linear: out of memory for the %lld x %lld Gram matrix", (long long)d, (long long)d);
-        st = AML_ERR_NOMEM;
-        goto done;
+        return AML_ERR_NOMEM;
     }
+    const double *mean = shift ? shift : m->mean, *inv = m->inv_scale;
 #pragma omp parallel num_threads(nt)
     {
-        double *Z = scratch + (size_t)omp_get_thread_num() * ((size_t)bs * d + bs), *r = Z + bs * d;
+        double *Z = scratch + (size_t)omp_get_thread_num() * ((size_t)bs * d + 2 * bs), *r = Z + bs * d,
+               *sq = r + bs;
 #pragma omp for schedule(dynamic, 1)
         for (int ch = 0; ch < p.n_chunks; ch++) {
-            double *G = acc + (size_t)ch * slot, *b = G + d * d;
+            double *G = acc + (size_t)ch * slot, *b = G + d * d, *s1 = b + d, *nans = s1 + d;
             memset(G, 0, (size_t)slot * sizeof *G);
             int64_t r0, r1;
             chunk_rows(&p, ch, &r0, &r1);
             for (int64_t i0 = r0; i0 < r1; i0 += bs) {
-                int64_t nb = r1 - i0 < bs ? r1 - i0 : bs;
-                standardize_block_d(m, X, i0, nb, Z);
-                for (int64_t i = 0; i < nb; i++) { /* rows and residuals scaled by sqrt(w) */
-                    double sq = w ? sqrt((double)w[i0 + i]) : 1.0;
-                    r[i] = sq * (y->value[i0 + i] - ybar);
-                    if (w)
-                        for (int64_t j = 0; j < d; j++)
-                            Z[i * d + j] *= sq;
+                const int64_t nb = r1 - i0 < bs ? r1 - i0 : bs;
+                int64_t missing = 0; /* an integer reduction keeps the loop vectorisable */
+                for (int64_t i = 0; i < nb; i++) {
+                    const float *x = X->data + (i0 + i) * X->ld;
+                    double *z = Z + i * d;
+                    const double sw = w ? sqrt((double)w[i0 + i]) : 1.0;
+                    for (int64_t j = 0; j < d; j++) {
+                        float v = x[j];
+                        double t = (double)v - mean[j];
+                        if (!shift)
+                            t *= inv[j];
+                        z[j] = v == v ? sw * t : 0.0;
+                        missing += v != v;
+                    }
+                    sq[i] = sw;
+                    r[i] = sw * (y->value[i0 + i] - ybar);
                 }
+                *nans += (double)missing;
                 cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nb, 1.0, Z, (int)d, 1.0, G,
                             (int)d);
                 cblas_dgemv(CblasRowMajor, CblasTrans, (int)nb, (int)d, 1.0, Z, (int)d, r, 1, 1.0, b, 1);
+                if (shift)
+                    cblas_dgemv(CblasRowMajor, CblasTrans, (int)nb, (int)d, 1.0, Z, (int)d, sq, 1, 1.0, s1, 1);
             }
         }
     }
     for (int ch = 1; ch < p.n_chunks; ch++)
         for (int64_t j = 0; j < slot; j++)
             acc[j] += acc[(size_t)ch * slot + j];
-    double *G = acc, *beta = acc + d * d;
+    xfree(h, scratch);
+    out->d = d, out->slot = slot;
+    out->G = acc, out->b = acc + d * d, out->s1 = out->b + d, out->nan_cells = out->s1[d];
+    *acc_out = acc;
+    return AML_OK;
+}
+
+/* Reports the first infinite cell of X (there is one when a Gram diagonal is not finite). */
+static aml_status report_infinity(aml_model *m, aml_host_ctx *c, const aml_matrix *X)
+{
+    for (int64_t i = 0; i < X->rows; i++)
+        for (int64_t j = 0; j < X->cols; j++)
+            if (isinf(X->data[i * X->ld + j])) {
+                m->h->set_error(c, "linear: row %lld, feature %lld is infinite (NaN marks a missing value)",
+                                (long long)i, (long long)j);
+                return AML_ERR_INPUT;
+            }
+    m->h->set_error(c, "linear: the Gram matrix is not finite (values too large?)");
+    return AML_ERR_INPUT;
+}
+
+/* Ridge on standardised features with an unpenalised intercept:
+ *   (Zs^T W Zs + l2 I) beta = Zs^T W (y - ybar), intercept ybar (Zs has weighted mean 0).
+ * Complete data takes one pass over X: the Gram matrix of rows shifted by the first row gives the
+ * weighted means and variances too (centred = shifted - sw delta delta^T, in double). Data with NaN
+ * cells, or where that correction would cancel badly, take two passes (statistics, then Gram). */
+static aml_status fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y)
+{
+    const aml_host *h = m->h;
+    const int64_t n = X->rows, d = m->d;
+    const float *w = y->weight;
+    double sw = 0, sy = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        sw += wi, sy += wi * y->value[i];
+    }
+    const double ybar = sy / sw;
+    double *shift = xalloc(h, (size_t)d * sizeof *shift), *acc = NULL;
+    if (!shift) {
+        h->set_error(c, "linear: out of memory");
+        return AML_ERR_NOMEM;
+    }
+    for (int64_t j = 0; j < d; j++)
+        shift[j] = isfinite(X->data[j]) ? X->data[j] : 0.0;
+    gram g;
+    aml_status st = gram_pass(m, c, X, y, ybar, shift, &g, &acc);
+    if (st != AML_OK)
+        goto done;
+    int one_pass = g.nan_cells == 0;
+    for (int64_t j = 0; j < d && one_pass; j++) {
+        double gjj = g.G[j * d + j];
+        if (!isfinite(gjj)) {
+            st = report_infinity(m, c, X);
+            goto done;
+        }
+        double delta = g.s1[j] / sw, var = gjj / sw - delta * delta;
+        /* more than 10 of the 16 digits cancelled: recompute from centred data instead */
+        if (var < 1e-10 * (gjj / sw) && gjj > 0)
+            one_pass = 0;
+        double sd = var > 0 ? sqrt(var) : 0;
+        m->mean[j] = shift[j] + delta;
+        m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
+    }
+    if (one_pass) {
+        /* centre and scale the upper triangle in place; b is already centred (sum w (y - ybar) = 0) */
+        for (int64_t j = 0; j < d; j++) {
+            double dj = g.s1[j] / sw;
+            for (int64_t k = j; k < d; k++)
+                g.G[j * d + k] = (g.G[j * d + k] - sw * dj * (g.s1[k] / sw)) * m->inv_scale[j] * m->inv_scale[k];
+            g.b[j] *= m->inv_scale[j];
+        }
+    } else {
+        xfree(h, acc), acc = NULL;
+        if ((st = fit_scaler(m, c, X, w)) != AML_OK || (st = gram_pass(m, c, X, y, ybar, NULL, &g, &acc)) != AML_OK)
+            goto done;
+    }
+    double *G = g.G, *beta = g.b;
     for (int64_t j = 0; j < d; j++)
         G[j * d + j] += m->l2;
     {
@@ -296,7 +383,7 @@ static aml_status fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     m->bias[0] = ybar; /* standardised features have weighted mean 0 */
     m->n_iter = 0;
 done:
-    xfree(h, acc), xfree(h, scratch);
+    xfree(h, acc), xfree(h, shift);
     return st;
 }
 
@@ -697,12 +784,10 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         h->set_error(c, "linear: out of memory for %lld features", (long long)X->cols);
         return AML_ERR_NOMEM;
     }
-    aml_status st = fit_scaler(m, c, X, y->weight);
-    if (st != AML_OK)
-        goto fail;
+    aml_status st;
     if (m->kind == AML_TASK_REGRESSION) {
-        st = fit_ridge(m, c, X, y);
-    } else {
+        st = fit_ridge(m, c, X, y); /* computes the feature statistics itself */
+    } else if ((st = fit_scaler(m, c, X, y->weight)) == AML_OK) {
         int max_iter = m->max_iter;
         if (b && b->resource > 0 && b->resource < 1)
             max_iter = (int)ceil(max_iter * b->resource);
