@@ -480,11 +480,12 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         snprintf(resampling, sizeof resampling, "%d-fold CV", folds.n_splits);
     if (n_resumed)
         snprintf(resuming, sizeof resuming, ", resuming %lld finished trials", (long long)n_resumed);
-    fprintf(stderr, "automl: %s: %lld rows x %lld features, %s%s, metric %s, %s; %d parallel trial%s x %d thread%s%s\n",
+    printf("search: %s: %lld rows x %lld features, %s%s, metric %s, %s; %d parallel trial%s x %d thread%s%s\n",
             s.data->path, (long long)s.data->n_rows, (long long)s.data->n_features,
             aml_dataset_task_name(s.data->task), classes, aml_metric_name(s.metric), resampling,
             s.workers, s.workers == 1 ? "" : "s", s.threads_per_trial, s.threads_per_trial == 1 ? "" : "s",
             resuming);
+    fflush(stdout);
 
     pthread_t *tids = aml_xcalloc((size_t)s.workers, sizeof(pthread_t));
     for (int w = 0; w < s.workers; w++)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# End to end: every bad spec in tests/specs makes `automl search` exit 2 with exactly one line,
+# "FILE:LINE: field: what was expected", and start no run; bad command-line options too.
+. "$(dirname "$0")/lib.sh"
+
+for spec in tests/specs/bad_*.lua; do
+  want="$spec$(sed -n '1s/^-- expect: //p' "$spec")"
+  expect 2 "$want" -- "$AUTOML" search "$spec" --out "$TMP/run"
+  [ -e "$TMP/run" ] && { fail "$spec: a run directory was created"; rm -rf "$TMP/run"; }
+done
+
+# a runtime error inside on_trial stops the search with exit 2 and names the callback's line
+cat > "$TMP/cb.lua" <<'LUA'
+return automl.search {
+  data = "DATA",
+  budget = { trials = 3 },
+  models = { "linear" },
+  on_trial = function(t)
+    error("boom in trial " .. t.id)
+  end,
+}
+LUA
+"$AUTOML" import datasets/diabetes.csv "$TMP/diabetes.h5" > /dev/null
+sed -i "s|DATA|$TMP/diabetes.h5|" "$TMP/cb.lua"
+expect 2 "automl: $TMP/cb.lua:6: on_trial: boom in trial 0" -- "$AUTOML" search "$TMP/cb.lua" --out "$TMP/cbrun" --parallel 1
+
+# on_trial returning "stop" ends the search after that trial, and it still exports
+sed -i 's|error("boom in trial " .. t.id)|if t.id == 1 then return "stop" end|' "$TMP/cb.lua"
+expect 0 "" -- "$AUTOML" search "$TMP/cb.lua" --out "$TMP/cbrun2" --parallel 1
+[ "$(wc -l < "$TMP/cbrun2/trials.jsonl")" -eq 2 ] || fail "on_trial stop: $(wc -l < "$TMP/cbrun2/trials.jsonl") trials, expected 2"
+grep -q '^artifact: ' "$TMP/out" || fail "no export after on_trial stop"
+
+expect 2 "automl: search: --budget: expected a number >= 0.001, got 'abc'" -- "$AUTOML" search tests/specs/good_regression.lua --budget abc
+expect 2 "automl: search: unknown option '--bogus' (see automl search --help)" -- "$AUTOML" search tests/specs/good_regression.lua --bogus
+expect 2 "automl: search: --resume needs --out RUN_DIR (the run to continue)" -- "$AUTOML" search tests/specs/good_regression.lua --resume
+expect 0 "" -- "$AUTOML" search --help
+grep -q -- '--resume' "$TMP/out" || fail "search --help does not explain --resume"
+for cmd in import info search train predict plugins split; do
+  expect 0 "" -- "$AUTOML" "$cmd" --help
+  grep -q "^usage: automl $cmd" "$TMP/out" || fail "automl $cmd --help: $(head -1 "$TMP/out")"
+done
+expect 2 "automl: unknown command 'serch' (try automl --help)" -- "$AUTOML" serch
+finish
