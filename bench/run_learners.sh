@@ -3,12 +3,12 @@
 # datasets (once), runs automl's plugins then the scikit-learn peers one after the other with the
 # same thread count, and writes bench/RESULTS.md.
 #
-#   bench/run_learners.sh            BUILD_DIR=build-bench THREADS=2 REPEAT=3 KNN_QUERIES=10000
+#   bench/run_learners.sh            BUILD_DIR=build-bench THREADS=2 REPEAT=5 KNN_QUERIES=10000
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 THREADS="${THREADS:-2}"
-REPEAT="${REPEAT:-3}"
+REPEAT="${REPEAT:-5}"
 KNN_QUERIES="${KNN_QUERIES:-10000}"
 PY=/usr/bin/python3   # the peers live in Debian's python, not in whatever python3 is first on PATH
 DATA="$BUILD_DIR/bench-data"

@@ -320,6 +320,29 @@ static void test_paths_agree(void **state)
     vt->free(m);
 }
 
+/* Rows wider than predict_row's stack buffer standardise on the fly and still agree. */
+static void test_wide_rows(void **state)
+{
+    enum { N = 60, Q = 20, D = 1100 };
+    static float X[N * D], Xq[Q * D];
+    static double y[N], P[Q];
+    for (int i = 0; i < N * D; i++)
+        X[i] = (float)sin(0.37 * i + 0.001 * (i % 97));
+    for (int i = 0; i < Q * D; i++)
+        Xq[i] = (float)cos(0.91 * i);
+    for (int i = 0; i < N; i++)
+        y[i] = i;
+    param_set ps;
+    aml_model *m = fit_model(0, X, N, D, NULL, y, NULL, params_of(&ps, 3, 1));
+    predict(m, Xq, Q, D, P);
+    for (int q = 0; q < Q; q++) {
+        double row;
+        assert_int_equal(vt->predict_row(m, Xq + q * D, &row), AML_OK);
+        assert_near(row, P[q], 1e-12 * (1 + fabs(P[q])));
+    }
+    vt->free(m);
+}
+
 /* A NaN cell is the training mean, in the training rows and in queries. */
 static void test_missing_values(void **state)
 {
@@ -549,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_class_votes),
         cmocka_unit_test(test_exact_match),
         cmocka_unit_test(test_paths_agree),
+        cmocka_unit_test(test_wide_rows),
         cmocka_unit_test(test_missing_values),
         cmocka_unit_test(test_k_larger_than_training_set),
         cmocka_unit_test(test_sample_weights_scale_votes),

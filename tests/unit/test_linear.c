@@ -529,6 +529,32 @@ static void test_missing_values(void **state)
     vt->free(m);
 }
 
+/* The fit reduces over fixed row chunks: the model does not depend on the thread count. */
+static void test_thread_count_independent(void **state)
+{
+    enum { N = 5000, T = 64 };
+    static float X[N * 3];
+    static int32_t y[N];
+    static double P1[T * 3], P4[T * 3];
+    separable(N, 3, 51, X, y);
+    X[40] = NAN;
+    aml_task task = {.kind = AML_TASK_CLASSIFICATION, .n_classes = 3, .n_features = 3};
+    aml_matrix mx = {.data = X, .rows = N, .cols = 3, .ld = 3};
+    aml_target t = {.label = y};
+    aml_model *m[2];
+    const int threads[2] = {1, 4};
+    for (int r = 0; r < 2; r++) {
+        aml_host_ctx hc;
+        aml_host_ctx_init(&hc, threads[r]);
+        assert_int_equal(vt->create(host, &hc, NULL, &task, &m[r]), AML_OK);
+        assert_int_equal(vt->fit(m[r], &hc, &mx, &t, NULL, NULL, NULL), AML_OK);
+    }
+    predict(m[0], X, T, 3, P1);
+    predict(m[1], X, T, 3, P4);
+    assert_memory_equal(P1, P4, sizeof P1);
+    vt->free(m[0]), vt->free(m[1]);
+}
+
 /* ---- save / load -------------------------------------------------------------------------- */
 
 static aml_model *roundtrip(const aml_model *m, aml_writer *w, int n_classes, int64_t d)
@@ -802,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_separable_binary),
         cmocka_unit_test(test_separable_softmax),
         cmocka_unit_test(test_missing_values),
+        cmocka_unit_test(test_thread_count_independent),
         cmocka_unit_test(test_save_load_exact),
         cmocka_unit_test(test_garbage_blob_rejected),
         cmocka_unit_test(test_l1_rejected),
