@@ -46,6 +46,9 @@ typedef struct search {
     int64_t n_new, n_failed;
     int tty;
     const char *running;       /* model of the most recently started trial (progress line) */
+    uint64_t *seen;            /* hashes of the configurations drawn so far (open addressing) */
+    int64_t n_seen, seen_cap;
+    int exhausted;             /* no new configuration could be drawn */
 } search;
 
 static int cmp_i64(const void *a, const void *b)
@@ -59,17 +62,68 @@ static int is_done(const search *s, int64_t id)
     return s->n_done && bsearch(&id, s->done_ids, (size_t)s->n_done, sizeof(int64_t), cmp_i64);
 }
 
-/* Trial 0..n_models-1: each family's defaults (strong and cheap first); then random draws. */
-static void make_config(const search *s, int64_t id, aml_config *cfg)
+static uint64_t config_hash(const aml_config *cfg)
+{
+    cJSON *p = aml_config_to_json(cfg);
+    char *text = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over "model params" */
+    for (const char *k = cfg->plugin->desc->name; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+    for (const char *k = text; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+    free(text);
+    return h ? h : 1;
+}
+
+/* Adds h to the set of drawn configurations; 0 when it was there already. */
+static int seen_add(search *s, uint64_t h)
+{
+    if (2 * (s->n_seen + 1) > s->seen_cap) {
+        int64_t cap = s->seen_cap ? 2 * s->seen_cap : 1024;
+        uint64_t *old = s->seen;
+        int64_t old_cap = s->seen_cap;
+        s->seen = aml_xcalloc((size_t)cap, sizeof(uint64_t));
+        s->seen_cap = cap;
+        s->n_seen = 0;
+        for (int64_t i = 0; i < old_cap; i++)
+            if (old[i])
+                seen_add(s, old[i]);
+        free(old);
+    }
+    int64_t i = (int64_t)(h % (uint64_t)s->seen_cap);
+    while (s->seen[i]) {
+        if (s->seen[i] == h)
+            return 0;
+        i = (i + 1) % s->seen_cap;
+    }
+    s->seen[i] = h;
+    s->n_seen++;
+    return 1;
+}
+
+/* Trial 0..n_models-1: each family's defaults (strong and cheap first); then random draws that
+ * skip configurations already drawn. Ids are drawn in order under the lock, so trial i's
+ * configuration depends only on the seed and i, whatever the thread count; a resumed search
+ * replays the draws of the finished ids to get the same sequence. Returns 0 when 200 draws in a
+ * row gave nothing new: the space is exhausted. */
+static int make_config(search *s, int64_t id, aml_config *cfg)
 {
     if (id < s->n_models) {
         aml_config_base(cfg, s->models[id], s->model_specs[id]);
-        return;
+        seen_add(s, config_hash(cfg));
+        return 1;
     }
     aml_rng rng;
     aml_rng_seed(&rng, aml_mix64(s->spec->seed, (uint64_t)id));
-    int m = (int)aml_rng_below(&rng, (uint64_t)s->n_models);
-    aml_config_sample(cfg, s->models[m], s->model_specs[m], &rng);
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int m = (int)aml_rng_below(&rng, (uint64_t)s->n_models);
+        aml_config_sample(cfg, s->models[m], s->model_specs[m], &rng);
+        if (seen_add(s, config_hash(cfg)))
+            return 1;
+        aml_config_free(cfg);
+    }
+    return 0;
 }
 
 static uint64_t trial_seed(const search *s, int64_t id)
@@ -180,16 +234,22 @@ static void *worker(void *arg)
     for (;;) {
         int64_t id = -1;
         double deadline = 0;
+        aml_config cfg = {0};
         pthread_mutex_lock(&s->lock);
-        while (!s->stop && !cancel_flag && s->next_id < s->trial_limit) {
+        while (!s->stop && !cancel_flag && !s->exhausted && s->next_id < s->trial_limit) {
             deadline = trial_deadline(s);
             if (deadline > 0 && aml_now() >= deadline)
                 break;
             int64_t cand = s->next_id++;
+            if (!make_config(s, cand, &cfg)) {
+                s->exhausted = 1;
+                break;
+            }
             if (!is_done(s, cand)) {
                 id = cand;
                 break;
             }
+            aml_config_free(&cfg);
         }
         pthread_mutex_unlock(&s->lock);
         if (id < 0)
@@ -197,7 +257,7 @@ static void *worker(void *arg)
         aml_trial *t = aml_xcalloc(1, sizeof *t);
         t->id = id;
         t->seed = trial_seed(s, id);
-        make_config(s, id, &t->cfg);
+        t->cfg = cfg;
         s->running = t->cfg.plugin->desc->name;
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, s->threads_per_trial);
@@ -496,6 +556,8 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     print_progress(&s, 1);
     if (cancel_flag)
         fprintf(stderr, "automl: interrupted: exporting the best trial so far\n");
+    if (s.exhausted)
+        fprintf(stderr, "automl: every configuration of the search space has been tried; stopping early\n");
     if (s.error != AML_OK) {
         st = aml_fail(c, s.error, "%s", s.err.msg);
         goto done;
@@ -541,6 +603,7 @@ done:
     }
     free(s.trials);
     free(s.done_ids);
+    free(s.seen);
     free(s.models);
     free(s.model_specs);
     aml_journal_close(&s.journal);

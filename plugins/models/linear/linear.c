@@ -30,8 +30,8 @@ enum { P_L2, P_L1, P_MAX_ITER, P_TOL, N_PARAMS };
 static const aml_param_def params[N_PARAMS] = {
     [P_L2] = {.name = "l2", .type = AML_PARAM_FLOAT, .lo = 1e-6, .hi = 1e3, .def = 1.0, .log_scale = 1,
               .help = "L2 penalty on standardised coefficients: 1/C (logistic), alpha (ridge)"},
-    [P_L1] = {.name = "l1", .type = AML_PARAM_FLOAT, .lo = 0, .hi = 10, .def = 0,
-              .help = "reserved: L1 penalty; only 0 is supported for now"},
+    [P_L1] = {.name = "l1", .type = AML_PARAM_FLOAT, .lo = 0, .hi = 0, .def = 0,
+              .help = "reserved: L1 penalty; only 0 is supported for now, so the search keeps it at 0"},
     [P_MAX_ITER] = {.name = "max_iter", .type = AML_PARAM_INT, .lo = 10, .hi = 2000, .def = 200, .log_scale = 1,
                     .help = "L-BFGS iterations at most (classification)", .cost = 1},
     [P_TOL] = {.name = "tol", .type = AML_PARAM_FLOAT, .lo = 1e-8, .hi = 1e-2, .def = 1e-4, .log_scale = 1,
