@@ -120,9 +120,14 @@ typedef struct aml_host {
 /* ---- per-kind vtables ---------------------------------------------------------------------- */
 typedef struct aml_model aml_model; /* defined by each model plugin */
 
+/* Multi-fidelity: resource is the fraction of the model's full resource (n_trees for tree
+ * ensembles, epochs for networks) to fit now, in (0, 1]. A plugin with AML_PLUGIN_RESUMABLE may be
+ * handed the same fitted model again with the same data and a larger resource: it continues
+ * (adds trees, runs more epochs) and must end in the state one fit at that resource would give.
+ * Others ignore resource and fit fully. */
 typedef struct aml_fit_budget {
     uint32_t size;
-    double resource;  /* fraction of the full resource (trees, epochs, rows) in (0, 1] */
+    double resource;
 } aml_fit_budget;
 
 typedef struct aml_model_vtable {
@@ -141,6 +146,9 @@ typedef struct aml_model_vtable {
     aml_status (*load)(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                        aml_model **out);
     void (*free)(aml_model *m);
+    /* Optional (may be NULL): per-feature importance (e.g. total split gain), n_features doubles,
+     * for the manifest and the report. */
+    aml_status (*importance)(const aml_model *m, double *out);
 } aml_model_vtable;
 
 typedef struct aml_feature aml_feature; /* defined by each feature plugin */
@@ -194,7 +202,11 @@ typedef struct aml_plugin_descriptor {
     const aml_model_vtable *model;
     const aml_feature_vtable *feature;
     const aml_exporter_vtable *exporter;
+    uint32_t flags; /* AML_PLUGIN_* capability bits */
 } aml_plugin_descriptor;
+
+/* The model can continue a fit with a larger aml_fit_budget.resource (see above). */
+#define AML_PLUGIN_RESUMABLE 1u
 
 #define AML_PLUGIN_DESCRIPTOR_INIT                                                                 \
     .abi_major = AML_PLUGIN_ABI_MAJOR, .abi_minor = AML_PLUGIN_ABI_MINOR,                          \
