@@ -46,6 +46,20 @@ static char *params_text(const aml_trial *t)
     return s;
 }
 
+/* "k=v k=v" with 4 significant digits: for the terminal (leaderboard.csv keeps exact values). */
+static void params_short(const aml_trial *t, char *buf, size_t n)
+{
+    const aml_plugin_descriptor *d = t->cfg.plugin->desc;
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < d->n_params && used < n; i++) {
+        const char *sep = i ? " " : "";
+        int w = t->cfg.str[i] ? snprintf(buf + used, n - used, "%s%s=%s", sep, d->params[i].name, t->cfg.str[i])
+                              : snprintf(buf + used, n - used, "%s%s=%.4g", sep, d->params[i].name, t->cfg.num[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
 void aml_leaderboard_print(FILE *f, aml_trial **ptrs, int64_t n, aml_metric metric, int top)
 {
     fprintf(f, "%-5s %-6s %-12s %-18s %8s  %s\n", "rank", "trial", "model", aml_metric_name(metric),
@@ -57,10 +71,10 @@ void aml_leaderboard_print(FILE *f, aml_trial **ptrs, int64_t n, aml_metric metr
             snprintf(score, sizeof score, "%.4f ± %.4f", t->score, fold_std(t));
         else
             snprintf(score, sizeof score, "failed");
-        char *params = params_text(t);
+        char params[256];
+        params_short(t, params, sizeof params);
         fprintf(f, "%-5lld %-6lld %-12s %-18s %8.2f  %s\n", (long long)i + 1, (long long)t->id,
                 t->cfg.plugin->desc->name, score, t->seconds, params);
-        free(params);
     }
     if (n > top)
         fprintf(f, "... %lld more in leaderboard.csv\n", (long long)(n - top));
