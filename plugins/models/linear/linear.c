@@ -212,12 +212,13 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
 
 /* ---- ridge --------------------------------------------------------------------------------- */
 
-/* Accumulates, over all rows, G = Z^T Z (upper triangle), b = Z^T r, s1 = Z^T sqrt(w) and the
- * number of NaN cells, where row i of Z is sqrt(w_i) times either (x_i - shift) (standardised =
- * 0; NaN -> 0) or the standardised row (NaN -> 0), and r_i = sqrt(w_i) (y_i - ybar). The Gram
- * matrix is built in double (dsyrk): the normal equations square the condition number. */
+/* Accumulates, over all rows, the upper triangle of A^T A for the row blocks A = [Z | sqrt(w) | r],
+ * where row i of Z is sqrt(w_i) times either (x_i - shift) (NaN -> 0) or the standardised row
+ * (NaN -> 0), and r_i = sqrt(w_i) (y_i - ybar). One dsyrk per block then yields the Gram matrix
+ * G = Z^T Z, b = Z^T r and s1 = Z^T sqrt(w) together. In double: the normal equations square the
+ * condition number. out gets G (d x d, leading dimension d + 2), b and s1 (views into *acc_out). */
 typedef struct {
-    int64_t d, slot;
+    int64_t d, ld;
     double *G, *b, *s1, nan_cells;
 } gram;
 
@@ -225,17 +226,17 @@ static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                             const double *shift, gram *out, double **acc_out)
 {
     const aml_host *h = m->h;
-    const int64_t n = X->rows, d = m->d;
+    const int64_t n = X->rows, d = m->d, ld = d + 2;
     const float *w = y->weight;
-    const int64_t bs = block_rows(d, sizeof(double));
+    const int64_t bs = block_rows(ld, sizeof(double));
     /* a slot per chunk; fewer chunks when d is large so the slots stay below ~64 MiB */
-    const int64_t slot = d * d + 2 * d + 1;
+    const int64_t slot = ld * ld + 1;
     int max_chunks = (int)((64 << 20) / (8 * slot));
     max_chunks = max_chunks < 1 ? 1 : max_chunks > MAX_CHUNKS ? MAX_CHUNKS : max_chunks;
     row_plan p = plan_rows(n, bs, max_chunks);
     int nt = budget_threads(h, c, p.n_chunks);
-    double *acc = xalloc(h, (size_t)p.n_chunks * (size_t)slot * sizeof *acc);
-    double *scratch = xalloc(h, (size_t)nt * ((size_t)bs * d + 2 * bs) * sizeof *scratch);
+    double *acc = xalloc(h, ((size_t)p.n_chunks * (size_t)slot + 2 * (size_t)d) * sizeof *acc);
+    double *scratch = xalloc(h, (size_t)nt * (size_t)bs * ld * sizeof *scratch);
     if (!acc || !scratch) {
         xfree(h, acc), xfree(h, scratch);
         h->set_error(c, "linear: out of memory for the %lld x %lld Gram matrix", (long long)d, (long long)d);
@@ -244,11 +245,10 @@ static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     const double *mean = shift ? shift : m->mean, *inv = m->inv_scale;
 #pragma omp parallel num_threads(nt)
     {
-        double *Z = scratch + (size_t)omp_get_thread_num() * ((size_t)bs * d + 2 * bs), *r = Z + bs * d,
-               *sq = r + bs;
+        double *A = scratch + (size_t)omp_get_thread_num() * bs * ld;
 #pragma omp for schedule(dynamic, 1)
         for (int ch = 0; ch < p.n_chunks; ch++) {
-            double *G = acc + (size_t)ch * slot, *b = G + d * d, *s1 = b + d, *nans = s1 + d;
+            double *G = acc + (size_t)ch * slot, *nans = G + ld * ld;
             memset(G, 0, (size_t)slot * sizeof *G);
             int64_t r0, r1;
             chunk_rows(&p, ch, &r0, &r1);
@@ -257,25 +257,26 @@ static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                 int64_t missing = 0; /* an integer reduction keeps the loop vectorisable */
                 for (int64_t i = 0; i < nb; i++) {
                     const float *x = X->data + (i0 + i) * X->ld;
-                    double *z = Z + i * d;
-                    const double sw = w ? sqrt((double)w[i0 + i]) : 1.0;
-                    for (int64_t j = 0; j < d; j++) {
-                        float v = x[j];
-                        double t = (double)v - mean[j];
-                        if (!shift)
-                            t *= inv[j];
-                        z[j] = v == v ? sw * t : 0.0;
-                        missing += v != v;
+                    double *a = A + i * ld;
+                    const double sq = w ? sqrt((double)w[i0 + i]) : 1.0;
+                    if (shift) {
+                        for (int64_t j = 0; j < d; j++) {
+                            float v = x[j];
+                            a[j] = v == v ? sq * ((double)v - mean[j]) : 0.0;
+                            missing += v != v;
+                        }
+                    } else {
+                        for (int64_t j = 0; j < d; j++) {
+                            float v = x[j];
+                            a[j] = v == v ? sq * (((double)v - mean[j]) * inv[j]) : 0.0;
+                        }
                     }
-                    sq[i] = sw;
-                    r[i] = sw * (y->value[i0 + i] - ybar);
+                    a[d] = sq;
+                    a[d + 1] = sq * (y->value[i0 + i] - ybar);
                 }
                 *nans += (double)missing;
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nb, 1.0, Z, (int)d, 1.0, G,
-                            (int)d);
-                cblas_dgemv(CblasRowMajor, CblasTrans, (int)nb, (int)d, 1.0, Z, (int)d, r, 1, 1.0, b, 1);
-                if (shift)
-                    cblas_dgemv(CblasRowMajor, CblasTrans, (int)nb, (int)d, 1.0, Z, (int)d, sq, 1, 1.0, s1, 1);
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)ld, (int)nb, 1.0, A, (int)ld, 1.0, G,
+                            (int)ld);
             }
         }
     }
@@ -283,8 +284,12 @@ static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         for (int64_t j = 0; j < slot; j++)
             acc[j] += acc[(size_t)ch * slot + j];
     xfree(h, scratch);
-    out->d = d, out->slot = slot;
-    out->G = acc, out->b = acc + d * d, out->s1 = out->b + d, out->nan_cells = out->s1[d];
+    out->d = d, out->ld = ld;
+    out->G = acc;
+    out->nan_cells = acc[ld * ld];
+    out->b = acc + (size_t)p.n_chunks * slot, out->s1 = out->b + d;
+    for (int64_t j = 0; j < d; j++)
+        out->s1[j] = acc[j * ld + d], out->b[j] = acc[j * ld + d + 1];
     *acc_out = acc;
     return AML_OK;
 }
@@ -332,7 +337,7 @@ static aml_status fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         goto done;
     int one_pass = g.nan_cells == 0;
     for (int64_t j = 0; j < d && one_pass; j++) {
-        double gjj = g.G[j * d + j];
+        double gjj = g.G[j * g.ld + j];
         if (!isfinite(gjj)) {
             st = report_infinity(m, c, X);
             goto done;
@@ -350,7 +355,7 @@ static aml_status fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         for (int64_t j = 0; j < d; j++) {
             double dj = g.s1[j] / sw;
             for (int64_t k = j; k < d; k++)
-                g.G[j * d + k] = (g.G[j * d + k] - sw * dj * (g.s1[k] / sw)) * m->inv_scale[j] * m->inv_scale[k];
+                g.G[j * g.ld + k] = (g.G[j * g.ld + k] - sw * dj * (g.s1[k] / sw)) * m->inv_scale[j] * m->inv_scale[k];
             g.b[j] *= m->inv_scale[j];
         }
     } else {
@@ -360,11 +365,11 @@ static aml_status fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     double *G = g.G, *beta = g.b;
     for (int64_t j = 0; j < d; j++)
-        G[j * d + j] += m->l2;
+        G[j * g.ld + j] += m->l2;
     {
-        int nn = (int)d, nrhs = 1, info = 0;
+        int nn = (int)d, lda = (int)g.ld, nrhs = 1, info = 0;
         /* row-major upper == column-major lower */
-        dposv_("L", &nn, &nrhs, G, &nn, beta, &nn, &info);
+        dposv_("L", &nn, &nrhs, G, &lda, beta, &nn, &info);
         if (info != 0) {
             h->set_error(c, "linear: ridge system is not positive definite (LAPACK dposv info %d); raise l2",
                          info);
