@@ -13,6 +13,30 @@ def lines(path):
         return [json.loads(l) for l in f if l.strip().startswith("{")]
 
 
+def best_of(rows):
+    """Per (dataset, learner, phase): the row of the fastest round, with the least CPU time of any."""
+    best = {}
+    for r in rows:
+        if "dataset" not in r:
+            continue
+        key = (r["dataset"], r["learner"], r["phase"])
+        b = best.get(key)
+        if b is None:
+            best[key] = dict(r)
+            continue
+        extras = {k: b[k] for k in ("raw_score", "n_iter") if k in b}
+        if r["seconds"] < b["seconds"]:
+            best[key] = dict(r, cpu_seconds=min(b["cpu_seconds"], r["cpu_seconds"]))
+        else:
+            b["cpu_seconds"] = min(b["cpu_seconds"], r["cpu_seconds"])
+        for k, v in extras.items():
+            best[key].setdefault(k, v)
+        for k in ("raw_score", "n_iter"):
+            if k in r:
+                best[key].setdefault(k, r[k])
+    return best
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
@@ -23,13 +47,15 @@ def sh(cmd):
 def main(ours_path, peers_path, out_path):
     ours, peers = lines(ours_path), lines(peers_path)
     meta = {k: v for r in ours + peers for k, v in r.items() if "dataset" not in r}
-    peer = {(r["dataset"], r["learner"], r["phase"]): r for r in peers if "dataset" in r}
+    ours_best, peer_best = best_of(ours), best_of(peers)
+    rounds = max(len([r for r in ours if "dataset" in r]) // max(len(ours_best), 1), 1)
     rows, verdicts, notes = [], [], []
-    for r in (r for r in ours if "dataset" in r):
-        p = peer.get((r["dataset"], r["learner"], r["phase"]))
+    for key, r in ours_best.items():
+        p = peer_best.get(key)
         if not p:
             continue
         ratio = p["seconds"] / r["seconds"]
+        cpu_ratio = p["cpu_seconds"] / r["cpu_seconds"]
         metric = "R^2" if r["learner"] == "ridge" else "accuracy"
         # Targets: linear fits >= 2x faster at equal or better score (0.001 slack for accuracy
         # ties on a finite test set); knn predict >= 2x faster than brute force.
@@ -43,7 +69,7 @@ def main(ours_path, peers_path, out_path):
         if "raw_score" in p:
             notes.append(f"- {r['dataset']} knn: scikit-learn on raw (unscaled) features scores {p['raw_score']:.4f}.")
         rows.append(f"| {r['dataset']} | {what} | {r['train_rows']} x {r['features']} | {r['eval_rows']} | "
-                    f"{r['seconds']:.4f} | {p['seconds']:.4f}{iters} | **{ratio:.2f}x** | "
+                    f"{r['seconds']:.4f} | {p['seconds']:.4f}{iters} | **{ratio:.2f}x** | {cpu_ratio:.2f}x | "
                     f"{r['score']:.4f} | {p['score']:.4f} | {metric} | {'met' if met else 'MISSED'} |")
     threads = next((r["threads"] for r in ours if "threads" in r), "?")
     cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -1")
@@ -60,15 +86,16 @@ def main(ours_path, peers_path, out_path):
     out.append(f"- date: {date}")
     out.append(f"- machine: {cpu}, {cores} cores visible; every learner ran with {threads} threads "
                "(automl: host thread budget; peers: OMP_NUM_THREADS / OPENBLAS_NUM_THREADS)")
-    out.append(f"- load average when the report was written: {load} (the machine is shared; times are the best "
-               "of several runs to damp that)")
+    out.append(f"- load average when the report was written: {load}. The machine is shared with other builds: "
+               f"each time is the best over {rounds} alternating rounds (automl, then scikit-learn) of several "
+               "runs each; the CPU-time ratio (process CPU seconds, all threads) is less sensitive to that load")
     out.append(f"- compiler: {gcc}; build type RelWithDebInfo (-O2 -g; the two plugins add -O3)")
     out.append(f"- BLAS: {openblas}; OpenBLAS config `{meta.get('openblas', '?')}`")
     out.append(f"- peers: scikit-learn {meta.get('version', '?')}, numpy {meta.get('numpy', '?')} "
                "(/usr/bin/python3)\n")
     out.append("| dataset | learner | train | eval rows | automl s | scikit-learn s | ratio (peer/ours) | "
-               "automl score | peer score | metric | target |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+               "CPU-time ratio | automl score | peer score | metric | target |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     out.extend(rows)
     out.append("")
     out.extend(notes)
@@ -83,8 +110,9 @@ def main(ours_path, peers_path, out_path):
   10 redundant, 2 classes, random_state=0), `synth_reg` = make_regression(200 000 x 100, 30 informative,
   noise 10, random_state=0), `digits` = load_digits. Split 75/25 with train_test_split(random_state=0),
   stratified for classification. X float32, written once as HDF5 (`/X`, `/y`) and read by both sides.
-- Times: best of R runs of the timed call alone (fit; for knn, predict of the first 10 000 test rows on
-  synth_clf, all test rows on digits). Loading data is not timed on either side.
+- Times: wall-clock seconds, best of all runs of the timed call alone (fit; for knn, predict of the first
+  10 000 test rows on synth_clf, all test rows on digits). Loading data is not timed on either side. The
+  target verdict uses the wall-clock ratio.
 - logistic: automl `linear` with l2 = 1, tol = 1e-4, max_iter = 200 vs LogisticRegression(lbfgs, C=1,
   tol=1e-4, max_iter=200). The plugin standardises features internally and penalises standardised
   coefficients; scikit-learn gets the raw features, as users call it (on these datasets the features are
@@ -96,6 +124,24 @@ def main(ours_path, peers_path, out_path):
   KNeighborsClassifier(n_neighbors=5, algorithm='brute')) predict, so both sides use the same
   neighbours; scores on the same query rows. On synth_clf standardising costs accuracy (the
   informative features have the larger variance), which the raw-feature note above shows.
+""")
+    out.append("""## Notes
+
+- ridge: the fit is one pass over X for complete data: each row block is shifted by the first row,
+  converted to double and fed to one dsyrk that yields the Gram matrix, X^T y and the column sums
+  together (means and variances come from them), then a Cholesky solve. About two thirds of its CPU
+  time is OpenBLAS's dgemm kernel: it runs at the double-precision BLAS roofline, and its CPU time is
+  about scikit-learn's (CPU-time ratio near 1); the wall-clock gain is the second thread, since
+  scikit-learn's Ridge spends most of its time single-threaded (centring copy, checks) around a float32
+  X^T X. A float32 Gram (ssyrk) with iterative refinement in double was tried: once the feature
+  statistics are kept exact the refinement pass costs what the float kernel saves, so the double Gram
+  stayed. The ridge ratio therefore sits near 2x on 2 cores and the verdict flips with the machine's
+  load; it is reported as measured.
+- logistic: L-BFGS on the mean loss with scikit-learn's stopping rule (max |gradient| of the summed
+  objective <= tol, or relative decrease <= 2.2e-9); one fused pass over X per evaluation (sgemm for
+  the scores and for the gradient on the same cached block), float32 data never converted as a whole.
+- knn: blocked sgemm distances (256 queries x 512 training rows per tile), vectorised threshold test
+  before the insertion into the top-(k+8) list, exact re-ranking of the candidates.
 """)
     with open(out_path, "w") as f:
         f.write("\n".join(out) + "\n")
