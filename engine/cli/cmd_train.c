@@ -3,6 +3,7 @@
 
 #include "artifact.h"
 #include "metrics.h"
+#include "reference.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -127,7 +128,11 @@ int cmd_train(int argc, char **argv)
     aml_export_request req = {.repo = repo, .name = name, .exporter = "native", .model = &fitted,
                               .cfg = &cfg, .data = d, .metric = aml_metric_name(m),
                               .metrics = metrics, .lineage = lineage};
-    if ((st = aml_artifact_export(c, reg, &req, &out_dir)) != AML_OK)
+    char *reference = aml_reference_json(d, pred, fitted.n_outputs);
+    req.reference_json = reference;
+    st = aml_artifact_export(c, reg, &req, &out_dir);
+    free(reference);
+    if (st != AML_OK)
         goto done;
     printf("trained %s on %s (%lld rows) in %.2f s: training %s %.4f\n", model, data_path,
            (long long)d->n_rows, fit_seconds, aml_metric_name(m), score);

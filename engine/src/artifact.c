@@ -176,6 +176,7 @@ aml_status aml_artifact_export(aml_ctx *c, aml_registry *reg, const aml_export_r
                                .manifest_json = manifest_text,
                                .write_model_blob = write_model_blob,
                                .sha256_file = sha256_file,
+                               .reference_json = req->reference_json,
                                .host_data = &src};
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, 1);

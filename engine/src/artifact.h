@@ -21,6 +21,7 @@ typedef struct aml_export_request {
     const char *metric;        /* the search metric's name */
     cJSON *metrics;            /* scores to record (borrowed) */
     cJSON *lineage;            /* extra lineage fields: spec hash, seed, run dir ... (borrowed) */
+    const char *reference_json; /* drift reference (reference.h) written as reference.json, or NULL */
 } aml_export_request;
 
 /* Publishes the next version; *out_dir (malloc'd) is the published directory. */

@@ -7,6 +7,7 @@
 #include "journal.h"
 #include "leaderboard.h"
 #include "predictions.h"
+#include "reference.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -431,7 +432,10 @@ static aml_status refit_and_export(aml_ctx *c, search *s, aml_search_result *out
                               .metric = aml_metric_name(s->metric),
                               .metrics = metrics,
                               .lineage = lineage};
+    char *reference = aml_reference_json(d, pred, n_out);
+    req.reference_json = reference;
     st = aml_artifact_export(c, s->reg, &req, &out->artifact_dir);
+    free(reference);
 done:
     cJSON_Delete(metrics);
     cJSON_Delete(lineage);
