@@ -1,0 +1,96 @@
+/* Internals shared by the `linear` plugin's files: the model, row blocking with thread-count
+ * independent reductions, and the standardisation helpers. Not part of any public interface. */
+#ifndef AML_PLUGIN_LINEAR_H
+#define AML_PLUGIN_LINEAR_H
+
+#include <automl/plugin.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_CHUNKS 64 /* fixed reduction slots: results do not depend on thread count */
+
+struct aml_model {
+    const aml_host *h;
+    aml_task_kind kind;
+    int n_classes;
+    int k;          /* columns of W: 1 for regression and binary, n_classes for softmax */
+    int64_t d;      /* features */
+    double l2, tol;
+    int max_iter;
+    int fitted;
+    int n_iter;     /* L-BFGS iterations of the last fit */
+    double *mean;   /* d: training mean (weighted) */
+    double *inv_scale; /* d: 1 / training std (1 for constant features) */
+    double *coef;   /* d x k row-major, standardised space */
+    double *bias;   /* k */
+};
+
+static inline void *lin_alloc(const aml_host *h, size_t n) { return h->alloc(n ? n : 1); }
+static inline void lin_free(const aml_host *h, void *p)
+{
+    if (p)
+        h->dealloc(p);
+}
+
+/* Rows per block so that a float block of standardised rows stays around 256 KiB. */
+static inline int64_t lin_block_rows(int64_t d, size_t elem)
+{
+    int64_t b = (int64_t)(262144 / elem) / (d > 0 ? d : 1);
+    if (b < 16)
+        b = 16;
+    if (b > 1024)
+        b = 1024;
+    return b;
+}
+
+/* Blocks of rows grouped into at most MAX_CHUNKS contiguous chunks; each chunk is reduced in a
+ * fixed order, then the chunks in order, so sums are the same for any thread count. */
+typedef struct {
+    int64_t n, bs, n_blocks;
+    int n_chunks;
+} lin_row_plan;
+
+static inline lin_row_plan lin_plan_rows(int64_t n, int64_t bs, int max_chunks)
+{
+    lin_row_plan p = {.n = n, .bs = bs};
+    p.n_blocks = (n + bs - 1) / bs;
+    p.n_chunks = (int)(p.n_blocks < max_chunks ? p.n_blocks : max_chunks);
+    if (p.n_chunks < 1)
+        p.n_chunks = 1;
+    return p;
+}
+static inline void lin_chunk_rows(const lin_row_plan *p, int c, int64_t *r0, int64_t *r1)
+{
+    int64_t b0 = p->n_blocks * c / p->n_chunks, b1 = p->n_blocks * (c + 1) / p->n_chunks;
+    *r0 = b0 * p->bs;
+    *r1 = b1 * p->bs < p->n ? b1 * p->bs : p->n;
+}
+
+static inline int lin_budget_threads(const aml_host *h, aml_host_ctx *c, int work_items)
+{
+    int t = h->threads(c);
+    if (t < 1)
+        t = 1;
+    if (t > work_items)
+        t = work_items > 0 ? work_items : 1;
+    return t;
+}
+
+/* Standardises rows [r0, r0 + nb) of X into dst (nb x d, ld d): (x - mean) * inv_scale, NaN -> 0.
+ * Branch-free so the compiler vectorises it; the float version takes float copies of the stats. */
+void lin_standardize_block(int64_t d, const float *mean, const float *inv, const aml_matrix *X, int64_t r0,
+                           int64_t nb, float *dst);
+void lin_standardize_block_d(const aml_model *m, const aml_matrix *X, int64_t r0, int64_t nb, double *dst);
+
+/* Weighted mean and 1/std of each feature over its non-missing cells into m->mean, m->inv_scale;
+ * an infinite cell is AML_ERR_INPUT naming it (scale.c). */
+aml_status lin_fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const float *w);
+/* Ridge on standardised features; computes the statistics itself (ridge.c). */
+aml_status lin_fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y);
+/* L2 logistic (binary) or softmax regression by L-BFGS; needs the statistics; warm starts from the
+ * current coefficients when warm (logistic.c). */
+aml_status lin_fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y, int max_iter,
+                            int warm);
+
+#endif
