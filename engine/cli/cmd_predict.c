@@ -179,7 +179,14 @@ int cli_info_artifact(const char *dir)
         print_json_field("classes", cJSON_GetObjectItemCaseSensitive(m, "classes"));
         printf("%-14s %lld (%d categorical)\n", "features", (long long)a.schema->n_features,
                aml_dataset_n_categorical(a.schema));
-        printf("%-14s %s %s\n", "model", a.model.plugin->desc->name, a.model.plugin->desc->version);
+        if (a.model.n_members > 0) {
+            printf("%-14s ensemble of %d:", "model", a.model.n_members);
+            for (int k = 0; k < a.model.n_members; k++)
+                printf(" %s%s %.3f", k ? "+ " : "", a.model.members[k].plugin->desc->name, a.model.weights[k]);
+            printf("\n");
+        } else {
+            printf("%-14s %s %s\n", "model", a.model.plugin->desc->name, a.model.plugin->desc->version);
+        }
         print_json_field("params", cJSON_GetObjectItemCaseSensitive(
                                        cJSON_GetObjectItemCaseSensitive(m, "model"), "params"));
         print_json_field("metrics", cJSON_GetObjectItemCaseSensitive(m, "metrics"));

@@ -63,7 +63,6 @@ static cJSON *input_schema(const aml_dataset *d)
 static cJSON *build_manifest(const aml_export_request *req, int version)
 {
     const aml_dataset *d = req->data;
-    const aml_plugin_descriptor *desc = req->model->plugin->desc;
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "format", AML_ARTIFACT_FORMAT);
     char fv[32];
@@ -82,20 +81,44 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
         cJSON_AddItemToObject(m, "classes", string_array(d->class_names, d->n_classes));
     cJSON_AddItemToObject(m, "input", input_schema(d));
     cJSON *model = cJSON_CreateObject();
-    cJSON_AddStringToObject(model, "plugin", desc->name);
-    cJSON_AddStringToObject(model, "plugin_version", desc->version);
-    cJSON_AddItemToObject(model, "params", aml_config_to_json(req->cfg));
+    const aml_fitted *f = req->model;
+    if (f->n_members > 0) {
+        cJSON_AddStringToObject(model, "plugin", AML_ENSEMBLE_NAME);
+        cJSON *members = cJSON_AddArrayToObject(model, "members");
+        for (int k = 0; k < f->n_members; k++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "plugin", f->members[k].plugin->desc->name);
+            cJSON_AddStringToObject(e, "plugin_version", f->members[k].plugin->desc->version);
+            cJSON_AddNumberToObject(e, "weight", f->weights[k]);
+            cJSON_AddItemToObject(e, "params", aml_config_to_json(&f->member_cfgs[k]));
+            cJSON_AddItemToArray(members, e);
+        }
+    } else {
+        cJSON_AddStringToObject(model, "plugin", f->plugin->desc->name);
+        cJSON_AddStringToObject(model, "plugin_version", f->plugin->desc->version);
+        cJSON_AddItemToObject(model, "params", aml_config_to_json(req->cfg));
+    }
     cJSON_AddStringToObject(model, "blob", "model.bin");
     char bv[32];
     snprintf(bv, sizeof bv, "%d.%d", AML_BLOB_FORMAT_MAJOR, AML_BLOB_FORMAT_MINOR);
     cJSON_AddStringToObject(model, "blob_format_version", bv);
     cJSON_AddItemToObject(m, "model", model);
+    /* Every model plugin the artifact needs, once each. */
     cJSON *plugins = cJSON_CreateArray();
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "kind", "model");
-    cJSON_AddStringToObject(p, "name", desc->name);
-    cJSON_AddStringToObject(p, "version", desc->version);
-    cJSON_AddItemToArray(plugins, p);
+    int n_models = f->n_members > 0 ? f->n_members : 1;
+    for (int k = 0; k < n_models; k++) {
+        const aml_plugin_descriptor *pd = f->n_members > 0 ? f->members[k].plugin->desc : f->plugin->desc;
+        int seen = 0;
+        for (int q = 0; q < k && !seen; q++)
+            seen = f->members[q].plugin->desc == pd;
+        if (seen)
+            continue;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "kind", "model");
+        cJSON_AddStringToObject(p, "name", pd->name);
+        cJSON_AddStringToObject(p, "version", pd->version);
+        cJSON_AddItemToArray(plugins, p);
+    }
     cJSON_AddItemToObject(m, "plugins", plugins);
     cJSON_AddItemToObject(m, "pipeline", cJSON_CreateArray());
     cJSON *metrics = req->metrics ? cJSON_Duplicate(req->metrics, 1) : cJSON_CreateObject();

@@ -69,6 +69,8 @@ static aml_status parse_line(aml_ctx *c, const char *path, int64_t line_no, cons
     t->seconds = cJSON_IsNumber(secs) ? secs->valuedouble : 0;
     t->fit_seconds = cJSON_IsNumber(fit) ? fit->valuedouble : 0;
     t->error = cJSON_IsString(err) ? aml_xstrdup(err->valuestring) : NULL;
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "resource");
+    t->resource = cJSON_IsNumber(res) && res->valuedouble > 0 && res->valuedouble <= 1 ? res->valuedouble : 1;
     t->resumed = 1;
     st = AML_OK;
 done:
@@ -171,6 +173,7 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     } else {
         cJSON_AddStringToObject(o, "error", t->error ? t->error : "");
     }
+    cJSON_AddNumberToObject(o, "resource", t->resource);
     cJSON_AddNumberToObject(o, "seconds", t->seconds);
     cJSON_AddNumberToObject(o, "fit_seconds", t->fit_seconds);
     cJSON_AddStringToObject(o, "fingerprint", fingerprint);

@@ -60,10 +60,14 @@ static void params_short(const aml_trial *t, char *buf, size_t n)
     }
 }
 
-void aml_leaderboard_print(FILE *f, aml_trial **ptrs, int64_t n, aml_metric metric, int top)
+void aml_leaderboard_print(FILE *f, aml_trial **ptrs, int64_t n, aml_metric metric, int top,
+                           const aml_leaderboard_ensemble *ens)
 {
     fprintf(f, "%-5s %-6s %-12s %-18s %8s  %s\n", "rank", "trial", "model", aml_metric_name(metric),
             "seconds", "params");
+    if (ens && !isnan(ens->score))
+        fprintf(f, "%-5s %-6s %-12s %-18.4f %8s  %s (out of fold; best trial %.4f)\n", "-", "-", "ensemble",
+                ens->score, "", ens->members, ens->best_single);
     for (int64_t i = 0; i < n && i < top; i++) {
         const aml_trial *t = ptrs[i];
         char score[64];
@@ -93,13 +97,18 @@ static void put_field(FILE *f, const char *s)
 }
 
 aml_status aml_leaderboard_write_csv(aml_ctx *c, const char *path, aml_trial **ptrs, int64_t n,
-                                     aml_metric metric)
+                                     aml_metric metric, const aml_leaderboard_ensemble *ens)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     fprintf(f, "rank,trial,model,status,%s,%s_std,folds,seconds,fit_seconds,params,error\n",
             aml_metric_name(metric), aml_metric_name(metric));
+    if (ens && !isnan(ens->score)) {
+        fprintf(f, "0,,ensemble,ok,%.17g,,,,,", ens->score);
+        put_field(f, ens->members);
+        fputs(",\n", f);
+    }
     for (int64_t i = 0; i < n; i++) {
         const aml_trial *t = ptrs[i];
         fprintf(f, "%lld,%lld,%s,%s,", (long long)i + 1, (long long)t->id, t->cfg.plugin->desc->name,

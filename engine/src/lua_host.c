@@ -450,7 +450,7 @@ static void read_misc(aml_spec_loader *ld, int t)
     ty = aml_spec_field(L, t, "ensemble");
     if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
         aml_spec_raise(ld, aml_spec_key_line(ld, base, "ensemble"), "ensemble: expected true or false, got %s", lua_typename(L, ty));
-    o->ensemble = lua_toboolean(L, -1);
+    o->ensemble = ty == LUA_TNIL ? 1 : lua_toboolean(L, -1); /* on by default */
     lua_pop(L, 1);
 
     ty = aml_spec_field(L, t, "seed");

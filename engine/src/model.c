@@ -29,6 +29,14 @@ aml_status aml_fitted_fit(aml_ctx *c, aml_host_ctx *hc, const aml_config *cfg, c
                           const aml_matrix *X, const aml_target *y, const aml_matrix *valid_X,
                           const aml_target *valid_y, aml_fitted *out)
 {
+    return aml_fitted_fit_resource(c, hc, cfg, task, X, y, valid_X, valid_y, 1.0, out);
+}
+
+aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_config *cfg,
+                                   const aml_task *task, const aml_matrix *X, const aml_target *y,
+                                   const aml_matrix *valid_X, const aml_target *valid_y,
+                                   double resource, aml_fitted *out)
+{
     const aml_model_vtable *v = cfg->plugin->desc->model;
     const char *name = cfg->plugin->desc->name;
     aml_fitted m = {.plugin = cfg->plugin};
@@ -41,7 +49,7 @@ aml_status aml_fitted_fit(aml_ctx *c, aml_host_ctx *hc, const aml_config *cfg, c
         st = plugin_error(c, hc, st, name, "create");
         goto fail;
     }
-    aml_fit_budget budget = {.size = sizeof budget, .resource = 1.0};
+    aml_fit_budget budget = {.size = sizeof budget, .resource = resource};
     st = v->fit(m.model, hc, X, y, valid_X, valid_y, &budget);
     if (st != AML_OK) {
         st = plugin_error(c, hc, st, name, "fit");
@@ -54,9 +62,37 @@ fail:
     return st;
 }
 
+void aml_fitted_ensemble_init(aml_fitted *out, const aml_task *task, int n)
+{
+    memset(out, 0, sizeof *out);
+    copy_task(out, task);
+    out->n_members = n;
+    out->members = aml_xcalloc((size_t)n, sizeof(aml_fitted));
+    out->member_cfgs = aml_xcalloc((size_t)n, sizeof(aml_config));
+    out->weights = aml_xcalloc((size_t)n, sizeof(double));
+}
+
+static aml_status ensemble_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m,
+                                   const aml_matrix *X, double *out)
+{
+    size_t n = (size_t)(X->rows * m->n_outputs);
+    double *part = aml_xmalloc(sizeof(double) * (n + 1));
+    memset(out, 0, sizeof(double) * n);
+    aml_status st = AML_OK;
+    for (int k = 0; k < m->n_members && st == AML_OK; k++) {
+        st = aml_fitted_predict(c, hc, &m->members[k], X, part);
+        for (size_t i = 0; st == AML_OK && i < n; i++)
+            out[i] += m->weights[k] * part[i];
+    }
+    free(part);
+    return st;
+}
+
 aml_status aml_fitted_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m, const aml_matrix *X,
                               double *out)
 {
+    if (m->n_members > 0)
+        return ensemble_predict(c, hc, m, X, out);
     omp_set_num_threads(hc->threads > 0 ? hc->threads : 1);
     hc->msg[0] = 0;
     aml_status st = m->plugin->desc->model->predict(m->model, hc, X, out);
@@ -71,6 +107,13 @@ void aml_fitted_free(aml_fitted *m)
         return;
     if (m->model)
         m->plugin->desc->model->free(m->model);
+    for (int k = 0; k < m->n_members; k++) {
+        aml_fitted_free(&m->members[k]);
+        aml_config_free(&m->member_cfgs[k]);
+    }
+    free(m->members);
+    free(m->member_cfgs);
+    free(m->weights);
     free(m->categorical);
     memset(m, 0, sizeof *m);
 }
@@ -87,9 +130,39 @@ static void put_str(aml_writer *w, const char *s)
     put(w, s, n);
 }
 
+static aml_status ensemble_payload_write(aml_ctx *c, const aml_fitted *m, aml_writer *w)
+{
+    put_u32(w, (uint32_t)m->n_members);
+    for (int k = 0; k < m->n_members; k++) {
+        aml_writer member;
+        aml_writer_init(&member);
+        aml_status st = aml_model_blob_write(c, &m->members[k], &m->member_cfgs[k], &member);
+        uint64_t len = member.len;
+        if (st == AML_OK) {
+            put(w, &len, 8);
+            put(w, member.buf, member.len);
+        }
+        aml_writer_release(&member);
+        if (st != AML_OK)
+            return st;
+    }
+    return AML_OK;
+}
+
+static char *ensemble_params_text(const aml_fitted *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *wts = cJSON_AddArrayToObject(o, "weights");
+    for (int k = 0; k < m->n_members; k++)
+        cJSON_AddItemToArray(wts, cJSON_CreateNumber(m->weights[k]));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
 aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_config *cfg, aml_writer *w)
 {
-    const aml_plugin_descriptor *d = m->plugin->desc;
+    int ensemble = m->n_members > 0;
     put(w, magic, 8);
     put_u32(w, AML_BLOB_FORMAT_MAJOR);
     put_u32(w, AML_BLOB_FORMAT_MINOR);
@@ -101,21 +174,33 @@ aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_confi
         uint8_t flag = m->task.categorical ? m->task.categorical[j] : 0;
         put(w, &flag, 1);
     }
-    put_str(w, d->name);
-    put_str(w, d->version);
-    cJSON *params = aml_config_to_json(cfg);
-    char *text = cJSON_PrintUnformatted(params);
+    put_str(w, ensemble ? AML_ENSEMBLE_NAME : m->plugin->desc->name);
+    put_str(w, ensemble ? AML_VERSION : m->plugin->desc->version);
+    char *text;
+    if (ensemble) {
+        text = ensemble_params_text(m);
+    } else {
+        cJSON *params = aml_config_to_json(cfg);
+        text = cJSON_PrintUnformatted(params);
+        cJSON_Delete(params);
+    }
     put_str(w, text);
     free(text);
-    cJSON_Delete(params);
     size_t len_at = w->len;
     uint64_t payload = 0;
     put(w, &payload, 8);
-    aml_host_ctx hc;
-    aml_host_ctx_init(&hc, 1);
-    aml_status st = d->model->save(m->model, &hc, w);
-    if (st != AML_OK)
-        return plugin_error(c, &hc, st, d->name, "save");
+    aml_status st;
+    if (ensemble) {
+        st = ensemble_payload_write(c, m, w);
+        if (st != AML_OK)
+            return st;
+    } else {
+        aml_host_ctx hc;
+        aml_host_ctx_init(&hc, 1);
+        st = m->plugin->desc->model->save(m->model, &hc, w);
+        if (st != AML_OK)
+            return plugin_error(c, &hc, st, m->plugin->desc->name, "save");
+    }
     payload = (uint64_t)(w->len - len_at - 8);
     memcpy(w->buf + len_at, &payload, 8);
     unsigned char digest[32];
@@ -148,6 +233,41 @@ static char *take_str(cursor *k)
     take(k, s, n);
     s[n] = 0;
     return s;
+}
+
+/* Reads an ensemble's weights and members into m (which holds the task already). */
+static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what, cursor *k,
+                                const char *params_text, aml_fitted *m)
+{
+    cJSON *params = cJSON_Parse(params_text);
+    const cJSON *wts = cJSON_GetObjectItemCaseSensitive(params, "weights");
+    uint32_t n;
+    aml_status st = AML_OK;
+    if (!cJSON_IsArray(wts) || take(k, &n, 4) || n == 0 || (int)n != cJSON_GetArraySize(wts) || n > 100000) {
+        cJSON_Delete(params);
+        return aml_fail(c, AML_ERR_FORMAT, "%s: corrupt ensemble header", what);
+    }
+    aml_task task = m->task;
+    uint8_t *categorical = m->categorical;
+    m->categorical = NULL;
+    aml_fitted_ensemble_init(m, &task, (int)n);
+    free(categorical);
+    for (uint32_t i = 0; i < n && st == AML_OK; i++) {
+        const cJSON *wt = cJSON_GetArrayItem(wts, (int)i);
+        m->weights[i] = cJSON_IsNumber(wt) ? wt->valuedouble : 0;
+        uint64_t len;
+        if (take(k, &len, 8) || len > k->left) {
+            st = aml_fail(c, AML_ERR_FORMAT, "%s: ensemble member %u is truncated", what, i);
+            break;
+        }
+        char member_what[512];
+        snprintf(member_what, sizeof member_what, "%s (ensemble member %u)", what, i);
+        st = aml_model_blob_read(c, reg, member_what, k->p, (size_t)len, &m->members[i], &m->member_cfgs[i]);
+        k->p += len;
+        k->left -= len;
+    }
+    cJSON_Delete(params);
+    return st;
 }
 
 aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, const void *buf,
@@ -190,6 +310,16 @@ aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, 
     uint64_t payload;
     if (take(&k, &payload, 8) || payload != k.left)
         goto corrupt;
+    if (!strcmp(name, AML_ENSEMBLE_NAME)) {
+        st = ensemble_read(c, reg, what, &k, params_text, &m);
+        if (st != AML_OK)
+            goto fail;
+        free(name);
+        free(version);
+        free(params_text);
+        *out = m;
+        return AML_OK;
+    }
     m.plugin = aml_registry_find(reg, AML_PLUGIN_MODEL, name);
     if (!m.plugin) {
         st = aml_fail(c, AML_ERR_INPUT, "%s: needs model plugin '%s' (version %s), which is not installed",

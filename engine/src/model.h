@@ -6,19 +6,35 @@
 #include "config.h"
 #include "host.h"
 
+/* A single plugin model, or an ensemble (plugin NULL, n_members > 0) whose prediction is the
+ * weighted mean of its members' (class probabilities, or values). */
 typedef struct aml_fitted {
     const aml_plugin *plugin;
     aml_model *model;
     aml_task task;
     uint8_t *categorical;  /* owned copy behind task.categorical */
     int n_outputs;         /* n_classes or 1 */
+    int n_members;
+    struct aml_fitted *members;
+    aml_config *member_cfgs;
+    double *weights;       /* sum to 1 */
 } aml_fitted;
+
+/* Makes *out an empty ensemble of n members for task (members[i], member_cfgs[i] and weights[i]
+ * are then filled by the caller). */
+void aml_fitted_ensemble_init(aml_fitted *out, const aml_task *task, int n);
 
 /* Creates the model for cfg and fits it. valid_X/valid_y may be NULL. Sets the calling thread's
  * OpenMP (and so OpenBLAS) thread count to the host context's budget. */
 aml_status aml_fitted_fit(aml_ctx *c, aml_host_ctx *hc, const aml_config *cfg, const aml_task *task,
                           const aml_matrix *X, const aml_target *y, const aml_matrix *valid_X,
                           const aml_target *valid_y, aml_fitted *out);
+/* The same, with a fraction of the full resource (trees, epochs) for resumable plugins; other
+ * plugins fit fully whatever resource says. */
+aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_config *cfg,
+                                   const aml_task *task, const aml_matrix *X, const aml_target *y,
+                                   const aml_matrix *valid_X, const aml_target *valid_y,
+                                   double resource, aml_fitted *out);
 /* out: X->rows x n_outputs. */
 aml_status aml_fitted_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m, const aml_matrix *X,
                               double *out);
@@ -28,11 +44,15 @@ void aml_fitted_free(aml_fitted *m);
  * i64 n_features, n_features categorical flags, strings (u32 length + bytes) plugin name, plugin
  * version, params JSON, u64 payload length, payload (the plugin's save), 32-byte sha256 of all
  * that precedes it. */
+/* An ensemble's blob has plugin name "ensemble", params {"weights": [...]}, and a payload of u32
+ * member count then each member's own blob (u64 length + blob). */
+#define AML_ENSEMBLE_NAME "ensemble"
 #define AML_BLOB_FORMAT_MAJOR 1
 #define AML_BLOB_FORMAT_MINOR 0
 aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_config *cfg, aml_writer *w);
 /* Checks magic, size, checksum and version; finds the model plugin in reg and loads the model.
- * cfg (may be NULL) receives the stored parameters. what names the blob in messages. */
+ * cfg (may be NULL) receives the stored parameters (left zeroed for an ensemble). what names the
+ * blob in messages. */
 aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, const void *buf,
                                size_t n, aml_fitted *out, aml_config *cfg);
 

@@ -4,6 +4,7 @@
 #include "search.h"
 
 #include "artifact.h"
+#include "ensemble.h"
 #include "journal.h"
 #include "leaderboard.h"
 #include "predictions.h"
@@ -184,6 +185,37 @@ static void add_trial(search *s, aml_trial *t)
         s->best = t;
 }
 
+/* Ensemble candidates are the best trials; the out-of-fold predictions of the others are freed
+ * as soon as ENSEMBLE_CANDIDATES better trials exist (they can never be among the best again). */
+#define ENSEMBLE_CANDIDATES 20
+
+static int ranks_before(const search *s, const aml_trial *a, const aml_trial *b)
+{
+    if (aml_metric_better(s->metric, a->score, b->score))
+        return 1;
+    if (aml_metric_better(s->metric, b->score, a->score))
+        return 0;
+    return a->id < b->id;
+}
+
+static void drop_weak_oof(search *s)
+{
+    int64_t kept = 0;
+    aml_trial *worst = NULL;
+    for (int64_t i = 0; i < s->n_trials; i++) {
+        aml_trial *t = s->trials[i];
+        if (!t->oof)
+            continue;
+        kept++;
+        if (!worst || ranks_before(s, worst, t))
+            worst = t;
+    }
+    if (kept > ENSEMBLE_CANDIDATES) {
+        free(worst->oof);
+        worst->oof = NULL;
+    }
+}
+
 /* Called with the lock held. Takes ownership of t. Returns 1 when t was journaled (and needs
  * a sync). */
 static int record(search *s, aml_trial *t)
@@ -205,6 +237,7 @@ static int record(search *s, aml_trial *t)
     if (t->status != AML_TRIAL_OK)
         s->n_failed++;
     add_trial(s, t);
+    drop_weak_oof(s);
     print_progress(s, 0);
     if (s->spec->lua && s->spec->on_trial_ref >= 0) {
         cJSON *p = aml_config_to_json(&t->cfg);
@@ -372,17 +405,126 @@ static char *default_run_dir(void)
     return aml_xasprintf("runs/%s-%ld", stamp, (long)getpid());
 }
 
-/* ---- refit and export ---- */
+/* ---- the final model: the best trial, or an ensemble of the best trials ---- */
 
-static aml_status refit_and_export(aml_ctx *c, search *s, aml_search_result *out)
+typedef struct final_plan {
+    aml_trial **members;   /* the best trial alone, or the ensemble's members */
+    int *counts;           /* times each member was picked (weights = counts / total) */
+    int n;
+    double ensemble_score; /* out-of-fold score of the ensemble (NaN for a single model) */
+    double single_score;   /* out-of-fold score of the best trial on the same rows */
+} final_plan;
+
+static int cmp_rank(const void *pa, const void *pb, void *ctx)
 {
-    const aml_trial *best = s->best;
+    const search *s = ctx;
+    const aml_trial *a = *(aml_trial *const *)pa, *b = *(aml_trial *const *)pb;
+    return ranks_before(s, a, b) ? -1 : ranks_before(s, b, a) ? 1 : 0;
+}
+
+/* Seconds a refit of t on every row should take. */
+static double refit_estimate(const search *s, const aml_trial *t)
+{
+    double n_train = (double)s->splits.split[0].train_X.rows;
+    return t->fit_seconds * (double)s->data->n_rows / (n_train > 0 ? n_train : 1);
+}
+
+/* The best full-resource trials, best first, with their out-of-fold predictions (recomputed for
+ * trials read back from the journal, so a resumed search ensembles like an uninterrupted one). */
+static int ensemble_candidates(search *s, aml_trial **cand)
+{
+    int n = 0;
+    aml_trial **all = aml_xmalloc(sizeof(aml_trial *) * (size_t)(s->n_trials + 1));
+    for (int64_t i = 0; i < s->n_trials; i++)
+        if (s->trials[i]->status == AML_TRIAL_OK && s->trials[i]->resource >= 1)
+            all[n++] = s->trials[i];
+    qsort_r(all, (size_t)n, sizeof *all, cmp_rank, s);
+    if (n > ENSEMBLE_CANDIDATES)
+        n = ENSEMBLE_CANDIDATES;
+    for (int i = 0; i < n; i++) {
+        cand[i] = all[i];
+        if (!cand[i]->oof) {
+            aml_trial again = {.id = cand[i]->id, .seed = cand[i]->seed, .resource = 1};
+            aml_config_copy(&again.cfg, &cand[i]->cfg);
+            aml_host_ctx hc;
+            aml_host_ctx_init(&hc, s->threads);
+            aml_trial_run(&again, &hc, s->data, &s->splits, s->metric);
+            cand[i]->oof = again.oof;
+            again.oof = NULL;
+            aml_trial_clear(&again);
+        }
+    }
+    free(all);
+    return n;
+}
+
+static void plan_single(final_plan *p, aml_trial *best)
+{
+    p->members = aml_xmalloc(sizeof(aml_trial *));
+    p->counts = aml_xmalloc(sizeof(int));
+    p->members[0] = best;
+    p->counts[0] = 1;
+    p->n = 1;
+    p->ensemble_score = NAN;
+}
+
+/* Ensemble selection over the candidates; the ensemble is kept only when it beats the best trial
+ * out of fold and its refit fits in the time left. */
+static void choose_final(search *s, final_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->single_score = NAN;
+    aml_trial *cand[ENSEMBLE_CANDIDATES];
+    int n = s->spec->ensemble ? ensemble_candidates(s, cand) : 0;
+    if (n < 2 || cancel_flag) {
+        plan_single(p, (aml_trial *)s->best);
+        return;
+    }
+    const double *oof[ENSEMBLE_CANDIDATES];
+    for (int i = 0; i < n; i++)
+        oof[i] = cand[i]->oof;
+    int counts[ENSEMBLE_CANDIDATES], one[ENSEMBLE_CANDIDATES];
+    const aml_dataset *d = s->data;
+    double score = aml_ensemble_select(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes,
+                                       d->label, d->value, d->weight, 40, counts);
+    p->single_score = aml_ensemble_select(s->metric, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes,
+                                          d->label, d->value, d->weight, 1, one);
+    int members = 0;
+    double refit = 0;
+    for (int i = 0; i < n; i++)
+        if (counts[i]) {
+            members++;
+            refit += refit_estimate(s, cand[i]);
+        }
+    int fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+    if (members < 2 || !aml_metric_better(s->metric, score, p->single_score) || !fits) {
+        if (members >= 2 && !fits)
+            fprintf(stderr, "automl: no time left to refit a %d-model ensemble; exporting the best trial\n", members);
+        plan_single(p, (aml_trial *)s->best);
+        return;
+    }
+    p->members = aml_xmalloc(sizeof(aml_trial *) * (size_t)members);
+    p->counts = aml_xmalloc(sizeof(int) * (size_t)members);
+    for (int i = 0; i < n; i++)
+        if (counts[i]) {
+            p->members[p->n] = cand[i];
+            p->counts[p->n++] = counts[i];
+        }
+    p->ensemble_score = score;
+}
+
+static void plan_free(final_plan *p)
+{
+    free(p->members);
+    free(p->counts);
+}
+
+/* Refits the plan's models on every row: one model, or an ensemble of them. */
+static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitted *out)
+{
     aml_dataset *d = s->data;
-    aml_task task = {.kind = d->task,
-                     .n_classes = d->n_classes,
-                     .n_features = d->n_features,
-                     .categorical = d->categorical,
-                     .seed = best->seed};
+    aml_task task = {.kind = d->task, .n_classes = d->n_classes, .n_features = d->n_features,
+                     .categorical = d->categorical};
     aml_matrix X = {d->X, d->n_rows, d->n_features, d->n_features};
     aml_target y = {.label = d->label, .value = d->value, .weight = d->weight};
     aml_host_ctx hc;
@@ -390,12 +532,42 @@ static aml_status refit_and_export(aml_ctx *c, search *s, aml_search_result *out
     /* The refit may run a little past the trial deadline but not past the budget's tolerance. */
     if (s->hard_end > 0)
         hc.deadline = s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
-    aml_fitted model;
-    aml_status st = aml_fitted_fit(c, &hc, &best->cfg, &task, &X, &y, NULL, NULL, &model);
-    if (st != AML_OK) {
-        aml_errprefix(c, "refit of trial %lld on all rows", (long long)best->id);
+    if (p->n == 1) {
+        task.seed = p->members[0]->seed;
+        aml_status st = aml_fitted_fit(c, &hc, &p->members[0]->cfg, &task, &X, &y, NULL, NULL, out);
+        if (st != AML_OK)
+            aml_errprefix(c, "refit of trial %lld on all rows", (long long)p->members[0]->id);
         return st;
     }
+    int total = 0;
+    for (int i = 0; i < p->n; i++)
+        total += p->counts[i];
+    aml_fitted_ensemble_init(out, &task, p->n);
+    for (int i = 0; i < p->n; i++) {
+        task.seed = p->members[i]->seed;
+        aml_status st = aml_fitted_fit(c, &hc, &p->members[i]->cfg, &task, &X, &y, NULL, NULL, &out->members[i]);
+        if (st != AML_OK) {
+            aml_errprefix(c, "refit of ensemble member trial %lld on all rows", (long long)p->members[i]->id);
+            aml_fitted_free(out);
+            return st;
+        }
+        aml_config_copy(&out->member_cfgs[i], &p->members[i]->cfg);
+        out->weights[i] = (double)p->counts[i] / total;
+    }
+    return AML_OK;
+}
+
+static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan, aml_search_result *out)
+{
+    const aml_trial *best = s->best;
+    aml_dataset *d = s->data;
+    aml_fitted model;
+    aml_status st = fit_final(c, s, plan, &model);
+    if (st != AML_OK)
+        return st;
+    aml_host_ctx hc;
+    aml_host_ctx_init(&hc, s->threads);
+    aml_matrix X = {d->X, d->n_rows, d->n_features, d->n_features};
     int n_out = model.n_outputs;
     double *pred = aml_xmalloc(sizeof(double) * (size_t)(d->n_rows * n_out));
     char *pred_path = aml_xasprintf("%s/refit_predictions.csv", out->run_dir);
@@ -407,6 +579,10 @@ static aml_status refit_and_export(aml_ctx *c, search *s, aml_search_result *out
     double train_score = aml_metric_score(s->metric, d->n_rows, d->n_classes, d->label, d->value,
                                           d->weight, pred);
     cJSON_AddNumberToObject(metrics, "cv_score", best->score);
+    if (plan->n > 1) {
+        cJSON_AddNumberToObject(metrics, "ensemble_oof_score", plan->ensemble_score);
+        cJSON_AddNumberToObject(metrics, "best_trial_oof_score", plan->single_score);
+    }
     cJSON *folds = cJSON_CreateArray();
     for (int k = 0; k < best->n_folds; k++)
         cJSON_AddItemToArray(folds, cJSON_CreateNumber(best->fold_scores[k]));
@@ -423,6 +599,11 @@ static aml_status refit_and_export(aml_ctx *c, search *s, aml_search_result *out
     cJSON_AddStringToObject(lineage, "seed", seed);
     cJSON_AddStringToObject(lineage, "run_dir", out->run_dir);
     cJSON_AddNumberToObject(lineage, "trial", (double)best->id);
+    if (plan->n > 1) {
+        cJSON *ids = cJSON_AddArrayToObject(lineage, "ensemble_trials");
+        for (int i = 0; i < plan->n; i++)
+            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)plan->members[i]->id));
+    }
     aml_export_request req = {.repo = s->spec->export_to ? s->spec->export_to : "models",
                               .name = s->spec->export_name,
                               .exporter = s->spec->n_exporters ? s->spec->exporters[0] : "native",
@@ -567,28 +748,43 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         goto done;
     }
 
-    aml_trial **ranked = aml_xmalloc(sizeof(aml_trial *) * (size_t)(s.n_trials + 1));
-    memcpy(ranked, s.trials, sizeof(aml_trial *) * (size_t)s.n_trials);
-    aml_leaderboard_sort(ranked, s.n_trials, s.metric);
-    char *csv = aml_xasprintf("%s/leaderboard.csv", r.run_dir);
-    st = aml_leaderboard_write_csv(c, csv, ranked, s.n_trials, s.metric);
-    free(csv);
-    if (st == AML_OK)
-        aml_leaderboard_print(stdout, ranked, s.n_trials, s.metric, 10);
-    free(ranked);
     r.n_trials = s.n_new;
     r.n_failed = s.n_failed;
-    if (st != AML_OK)
-        goto done;
     if (!s.best) {
         const char *why = s.n_trials ? s.trials[0]->error : NULL;
         st = aml_fail(c, AML_ERR_RUNTIME, "no trial succeeded (%lld finished%s%s)", (long long)s.n_trials,
                       why ? "; first error: " : "", why ? why : "");
         goto done;
     }
-    r.best_model = aml_xstrdup(s.best->cfg.plugin->desc->name);
-    r.best_score = s.best->score;
-    if ((st = refit_and_export(c, &s, &r)) != AML_OK)
+    final_plan plan;
+    choose_final(&s, &plan);
+    aml_leaderboard_ensemble ens = {.score = NAN};
+    char members[512] = "";
+    if (plan.n > 1) {
+        size_t used = 0;
+        for (int i = 0; i < plan.n && used < sizeof members; i++)
+            used += (size_t)snprintf(members + used, sizeof members - used, "%s%s#%lld x%d", i ? " + " : "",
+                                     plan.members[i]->cfg.plugin->desc->name, (long long)plan.members[i]->id,
+                                     plan.counts[i]);
+        ens = (aml_leaderboard_ensemble){.score = plan.ensemble_score, .best_single = plan.single_score,
+                                         .members = members};
+    }
+    aml_trial **ranked = aml_xmalloc(sizeof(aml_trial *) * (size_t)(s.n_trials + 1));
+    memcpy(ranked, s.trials, sizeof(aml_trial *) * (size_t)s.n_trials);
+    aml_leaderboard_sort(ranked, s.n_trials, s.metric);
+    char *csv = aml_xasprintf("%s/leaderboard.csv", r.run_dir);
+    st = aml_leaderboard_write_csv(c, csv, ranked, s.n_trials, s.metric, &ens);
+    free(csv);
+    if (st == AML_OK)
+        aml_leaderboard_print(stdout, ranked, s.n_trials, s.metric, 10, &ens);
+    free(ranked);
+    if (st == AML_OK) {
+        r.best_model = aml_xstrdup(plan.n > 1 ? AML_ENSEMBLE_NAME : s.best->cfg.plugin->desc->name);
+        r.best_score = plan.n > 1 ? plan.ensemble_score : s.best->score;
+        st = refit_and_export(c, &s, &plan, &r);
+    }
+    plan_free(&plan);
+    if (st != AML_OK)
         goto done;
     char *artifact_txt = aml_xasprintf("%s/artifact.txt", r.run_dir);
     char *line = aml_xasprintf("%s\n", r.artifact_dir);

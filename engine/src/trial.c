@@ -94,6 +94,13 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
                      .seed = t->seed};
     int n_out = d->task == AML_TASK_CLASSIFICATION ? d->n_classes : 1;
     t->n_folds = s->n;
+    t->n_out = n_out;
+    if (!(t->resource > 0 && t->resource <= 1))
+        t->resource = 1;
+    free(t->oof);
+    t->oof = aml_xmalloc(sizeof(double) * (size_t)(d->n_rows * n_out));
+    for (int64_t i = 0; i < d->n_rows * n_out; i++)
+        t->oof[i] = NAN;
     free(t->fold_scores);
     t->fold_scores = aml_xcalloc((size_t)s->n, sizeof(double));
     t->status = AML_TRIAL_OK;
@@ -103,8 +110,8 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         aml_fitted m;
         double f0 = aml_now();
         task.seed = aml_mix64(t->seed, (uint64_t)k);
-        aml_status st = aml_fitted_fit(&ctx, hc, &t->cfg, &task, &sp->train_X, &sp->train_y,
-                                       &sp->valid_X, &sp->valid_y, &m);
+        aml_status st = aml_fitted_fit_resource(&ctx, hc, &t->cfg, &task, &sp->train_X, &sp->train_y,
+                                                &sp->valid_X, &sp->valid_y, t->resource, &m);
         fit_total += aml_now() - f0;
         if (st != AML_OK) {
             fail_trial(t, st == AML_ERR_CANCELLED ? AML_TRIAL_CANCELLED : AML_TRIAL_FAILED, ctx.msg);
@@ -120,6 +127,8 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         }
         double score = aml_metric_score(metric, sp->valid_X.rows, d->n_classes, sp->valid_y.label,
                                         sp->valid_y.value, sp->valid_y.weight, pred);
+        for (int64_t i = 0; i < sp->valid_X.rows; i++)
+            memcpy(t->oof + sp->valid_rows[i] * n_out, pred + i * n_out, sizeof(double) * (size_t)n_out);
         free(pred);
         if (isnan(score)) {
             fail_trial(t, AML_TRIAL_FAILED, "the validation score is NaN (the model predicted NaN)");
@@ -128,8 +137,12 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         t->fold_scores[k] = score;
         sum += score;
     }
-    if (t->status == AML_TRIAL_OK)
+    if (t->status == AML_TRIAL_OK) {
         t->score = sum / s->n;
+    } else {
+        free(t->oof);
+        t->oof = NULL;
+    }
     t->seconds = aml_now() - t0;
     t->fit_seconds = fit_total / s->n;
 }
@@ -141,5 +154,6 @@ void aml_trial_clear(aml_trial *t)
     aml_config_free(&t->cfg);
     free(t->error);
     free(t->fold_scores);
+    free(t->oof);
     memset(t, 0, sizeof *t);
 }

@@ -43,10 +43,15 @@ typedef struct aml_trial {
     double seconds;          /* wall time of the whole trial */
     double fit_seconds;      /* mean fit time per split */
     int resumed;             /* read back from the journal */
+    double resource;         /* fraction of the full resource it ran with (1 = full) */
+    double *oof;             /* out-of-fold predictions, n_rows x n_out (NaN where a row was never
+                              * validated); NULL once dropped (only the best trials keep them) */
+    int n_out;
 } aml_trial;
 
-/* Fits cfg on every split and scores the validation rows with metric. Never fails as a call:
- * failures are recorded in t->status / t->error. */
+/* Fits cfg on every split with t->resource (0 means 1) and scores the validation rows with metric,
+ * keeping the out-of-fold predictions. Never fails as a call: failures are recorded in t->status /
+ * t->error. */
 void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const aml_splits *s,
                    aml_metric metric);
 void aml_trial_clear(aml_trial *t);

@@ -190,7 +190,7 @@ static void test_defaults(void **state)
     assert_string_equal(s.strategy, "random");
     assert_int_equal(s.parallel_trials, 0);
     assert_int_equal(s.threads, 0);
-    assert_int_equal(s.ensemble, 0);
+    assert_int_equal(s.ensemble, 1); /* on by default */
     assert_int_equal(s.seed, 0);
     assert_string_equal(s.export_to, "models");
     assert_string_equal(s.export_name, "iris");
