@@ -1,0 +1,197 @@
+/* automld: serves every model of a repository over HTTP (KServe v2, TF Serving REST, Prometheus
+ * metrics). This file reads the options, starts the watcher and the HTTP server, and turns
+ * signals into actions: SIGHUP rescans, SIGTERM/SIGINT drain and exit 0. */
+#include "serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: automld --repo DIR [--port P] [--host ADDR] [--poll SECONDS] [--config FILE]\n"
+            "               [--token TOKEN] [--max-body BYTES] [--max-rows N] [--max-connections N]\n"
+            "               [--threads N] [--drift-window N]\n\n"
+            "Serves every model under DIR/<model>/<version>/ (artifacts written by automl search/train),\n"
+            "loading new versions in the background and swapping them in atomically.\n"
+            "  --repo DIR            the model repository (required)\n"
+            "  --port P              TCP port (default 8080; 0 picks a free one, printed on stderr)\n"
+            "  --host ADDR           address to bind (default 127.0.0.1)\n"
+            "  --poll SECONDS        rescan interval (default 2; 0 = only on SIGHUP)\n"
+            "  --config FILE         version policies and labels (default DIR/automld.json, optional):\n"
+            "                        {\"models\": {\"wine\": {\"policy\": \"latest\", \"n\": 2,\n"
+            "                                              \"labels\": {\"stable\": 1, \"canary\": 2}}}}\n"
+            "                        policy: \"latest\" (with n, default 1) | \"all\" | \"specific\" (with\n"
+            "                        \"versions\": [..]); the file is re-read when it changes\n"
+            "  --token TOKEN         require Authorization: Bearer TOKEN (or set AUTOMLD_TOKEN); the\n"
+            "                        health probes /v2/health/live and /v2/health/ready stay open\n"
+            "  --max-body BYTES      request body limit (default 8388608)\n"
+            "  --max-rows N          rows per request (default 10000)\n"
+            "  --max-connections N   concurrent connections (default 1024)\n"
+            "  --threads N           HTTP worker threads (default: the number of cores)\n"
+            "  --drift-window N      served rows per drift window (default 1000)\n"
+            "API: /v2/health/live, /v2/health/ready, /v2, /v2/models/M[/versions/V][/ready|/infer],\n"
+            "/v1/models/M[/versions/V|/labels/L][:predict], /metrics. Signals: SIGHUP rescans now,\n"
+            "SIGTERM drains requests in flight and exits 0.\n");
+}
+
+static int parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "automld: %s: expected an integer in [%lld, %lld], got '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, amld_options *o)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (amld_options){.host = "127.0.0.1",
+                        .port = 8080,
+                        .poll_seconds = 2.0,
+                        .token = getenv("AUTOMLD_TOKEN"),
+                        .max_body = 8u << 20,
+                        .max_rows = 10000,
+                        .max_connections = 1024,
+                        .threads = cores > 0 ? (int)cores : 1,
+                        .drift_window = 1000};
+    if (o->token && !*o->token)
+        o->token = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 1;
+        }
+        if (a[0] != '-' || i + 1 >= argc) {
+            fprintf(stderr, "automld: %s '%s' (see automld --help)\n",
+                    a[0] == '-' ? "option needs a value:" : "unexpected argument", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        long long x = 0;
+        if (!strcmp(a, "--repo"))
+            o->repo = v;
+        else if (!strcmp(a, "--host"))
+            o->host = v;
+        else if (!strcmp(a, "--config")) {
+            o->config = v;
+            o->config_explicit = 1;
+        } else if (!strcmp(a, "--token"))
+            o->token = v;
+        else if (!strcmp(a, "--poll")) {
+            char *end;
+            o->poll_seconds = strtod(v, &end);
+            if (end == v || *end || !(o->poll_seconds >= 0 && o->poll_seconds <= 86400)) {
+                fprintf(stderr, "automld: --poll: expected seconds in [0, 86400], got '%s'\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--port")) {
+            if (parse_int(a, v, 0, 65535, &x))
+                return -1;
+            o->port = (int)x;
+        } else if (!strcmp(a, "--max-body")) {
+            if (parse_int(a, v, 1, 1LL << 34, &x))
+                return -1;
+            o->max_body = (size_t)x;
+        } else if (!strcmp(a, "--max-rows")) {
+            if (parse_int(a, v, 1, 100000000, &x))
+                return -1;
+            o->max_rows = x;
+        } else if (!strcmp(a, "--max-connections")) {
+            if (parse_int(a, v, 1, 1000000, &x))
+                return -1;
+            o->max_connections = (int)x;
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_int(a, v, 1, 1024, &x))
+                return -1;
+            o->threads = (int)x;
+        } else if (!strcmp(a, "--drift-window")) {
+            if (parse_int(a, v, 1, 10000000, &x))
+                return -1;
+            o->drift_window = (int)x;
+        } else {
+            fprintf(stderr, "automld: unknown option '%s' (see automld --help)\n", a);
+            return -1;
+        }
+    }
+    if (!o->repo) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    amld_options opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    char *default_config = NULL;
+    if (!opt.config)
+        opt.config = default_config = aml_xasprintf("%s/automld.json", opt.repo);
+    /* Signals are taken synchronously by this thread; every thread started below inherits the
+     * mask. A client that goes away must not kill the daemon with SIGPIPE. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    aml_ctx c = {{0}};
+    amld_config cfg = {0};
+    amld_registry *reg = amld_registry_new();
+    amld_metrics *metrics = amld_metrics_new();
+    amld_watcher *w = NULL;
+    amld_http *http = NULL;
+    int status = 1;
+    if (amld_config_load(&c, opt.config, opt.config_explicit, &cfg) != AML_OK) {
+        amld_log("%s", c.msg);
+        status = 2;
+        goto done;
+    }
+    amld_server server = {.opt = &opt, .reg = reg, .metrics = metrics};
+    if (amld_http_start(&c, &server, &http) != AML_OK) {
+        amld_log("%s", c.msg);
+        goto done;
+    }
+    if (amld_watcher_start(&c, &opt, &cfg, reg, metrics, &w) != AML_OK) {
+        amld_log("%s", c.msg);
+        goto done;
+    }
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            amld_log("SIGHUP: rescanning %s", opt.repo);
+            amld_watcher_kick(w);
+            continue;
+        }
+        amld_log("%s: draining requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    status = 0;
+done:
+    amld_http_drain(http, 30.0);
+    amld_watcher_stop(w);
+    amld_registry_free(reg);
+    amld_metrics_free(metrics);
+    amld_config_free(&cfg);
+    free(default_config);
+    if (status == 0)
+        amld_log("stopped");
+    return status;
+}
