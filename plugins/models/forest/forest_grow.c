@@ -1,0 +1,394 @@
+/* Growing one tree of the forest plugin: bootstrap (or all rows), then depth first with an
+ * explicit stack over one contiguous index array partitioned in place. Random forest splits scan
+ * byte histograms of the bins (only the bin range present in the node, cleared sparsely);
+ * extra-trees splits draw one threshold per feature uniformly between the node's min and max.
+ * Missing values are counted apart and sent to whichever side scores better. Every buffer lives
+ * in the per-thread scratch: nothing is allocated per node, and a tree depends only on its
+ * index, the seed and the data, never on the thread that grows it. */
+#include "forest.h"
+
+#include <math.h>
+#include <string.h>
+
+#define HIST_BINS 256
+
+void forest_bootstrap(forest_rng *r, int64_t n, int32_t *count)
+{
+    memset(count, 0, (size_t)n * sizeof *count);
+    for (int64_t k = 0; k < n; k++)
+        count[forest_below(r, (uint32_t)n)]++;
+}
+
+static void xfree(const aml_host *h, void *p)
+{
+    if (p)
+        h->dealloc(p);
+}
+
+void forest_scratch_free(const aml_host *h, forest_scratch *s)
+{
+    xfree(h, s->idx), xfree(h, s->count), xfree(h, s->w), xfree(h, s->hist), xfree(h, s->hcount);
+    xfree(h, s->feats), xfree(h, s->stack), xfree(h, s->nodes), xfree(h, s->values), xfree(h, s->imp);
+    xfree(h, s->stats);
+    memset(s, 0, sizeof *s);
+}
+
+aml_status forest_scratch_init(const aml_host *h, const forest_train *t, forest_scratch *s)
+{
+    const size_t n = (size_t)t->n, d = (size_t)t->d, S = (size_t)t->n_stats;
+    memset(s, 0, sizeof *s);
+    s->idx = h->alloc(n * sizeof *s->idx);
+    s->count = h->alloc(n * sizeof *s->count);
+    s->w = h->alloc(n * sizeof *s->w);
+    s->hist = h->alloc(HIST_BINS * S * sizeof *s->hist);
+    s->hcount = h->alloc(HIST_BINS * sizeof *s->hcount);
+    s->feats = h->alloc(d * sizeof *s->feats);
+    s->stack = h->alloc(4 * (n + 1) * sizeof *s->stack);
+    s->nodes = h->alloc(2 * n * sizeof *s->nodes);
+    s->values = h->alloc(n * (size_t)t->n_out * sizeof *s->values);
+    s->imp = h->alloc(d * sizeof *s->imp);
+    s->stats = h->alloc(8 * S * sizeof *s->stats);
+    if (!s->idx || !s->count || !s->w || !s->hist || !s->hcount || !s->feats || !s->stack || !s->nodes ||
+        !s->values || !s->imp || !s->stats) {
+        forest_scratch_free(h, s);
+        return AML_ERR_NOMEM;
+    }
+    /* the histograms are kept all-zero between uses: each scan clears what it touched */
+    memset(s->hist, 0, HIST_BINS * S * sizeof *s->hist);
+    memset(s->hcount, 0, HIST_BINS * sizeof *s->hcount);
+    return AML_OK;
+}
+
+void forest_tree_free(const aml_host *h, forest_tree *t)
+{
+    xfree(h, t->nodes), xfree(h, t->values), xfree(h, t->importance);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- split scores ------------------------------------------------------------------------- */
+/* score(L) + score(R) - score(parent) is the weighted impurity decrease of a split, so the best
+ * split maximises score(L) + score(R). Gini: sum c^2 / W; entropy: sum c ln c - W ln W;
+ * squared error: (sum w y)^2 / W. */
+
+static inline double xlogx(double x) { return x > 0 ? x * log(x) : 0.0; }
+
+/* The score of a child given by its stats vector c; W its weight. */
+static double side_score(const forest_train *t, const double *c, double W)
+{
+    if (!t->classification)
+        return c[1] * c[1] / W;
+    double s = 0;
+    if (t->criterion == CRIT_GINI) {
+        for (int k = 0; k < t->n_stats; k++)
+            s += c[k] * c[k];
+        return s / W;
+    }
+    for (int k = 0; k < t->n_stats; k++)
+        s += xlogx(c[k]);
+    return s - xlogx(W);
+}
+
+static inline double weight_of(const forest_train *t, const double *c)
+{
+    if (!t->classification)
+        return c[0];
+    double W = 0;
+    for (int k = 0; k < t->n_stats; k++)
+        W += c[k];
+    return W;
+}
+
+/* Score of the split whose left side is L (+ M when with_missing), right side the rest of T.
+ * tmp has n_stats doubles. Returns -inf when a side has no weight. */
+static double split_score(const forest_train *t, const double *T, const double *L, const double *M,
+                          int with_missing, double *left, double *right)
+{
+    const int S = t->n_stats;
+    for (int k = 0; k < S; k++) {
+        left[k] = with_missing ? L[k] + M[k] : L[k];
+        right[k] = T[k] - left[k];
+    }
+    const double WL = weight_of(t, left), WR = weight_of(t, right);
+    if (!(WL > 0) || !(WR > 0))
+        return -HUGE_VAL;
+    return side_score(t, left, WL) + side_score(t, right, WR);
+}
+
+typedef struct {
+    double score;
+    int feature, bin, missing_left;
+    float thr;     /* the threshold prediction uses: between the node's values left and right */
+    double WL, WR; /* of the best split, for the default direction of unseen missing values */
+} best_split;
+
+/* Offers the split "bin <= b" (threshold thr) of feature f with L / M stats and counts; keeps it
+ * if it beats best. */
+static void offer(const forest_train *t, const double *T, const double *L, const double *M, int64_t nL,
+                  int64_t nM, int64_t cnt, int f, int b, float thr, double *tmp, best_split *best)
+{
+    const int64_t nR = cnt - nL - nM, msl = t->min_leaf;
+    const int S = t->n_stats;
+    double *left = tmp, *right = tmp + S;
+    if (nL >= msl && nR + nM >= msl) { /* missing values go right */
+        double sc = split_score(t, T, L, M, 0, left, right);
+        if (sc > best->score) {
+            best->score = sc, best->feature = f, best->bin = b, best->thr = thr;
+            best->WL = weight_of(t, left), best->WR = weight_of(t, right);
+            best->missing_left = nM > 0 ? 0 : best->WL >= best->WR;
+        }
+    }
+    if (nM > 0 && nL + nM >= msl && nR >= msl) { /* missing values go left */
+        double sc = split_score(t, T, L, M, 1, left, right);
+        if (sc > best->score) {
+            best->score = sc, best->feature = f, best->bin = b, best->thr = thr, best->missing_left = 1;
+            best->WL = weight_of(t, left), best->WR = weight_of(t, right);
+        }
+    }
+}
+
+/* Histogram scan of feature f over idx[st..en). Returns 0 when f is constant in the node. */
+static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, int32_t en, int f,
+                          const double *T, best_split *best)
+{
+    const int S = t->n_stats;
+    const uint8_t *col = t->bins + (int64_t)f * t->n;
+    const int32_t *idx = s->idx;
+    const double *w = s->w;
+    double *hist = s->hist;
+    int32_t *hc = s->hcount;
+    int bmin = FOREST_MISSING_BIN, bmax = -1;
+    if (t->classification) {
+        const int32_t *label = t->label;
+        for (int32_t i = st; i < en; i++) {
+            const int32_t r = idx[i];
+            const int b = col[r];
+            hist[b * S + label[r]] += w[r];
+            hc[b]++;
+            bmin = b < bmin ? b : bmin;
+            bmax = b != FOREST_MISSING_BIN && b > bmax ? b : bmax;
+        }
+    } else {
+        const double *y = t->value;
+        for (int32_t i = st; i < en; i++) {
+            const int32_t r = idx[i];
+            const int b = col[r];
+            hist[2 * b] += w[r];
+            hist[2 * b + 1] += w[r] * y[r];
+            hc[b]++;
+            bmin = b < bmin ? b : bmin;
+            bmax = b != FOREST_MISSING_BIN && b > bmax ? b : bmax;
+        }
+    }
+    const double *M = hist + FOREST_MISSING_BIN * S;
+    const int64_t nM = hc[FOREST_MISSING_BIN], cnt = en - st;
+    int varies = bmin < bmax;
+    if (varies) {
+        /* split after each non-empty bin `prev`, with the threshold halfway to the next non-empty
+         * bin b of the node (as an exact splitter would place it), not at prev's upper edge */
+        const float *lo = t->fb->lo + (int64_t)f * FOREST_MAX_BINS, *hi = t->fb->hi + (int64_t)f * FOREST_MAX_BINS;
+        double *L = s->stats + S, *tmp = s->stats + 3 * S;
+        const double *h0 = hist + bmin * S;
+        for (int k = 0; k < S; k++)
+            L[k] = h0[k];
+        int64_t nL = hc[bmin];
+        int prev = bmin;
+        for (int b = bmin + 1; b <= bmax; b++) {
+            if (!hc[b])
+                continue;
+            offer(t, T, L, M, nL, nM, cnt, f, prev, forest_midpoint(hi[prev], lo[b]), tmp, best);
+            const double *hb = hist + b * S;
+            for (int k = 0; k < S; k++)
+                L[k] += hb[k];
+            nL += hc[b];
+            prev = b;
+        }
+    }
+    /* leave the histogram all-zero for the next scan */
+    if (bmin <= bmax) {
+        memset(hist + bmin * S, 0, (size_t)(bmax - bmin + 1) * (size_t)S * sizeof *hist);
+        memset(hc + bmin, 0, (size_t)(bmax - bmin + 1) * sizeof *hc);
+    }
+    memset(hist + FOREST_MISSING_BIN * S, 0, (size_t)S * sizeof *hist);
+    hc[FOREST_MISSING_BIN] = 0;
+    return varies;
+}
+
+/* Extra trees: one threshold drawn uniformly in [min, max) of the node's values of f. */
+static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng, int32_t st, int32_t en, int f,
+                      const double *T, best_split *best)
+{
+    const int S = t->n_stats;
+    const uint8_t *col = t->bins + (int64_t)f * t->n;
+    const int32_t *idx = s->idx;
+    const double *w = s->w;
+    int bmin = FOREST_MISSING_BIN, bmax = -1;
+    for (int32_t i = st; i < en; i++) {
+        const int b = col[idx[i]];
+        bmin = b < bmin ? b : bmin;
+        bmax = b != FOREST_MISSING_BIN && b > bmax ? b : bmax;
+    }
+    if (!(bmin < bmax))
+        return 0;
+    const float *lo = t->fb->lo + (int64_t)f * FOREST_MAX_BINS, *hi = t->fb->hi + (int64_t)f * FOREST_MAX_BINS;
+    const double vlo = lo[bmin], vhi = hi[bmax];
+    const double thr = vlo + forest_uniform(rng) * (vhi - vlo);
+    int cut;
+    if (!isfinite(thr)) {
+        cut = bmin + (int)forest_below(rng, (uint32_t)(bmax - bmin));
+    } else { /* the last bin whose smallest value is <= thr: x <= thr <=> bin <= cut */
+        int a = bmin, z = bmax;
+        while (a < z) {
+            int mid = (a + z + 1) >> 1;
+            if (lo[mid] <= thr)
+                a = mid;
+            else
+                z = mid - 1;
+        }
+        cut = a < bmax ? a : bmax - 1;
+    }
+    double *L = s->stats + S, *M = s->stats + 2 * S, *tmp = s->stats + 3 * S;
+    for (int k = 0; k < S; k++)
+        L[k] = M[k] = 0;
+    int64_t nL = 0, nM = 0;
+    for (int32_t i = st; i < en; i++) {
+        const int32_t r = idx[i];
+        const int b = col[r];
+        double *dst = b == FOREST_MISSING_BIN ? M : b <= cut ? L : NULL;
+        if (!dst)
+            continue;
+        nL += b != FOREST_MISSING_BIN, nM += b == FOREST_MISSING_BIN;
+        if (t->classification)
+            dst[t->label[r]] += w[r];
+        else
+            dst[0] += w[r], dst[1] += w[r] * t->value[r];
+    }
+    /* the drawn threshold itself when it separates the bins as partitioned (always so when a
+     * bin holds one value), else the middle of the gap after bin `cut` */
+    float fthr = (float)thr;
+    if (!(fthr >= hi[cut] && fthr < lo[cut + 1]))
+        fthr = forest_midpoint(hi[cut], lo[cut + 1]);
+    offer(t, T, L, M, nL, nM, en - st, f, cut, fthr, tmp, best);
+    return 1;
+}
+
+/* Partitions idx[st..en) by the split; returns the first row of the right side. */
+static int32_t partition(const forest_train *t, int32_t *idx, int32_t st, int32_t en, int f, int cut, int mleft)
+{
+    const uint8_t *col = t->bins + (int64_t)f * t->n;
+    int32_t i = st, j = en - 1;
+    while (i <= j) {
+        const int32_t r = idx[i];
+        const int b = col[r];
+        const int left = b == FOREST_MISSING_BIN ? mleft : b <= cut;
+        if (left) {
+            i++;
+        } else {
+            idx[i] = idx[j], idx[j] = r;
+            j--;
+        }
+    }
+    return i;
+}
+
+aml_status forest_grow(const aml_host *h, const forest_train *t, forest_scratch *s, int tree, forest_tree *out)
+{
+    const int64_t n = t->n, d = t->d;
+    const int S = t->n_stats, n_out = t->n_out;
+    forest_rng rng;
+    forest_rng_tree(&rng, t->seed, tree);
+    int32_t m = 0;
+    if (t->bootstrap) {
+        forest_bootstrap(&rng, n, s->count);
+        for (int64_t r = 0; r < n; r++)
+            if (s->count[r] > 0 && t->base_w[r] > 0)
+                s->idx[m++] = (int32_t)r, s->w[r] = t->base_w[r] * s->count[r];
+    } else {
+        for (int64_t r = 0; r < n; r++)
+            if (t->base_w[r] > 0)
+                s->idx[m++] = (int32_t)r, s->w[r] = t->base_w[r];
+    }
+    for (int64_t f = 0; f < d; f++)
+        s->feats[f] = (int32_t)f, s->imp[f] = 0;
+    double *T = s->stats;
+    double root_w = 0;
+    int32_t n_nodes = 1, n_leaves = 0, sp = 0;
+    int32_t *stack = s->stack;
+    stack[0] = 0, stack[1] = m, stack[2] = 0, stack[3] = 0, sp = 1;
+    while (sp > 0) {
+        sp--;
+        const int32_t st = stack[4 * sp], en = stack[4 * sp + 1], depth = stack[4 * sp + 2], node = stack[4 * sp + 3];
+        const int32_t cnt = en - st;
+        /* node totals */
+        for (int k = 0; k < S; k++)
+            T[k] = 0;
+        int pure;
+        if (t->classification) {
+            for (int32_t i = st; i < en; i++)
+                T[t->label[s->idx[i]]] += s->w[s->idx[i]];
+            int present = 0;
+            for (int k = 0; k < S; k++)
+                present += T[k] > 0;
+            pure = present <= 1;
+        } else {
+            double ymin = HUGE_VAL, ymax = -HUGE_VAL;
+            for (int32_t i = st; i < en; i++) {
+                const int32_t r = s->idx[i];
+                const double y = t->value[r];
+                T[0] += s->w[r], T[1] += s->w[r] * y;
+                ymin = y < ymin ? y : ymin, ymax = y > ymax ? y : ymax;
+            }
+            pure = !(ymin < ymax);
+        }
+        const double W = weight_of(t, T);
+        if (node == 0)
+            root_w = W;
+        best_split best = {.score = -HUGE_VAL, .feature = -1};
+        if (!pure && cnt >= 2 && cnt >= 2 * t->min_leaf && (t->max_depth <= 0 || depth < t->max_depth)) {
+            int tried = 0;
+            for (int64_t k = 0; k < d && tried < t->mtry; k++) {
+                const int64_t j = k + forest_below(&rng, (uint32_t)(d - k));
+                const int32_t f = s->feats[j];
+                s->feats[j] = s->feats[k], s->feats[k] = f;
+                tried += t->extra ? scan_extra(t, s, &rng, st, en, f, T, &best)
+                                  : scan_histogram(t, s, st, en, f, T, &best);
+            }
+        }
+        if (best.feature < 0) {
+            s->nodes[node] = (forest_node){.thr = 0, .feat = FN_LEAF, .child = n_leaves};
+            float *v = s->values + (int64_t)n_leaves * n_out;
+            if (t->classification) {
+                for (int k = 0; k < S; k++)
+                    v[k] = W > 0 ? (float)(T[k] / W) : 1.0f / (float)S;
+            } else {
+                v[0] = W > 0 ? (float)(T[1] / W) : 0.0f;
+            }
+            n_leaves++;
+            continue;
+        }
+        const int32_t mid = partition(t, s->idx, st, en, best.feature, best.bin, best.missing_left);
+        const double decrease = best.score - side_score(t, T, W);
+        s->imp[best.feature] += decrease > 0 ? decrease : 0;
+        uint32_t feat = (uint32_t)best.feature | (best.missing_left ? FN_MISSING_LEFT : 0u);
+        s->nodes[node] = (forest_node){.thr = best.thr, .feat = feat, .child = n_nodes};
+        /* right first, so the left child is grown next (depth first) */
+        stack[4 * sp] = mid, stack[4 * sp + 1] = en, stack[4 * sp + 2] = depth + 1, stack[4 * sp + 3] = n_nodes + 1;
+        sp++;
+        stack[4 * sp] = st, stack[4 * sp + 1] = mid, stack[4 * sp + 2] = depth + 1, stack[4 * sp + 3] = n_nodes;
+        sp++;
+        n_nodes += 2;
+    }
+    memset(out, 0, sizeof *out);
+    out->nodes = h->alloc((size_t)n_nodes * sizeof *out->nodes);
+    out->values = h->alloc((size_t)n_leaves * (size_t)n_out * sizeof *out->values);
+    out->importance = h->alloc((size_t)d * sizeof *out->importance);
+    if (!out->nodes || !out->values || !out->importance) {
+        forest_tree_free(h, out);
+        return AML_ERR_NOMEM;
+    }
+    out->n_nodes = n_nodes, out->n_leaves = n_leaves;
+    memcpy(out->nodes, s->nodes, (size_t)n_nodes * sizeof *out->nodes);
+    memcpy(out->values, s->values, (size_t)n_leaves * (size_t)n_out * sizeof *out->values);
+    for (int64_t f = 0; f < d; f++)
+        out->importance[f] = root_w > 0 ? s->imp[f] / root_w : 0;
+    return AML_OK;
+}
