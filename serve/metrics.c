@@ -178,7 +178,7 @@ static void expose_requests(amld_metrics *m, amld_buf *out)
     }
     family(out, "automld_rows_predicted_total", "counter", "Rows predicted, by model and version.");
     for (int i = 0; i < m->n_lat; i++) {
-        if (!m->lat[i].model[0])
+        if (!m->lat[i].model[0] || m->lat[i].version < 0)
             continue;
         amld_buf_puts(out, "automld_rows_predicted_total");
         labels(out, m->lat[i].model, m->lat[i].version);
