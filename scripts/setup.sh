@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libopenblas-openmp-dev liblapack-dev   # BLAS/LAPACK, OpenMP build
   libhdf5-dev liblua5.4-dev libcjson-dev libcsv-dev libssl-dev libmicrohttpd-dev
-  libcmocka-dev                          # unit tests
+  libcmocka-dev curl                     # unit tests; curl for the automld end-to-end test
   python3-sklearn python3-xgboost python3-optuna python3-h5py wrk   # peers, benchmarks only
 )
 
