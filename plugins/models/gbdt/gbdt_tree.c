@@ -1,0 +1,307 @@
+/* Leaf-wise growth of one tree: the leaf with the best split gain is split next, up to
+ * max_leaves (and max_depth). A split builds the histogram of the smaller child only and gets
+ * the larger one by subtraction from the parent's; histograms live in a bounded pool and a leaf
+ * whose histogram was reclaimed simply has both children built. Rows stay partitioned so each
+ * leaf owns a contiguous, ascending segment of the row list. */
+#include "gbdt.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_BYTES ((size_t)256 << 20) /* histograms kept per grower, at most */
+#define PAR_PARTITION_ROWS 65536
+
+typedef struct leaf_info {
+    int64_t begin, end;
+    gb_stat tot;
+    int depth;
+    int hist;        /* pool slot, or -1 */
+    gb_split best;   /* best.feature < 0: will not be split */
+    int32_t parent;  /* node pointing here, -1 for the root */
+    int side;
+} leaf_info;
+
+struct gb_grower {
+    const gb_binned *B;
+    gb_grow_params gp;
+    int threads;
+    leaf_info *leaves;
+    int64_t *seg_begin, *seg_end;
+    int n_leaves;
+    size_t hist_len;      /* entries per histogram: usable features x GB_STRIDE */
+    gb_stat **pool;
+    int n_pool, *free_slots, n_free;
+    gb_stat *scratch;     /* per-thread histograms */
+    int32_t *tmp;         /* partition buffer, n rows */
+    int64_t *part_count;  /* per-thread counts */
+};
+
+aml_status gb_grower_new(const gb_binned *B, const gb_grow_params *gp, int threads, gb_grower **out)
+{
+    gb_grower *g = calloc(1, sizeof *g);
+    if (!g)
+        return AML_ERR_NOMEM;
+    g->B = B, g->gp = *gp, g->threads = threads > 0 ? threads : 1;
+    const int L = gp->max_leaves;
+    g->hist_len = (size_t)(B->n_usable > 0 ? B->n_usable : 1) * GB_STRIDE;
+    size_t per = g->hist_len * sizeof(gb_stat);
+    int cap = (int)(POOL_BYTES / per);
+    g->n_pool = L + 1 < cap ? L + 1 : (cap > 3 ? cap : 3);
+    g->leaves = calloc((size_t)L, sizeof *g->leaves);
+    g->seg_begin = malloc((size_t)L * sizeof(int64_t));
+    g->seg_end = malloc((size_t)L * sizeof(int64_t));
+    g->pool = calloc((size_t)g->n_pool, sizeof *g->pool);
+    g->free_slots = malloc((size_t)g->n_pool * sizeof(int));
+    g->scratch = g->threads > 1 ? malloc((size_t)g->threads * per) : NULL;
+    g->tmp = malloc((size_t)(B->n > 0 ? B->n : 1) * sizeof(int32_t));
+    g->part_count = malloc((size_t)(2 * g->threads + 2) * sizeof(int64_t));
+    if (!g->leaves || !g->seg_begin || !g->seg_end || !g->pool || !g->free_slots || (g->threads > 1 && !g->scratch) ||
+        !g->tmp || !g->part_count) {
+        gb_grower_free(g);
+        return AML_ERR_NOMEM;
+    }
+    for (int s = 0; s < g->n_pool; s++)
+        g->free_slots[g->n_free++] = g->n_pool - 1 - s;
+    *out = g;
+    return AML_OK;
+}
+
+void gb_grower_free(gb_grower *g)
+{
+    if (!g)
+        return;
+    for (int s = 0; g->pool && s < g->n_pool; s++)
+        free(g->pool[s]);
+    free(g->pool), free(g->free_slots), free(g->scratch), free(g->tmp), free(g->part_count);
+    free(g->leaves), free(g->seg_begin), free(g->seg_end);
+    free(g);
+}
+
+int gb_grower_leaves(const gb_grower *g, const int64_t **begin, const int64_t **end)
+{
+    *begin = g->seg_begin, *end = g->seg_end;
+    return g->n_leaves;
+}
+
+void gb_grower_set_scales(gb_grower *g, double inv_sg, double inv_sh)
+{
+    g->gp.sp.inv_sg = inv_sg, g->gp.sp.inv_sh = inv_sh;
+}
+
+static void release_slot(gb_grower *g, leaf_info *l)
+{
+    if (l->hist >= 0) {
+        g->free_slots[g->n_free++] = l->hist;
+        l->hist = -1;
+    }
+}
+
+/* A free histogram slot; when none is free, takes the one of the leaf least likely to be split
+ * (lowest gain), never from leaves a or b. Slot memory is allocated on first use. */
+static int take_slot(gb_grower *g, int a, int b)
+{
+    int s = -1;
+    if (g->n_free > 0) {
+        s = g->free_slots[--g->n_free];
+    } else {
+        int victim = -1;
+        for (int l = 0; l < g->n_leaves; l++)
+            if (l != a && l != b && g->leaves[l].hist >= 0 &&
+                (victim < 0 || g->leaves[l].best.gain < g->leaves[victim].best.gain))
+                victim = l;
+        if (victim < 0)
+            return -1;
+        s = g->leaves[victim].hist;
+        g->leaves[victim].hist = -1;
+    }
+    if (!g->pool[s] && !(g->pool[s] = malloc(g->hist_len * sizeof(gb_stat)))) {
+        g->free_slots[g->n_free++] = s;
+        return -1;
+    }
+    return s;
+}
+
+static inline int goes_left(const uint8_t *b, int32_t f, int bin, int dl)
+{
+    uint8_t v = b[f];
+    return v == GB_MISSING_BIN ? dl : v <= bin;
+}
+
+/* Stable partition of rows[begin, end) by the split: lefts first. Returns the boundary. */
+static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end, const gb_split *s)
+{
+    const uint8_t *bins = g->B->bins;
+    const int64_t d = g->B->d, m = end - begin;
+    const int32_t f = s->feature;
+    const int bin = s->bin, dl = s->default_left;
+    if (g->threads <= 1 || m < PAR_PARTITION_ROWS) {
+        int64_t l = begin, nr = 0;
+        for (int64_t i = begin; i < end; i++) {
+            int32_t r = rows[i];
+            if (goes_left(bins + (int64_t)r * d, f, bin, dl))
+                rows[l++] = r;
+            else
+                g->tmp[nr++] = r;
+        }
+        memcpy(rows + l, g->tmp, (size_t)nr * sizeof *rows);
+        return l;
+    }
+    int64_t *cnt = g->part_count, n_left = 0;
+    int T = g->threads;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), TT = omp_get_num_threads();
+        const int64_t i0 = begin + m * t / TT, i1 = begin + m * (t + 1) / TT;
+        int64_t c = 0;
+        for (int64_t i = i0; i < i1; i++)
+            c += goes_left(bins + (int64_t)rows[i] * d, f, bin, dl);
+        cnt[t] = c;
+#pragma omp barrier
+#pragma omp single
+        {
+            int64_t acc = 0;
+            for (int u = 0; u < TT; u++) {
+                int64_t cu = cnt[u];
+                cnt[u] = acc, acc += cu;
+            }
+            n_left = acc;
+            /* right offsets: rows before chunk u minus lefts before it */
+            for (int u = 0; u < TT; u++)
+                cnt[TT + u] = m * u / TT - cnt[u];
+        }
+        int64_t lp = begin + cnt[t], rp = begin + n_left + cnt[TT + t];
+        for (int64_t i = i0; i < i1; i++) {
+            int32_t r = rows[i];
+            if (goes_left(bins + (int64_t)r * d, f, bin, dl))
+                g->tmp[lp++] = r;
+            else
+                g->tmp[rp++] = r;
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int64_t i = begin; i < end; i++)
+            rows[i] = g->tmp[i];
+    }
+    return begin + n_left;
+}
+
+static int can_split(const gb_grower *g, const leaf_info *l, int nf)
+{
+    return nf > 0 && (g->gp.max_depth <= 0 || l->depth < g->gp.max_depth) && l->tot.n >= 2 * g->gp.sp.min_leaf;
+}
+
+/* Finds the leaf's best split from its histogram; releases the histogram when it will not split. */
+static void settle(gb_grower *g, leaf_info *l, const int32_t *feats, int nf)
+{
+    gb_split_find(g->B, g->pool[l->hist], feats, nf, l->tot, &g->gp.sp, g->threads, &l->best);
+    if (l->best.feature < 0)
+        release_slot(g, l);
+}
+
+aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t *gq, const int32_t *feats, int nf,
+                          gb_forest *f)
+{
+    const gb_binned *B = g->B;
+    const gb_grow_params *gp = &g->gp;
+    if (gb_forest_reserve(f, gp->max_leaves) != AML_OK)
+        return AML_ERR_NOMEM;
+    const int64_t node_base = f->n_nodes, leaf_base = f->n_leaves;
+    int n_nodes = 0;
+    int64_t sg = 0, sh = 0;
+#pragma omp parallel for num_threads(g->threads) schedule(static) reduction(+ : sg, sh) if (m >= PAR_PARTITION_ROWS)
+    for (int64_t i = 0; i < m; i++)
+        sg += gq[2 * (int64_t)rows[i]], sh += gq[2 * (int64_t)rows[i] + 1];
+    leaf_info *lv = g->leaves;
+    lv[0] = (leaf_info){.begin = 0, .end = m, .tot = {sg, sh, m}, .depth = 0, .hist = -1, .parent = -1};
+    lv[0].best.feature = -1, lv[0].best.gain = 0;
+    g->n_leaves = 1;
+    if (can_split(g, &lv[0], nf)) {
+        if ((lv[0].hist = take_slot(g, -1, -1)) < 0)
+            return AML_ERR_NOMEM;
+        gb_hist_build(B, rows, m, gq, feats, nf, g->pool[lv[0].hist], g->scratch, g->threads);
+        settle(g, &lv[0], feats, nf);
+    }
+    aml_status st = AML_OK;
+    while (g->n_leaves < gp->max_leaves) {
+        int pick = -1;
+        for (int l = 0; l < g->n_leaves; l++)
+            if (lv[l].best.feature >= 0 && (pick < 0 || lv[l].best.gain > lv[pick].best.gain))
+                pick = l;
+        if (pick < 0)
+            break;
+        leaf_info *L = &lv[pick];
+        const gb_split s = L->best;
+        const int node = n_nodes++;
+        gb_node *nd = f->nodes + node_base + node;
+        const int nvb = B->n_value_bins[s.feature];
+        nd->thr = s.bin >= nvb ? INFINITY : B->cuts[B->cut_off[s.feature] + s.bin - 1];
+        nd->feat = (uint32_t)s.feature | (s.default_left ? 0u : GB_DEFAULT_RIGHT);
+        f->node_bin[node_base + node] = (uint8_t)s.bin;
+        f->node_gain[node_base + node] = (float)s.gain;
+        if (L->parent >= 0)
+            f->nodes[node_base + L->parent].child[L->side] = node;
+        const int64_t mid = partition(g, rows, L->begin, L->end, &s);
+        const int r = g->n_leaves++;
+        leaf_info *R = &lv[r];
+        gb_stat rt = {L->tot.g - s.left.g, L->tot.h - s.left.h, L->tot.n - s.left.n};
+        *R = (leaf_info){.begin = mid, .end = L->end, .tot = rt, .depth = L->depth + 1, .hist = -1,
+                         .parent = node, .side = 1};
+        R->best.feature = -1;
+        L->end = mid, L->tot = s.left, L->depth++, L->parent = node, L->side = 0;
+        L->best.feature = -1;
+        nd->child[0] = ~pick, nd->child[1] = ~r;
+        if (g->n_leaves >= gp->max_leaves)
+            break;
+        const int cl = can_split(g, L, nf), cr = can_split(g, R, nf);
+        if (!cl && !cr) {
+            release_slot(g, L);
+            continue;
+        }
+        leaf_info *S = L->tot.n <= R->tot.n ? L : R, *Lg = S == L ? R : L;
+        const int parent_hist = L->hist;
+        L->hist = -1;
+        int sslot = take_slot(g, pick, r);
+        if (sslot < 0) {
+            st = AML_ERR_NOMEM;
+            break;
+        }
+        S->hist = sslot;
+        gb_hist_build(B, rows + S->begin, S->end - S->begin, gq, feats, nf, g->pool[sslot], g->scratch, g->threads);
+        if (S == L ? cr : cl) {
+            if (parent_hist >= 0) {
+                Lg->hist = parent_hist;
+                gb_hist_subtract(g->pool[parent_hist], g->pool[sslot], nf);
+            } else {
+                int lslot = take_slot(g, pick, r);
+                if (lslot < 0) {
+                    st = AML_ERR_NOMEM;
+                    break;
+                }
+                Lg->hist = lslot;
+                gb_hist_build(B, rows + Lg->begin, Lg->end - Lg->begin, gq, feats, nf, g->pool[lslot], g->scratch,
+                              g->threads);
+            }
+            settle(g, Lg, feats, nf);
+        } else if (parent_hist >= 0) {
+            g->free_slots[g->n_free++] = parent_hist;
+        }
+        if (S == L ? cl : cr)
+            settle(g, S, feats, nf);
+        else
+            release_slot(g, S);
+    }
+    for (int l = 0; l < g->n_leaves; l++) {
+        release_slot(g, &lv[l]);
+        double G = (double)lv[l].tot.g * gp->sp.inv_sg, H = (double)lv[l].tot.h * gp->sp.inv_sh;
+        f->leaf[leaf_base + l] = -G / (H + gp->sp.l2) * gp->learning_rate;
+        g->seg_begin[l] = lv[l].begin, g->seg_end[l] = lv[l].end;
+    }
+    if (st != AML_OK)
+        return st;
+    f->n_nodes += n_nodes, f->n_leaves += g->n_leaves;
+    f->n_trees++;
+    f->node_off[f->n_trees] = f->n_nodes, f->leaf_off[f->n_trees] = f->n_leaves;
+    return AML_OK;
+}
