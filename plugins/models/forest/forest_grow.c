@@ -181,7 +181,8 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
     }
     const double *M = hist + FOREST_MISSING_BIN * S;
     const int64_t nM = hc[FOREST_MISSING_BIN], cnt = en - st;
-    int varies = bmin < bmax;
+    /* values to split between, or values and missing ones to tell apart */
+    const int varies = bmin < bmax || (bmax >= 0 && nM > 0);
     if (varies) {
         /* split after each non-empty bin `prev`, with the threshold halfway to the next non-empty
          * bin b of the node (as an exact splitter would place it), not at prev's upper edge */
@@ -202,6 +203,9 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
             nL += hc[b];
             prev = b;
         }
+        /* every value left, the missing ones right: missingness itself as the split */
+        if (nM > 0)
+            offer(t, T, L, M, nL, nM, cnt, f, bmax, HUGE_VALF, tmp, best);
     }
     /* leave the histogram all-zero for the next scan */
     if (bmin <= bmax) {
@@ -221,19 +225,22 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
     const uint8_t *col = t->bins + (int64_t)f * t->n;
     const int32_t *idx = s->idx;
     const double *w = s->w;
-    int bmin = FOREST_MISSING_BIN, bmax = -1;
+    int bmin = FOREST_MISSING_BIN, bmax = -1, any_missing = 0;
     for (int32_t i = st; i < en; i++) {
         const int b = col[idx[i]];
         bmin = b < bmin ? b : bmin;
         bmax = b != FOREST_MISSING_BIN && b > bmax ? b : bmax;
+        any_missing |= b == FOREST_MISSING_BIN;
     }
-    if (!(bmin < bmax))
+    if (!(bmin < bmax) && !(bmax >= 0 && any_missing))
         return 0;
     const float *lo = t->fb->lo + (int64_t)f * FOREST_MAX_BINS, *hi = t->fb->hi + (int64_t)f * FOREST_MAX_BINS;
     const double vlo = lo[bmin], vhi = hi[bmax];
-    const double thr = vlo + forest_uniform(rng) * (vhi - vlo);
+    const double thr = bmin < bmax ? vlo + forest_uniform(rng) * (vhi - vlo) : 0;
     int cut;
-    if (!isfinite(thr)) {
+    if (!(bmin < bmax)) { /* one value and missing ones: split on missingness */
+        cut = bmax;
+    } else if (!isfinite(thr)) {
         cut = bmin + (int)forest_below(rng, (uint32_t)(bmax - bmin));
     } else { /* the last bin whose smallest value is <= thr: x <= thr <=> bin <= cut */
         int a = bmin, z = bmax;
@@ -265,7 +272,9 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
     /* the drawn threshold itself when it separates the bins as partitioned (always so when a
      * bin holds one value), else the middle of the gap after bin `cut` */
     float fthr = (float)thr;
-    if (!(fthr >= hi[cut] && fthr < lo[cut + 1]))
+    if (cut == bmax)
+        fthr = HUGE_VALF;
+    else if (!(fthr >= hi[cut] && fthr < lo[cut + 1]))
         fthr = forest_midpoint(hi[cut], lo[cut + 1]);
     offer(t, T, L, M, nL, nM, en - st, f, cut, fthr, tmp, best);
     return 1;
