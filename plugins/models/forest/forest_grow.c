@@ -146,9 +146,12 @@ static void offer(const forest_train *t, const double *T, const double *L, const
     }
 }
 
-/* Histogram scan of feature f over idx[st..en). Returns 0 when f is constant in the node. */
-static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, int32_t en, int f,
-                          const double *T, best_split *best)
+/* Fills the histogram of feature f over idx[st..en): per bin the stats and the row count (the
+ * missing code 255 included); *bmin / *bmax get the smallest and largest non-missing bin (bmax
+ * -1 when every value is missing). Updates land on different bins row after row, so they rarely
+ * wait on each other. */
+static void build_histogram(const forest_train *t, forest_scratch *s, int32_t st, int32_t en, int f, int *bmin_out,
+                            int *bmax_out)
 {
     const int S = t->n_stats;
     const uint8_t *col = t->bins + (int64_t)f * t->n;
@@ -179,6 +182,31 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
             bmax = b != FOREST_MISSING_BIN && b > bmax ? b : bmax;
         }
     }
+    *bmin_out = bmin, *bmax_out = bmax;
+}
+
+/* Leaves the histogram all-zero for the next scan: only the range the node touched. */
+static void clear_histogram(const forest_train *t, forest_scratch *s, int bmin, int bmax)
+{
+    const int S = t->n_stats;
+    if (bmin <= bmax) {
+        memset(s->hist + bmin * S, 0, (size_t)(bmax - bmin + 1) * (size_t)S * sizeof *s->hist);
+        memset(s->hcount + bmin, 0, (size_t)(bmax - bmin + 1) * sizeof *s->hcount);
+    }
+    memset(s->hist + FOREST_MISSING_BIN * S, 0, (size_t)S * sizeof *s->hist);
+    s->hcount[FOREST_MISSING_BIN] = 0;
+}
+
+/* Random forest: every boundary between the node's values of f. Returns 0 when f is constant
+ * in the node (and has no missing values to split off). */
+static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, int32_t en, int f,
+                          const double *T, best_split *best)
+{
+    const int S = t->n_stats;
+    int bmin, bmax;
+    build_histogram(t, s, st, en, f, &bmin, &bmax);
+    const double *hist = s->hist;
+    const int32_t *hc = s->hcount;
     const double *M = hist + FOREST_MISSING_BIN * S;
     const int64_t nM = hc[FOREST_MISSING_BIN], cnt = en - st;
     /* values to split between, or values and missing ones to tell apart */
@@ -207,33 +235,27 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
         if (nM > 0)
             offer(t, T, L, M, nL, nM, cnt, f, bmax, HUGE_VALF, tmp, best);
     }
-    /* leave the histogram all-zero for the next scan */
-    if (bmin <= bmax) {
-        memset(hist + bmin * S, 0, (size_t)(bmax - bmin + 1) * (size_t)S * sizeof *hist);
-        memset(hc + bmin, 0, (size_t)(bmax - bmin + 1) * sizeof *hc);
-    }
-    memset(hist + FOREST_MISSING_BIN * S, 0, (size_t)S * sizeof *hist);
-    hc[FOREST_MISSING_BIN] = 0;
+    clear_histogram(t, s, bmin, bmax);
     return varies;
 }
 
-/* Extra trees: one threshold drawn uniformly in [min, max) of the node's values of f. */
+/* Extra trees: one threshold drawn uniformly in [min, max) of the node's values of f; the
+ * histogram gives min, max and the left side's stats in one pass over the rows. */
 static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng, int32_t st, int32_t en, int f,
                       const double *T, best_split *best)
 {
     const int S = t->n_stats;
-    const uint8_t *col = t->bins + (int64_t)f * t->n;
-    const int32_t *idx = s->idx;
-    const double *w = s->w;
-    int bmin = FOREST_MISSING_BIN, bmax = -1, any_missing = 0;
-    for (int32_t i = st; i < en; i++) {
-        const int b = col[idx[i]];
-        bmin = b < bmin ? b : bmin;
-        bmax = b != FOREST_MISSING_BIN && b > bmax ? b : bmax;
-        any_missing |= b == FOREST_MISSING_BIN;
-    }
-    if (!(bmin < bmax) && !(bmax >= 0 && any_missing))
+    int bmin, bmax;
+    build_histogram(t, s, st, en, f, &bmin, &bmax);
+    const double *hist = s->hist;
+    const int32_t *hc = s->hcount;
+    const double *M = hist + FOREST_MISSING_BIN * S;
+    const int64_t nM = hc[FOREST_MISSING_BIN];
+    const int varies = bmin < bmax || (bmax >= 0 && nM > 0);
+    if (!varies) {
+        clear_histogram(t, s, bmin, bmax);
         return 0;
+    }
     const float *lo = t->fb->lo + (int64_t)f * FOREST_MAX_BINS, *hi = t->fb->hi + (int64_t)f * FOREST_MAX_BINS;
     const double vlo = lo[bmin], vhi = hi[bmax];
     const double thr = bmin < bmax ? vlo + forest_uniform(rng) * (vhi - vlo) : 0;
@@ -253,21 +275,32 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
         }
         cut = a < bmax ? a : bmax - 1;
     }
-    double *L = s->stats + S, *M = s->stats + 2 * S, *tmp = s->stats + 3 * S;
+    double *L = s->stats + S, *tmp = s->stats + 3 * S;
     for (int k = 0; k < S; k++)
-        L[k] = M[k] = 0;
-    int64_t nL = 0, nM = 0;
-    for (int32_t i = st; i < en; i++) {
-        const int32_t r = idx[i];
-        const int b = col[r];
-        double *dst = b == FOREST_MISSING_BIN ? M : b <= cut ? L : NULL;
-        if (!dst)
-            continue;
-        nL += b != FOREST_MISSING_BIN, nM += b == FOREST_MISSING_BIN;
-        if (t->classification)
-            dst[t->label[r]] += w[r];
-        else
-            dst[0] += w[r], dst[1] += w[r] * t->value[r];
+        L[k] = 0;
+    int64_t nL = 0;
+    if (en - st < cut - bmin + 1) { /* a small node over a wide range: its rows are fewer than the bins */
+        const uint8_t *col = t->bins + (int64_t)f * t->n;
+        for (int32_t i = st; i < en; i++) {
+            const int32_t r = s->idx[i];
+            const int b = col[r];
+            if (b > cut) /* the missing code included */
+                continue;
+            nL++;
+            if (t->classification)
+                L[t->label[r]] += s->w[r];
+            else
+                L[0] += s->w[r], L[1] += s->w[r] * t->value[r];
+        }
+    } else {
+        for (int b = bmin; b <= cut; b++) {
+            if (!hc[b])
+                continue;
+            const double *hb = hist + b * S;
+            for (int k = 0; k < S; k++)
+                L[k] += hb[k];
+            nL += hc[b];
+        }
     }
     /* the drawn threshold itself when it separates the bins as partitioned (always so when a
      * bin holds one value), else the middle of the gap after bin `cut` */
@@ -277,26 +310,28 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
     else if (!(fthr >= hi[cut] && fthr < lo[cut + 1]))
         fthr = forest_midpoint(hi[cut], lo[cut + 1]);
     offer(t, T, L, M, nL, nM, en - st, f, cut, fthr, tmp, best);
+    clear_histogram(t, s, bmin, bmax);
     return 1;
 }
 
-/* Partitions idx[st..en) by the split; returns the first row of the right side. */
-static int32_t partition(const forest_train *t, int32_t *idx, int32_t st, int32_t en, int f, int cut, int mleft)
+/* Partitions idx[st..en) by the split, stably and without branches (the side of a row is
+ * unpredictable): left rows compacted in place, right rows through tmp. Returns the first row of
+ * the right side. */
+static int32_t partition(const forest_train *t, int32_t *idx, int32_t *tmp, int32_t st, int32_t en, int f, int cut,
+                         int mleft)
 {
     const uint8_t *col = t->bins + (int64_t)f * t->n;
-    int32_t i = st, j = en - 1;
-    while (i <= j) {
+    const int ml = mleft != 0;
+    int32_t nl = st, nr = 0;
+    for (int32_t i = st; i < en; i++) {
         const int32_t r = idx[i];
         const int b = col[r];
-        const int left = b == FOREST_MISSING_BIN ? mleft : b <= cut;
-        if (left) {
-            i++;
-        } else {
-            idx[i] = idx[j], idx[j] = r;
-            j--;
-        }
+        const int left = (b <= cut) | (ml & (b == FOREST_MISSING_BIN)); /* cut < the missing code */
+        idx[nl] = r, tmp[nr] = r;
+        nl += left, nr += !left;
     }
-    return i;
+    memcpy(idx + nl, tmp, (size_t)nr * sizeof *idx);
+    return nl;
 }
 
 aml_status forest_grow(const aml_host *h, const forest_train *t, forest_scratch *s, int tree, forest_tree *out)
@@ -332,8 +367,23 @@ aml_status forest_grow(const aml_host *h, const forest_train *t, forest_scratch 
             T[k] = 0;
         int pure;
         if (t->classification) {
-            for (int32_t i = st; i < en; i++)
-                T[t->label[s->idx[i]]] += s->w[s->idx[i]];
+            /* rows of a node mostly share a class: four accumulators keep the sums independent */
+            double *T2 = s->stats + 4 * S, *T3 = s->stats + 5 * S, *T4 = s->stats + 6 * S;
+            for (int k = 0; k < S; k++)
+                T2[k] = T3[k] = T4[k] = 0;
+            const int32_t *idx = s->idx, *label = t->label;
+            const double *w = s->w;
+            int32_t i = st;
+            for (; i + 3 < en; i += 4) {
+                T[label[idx[i]]] += w[idx[i]];
+                T2[label[idx[i + 1]]] += w[idx[i + 1]];
+                T3[label[idx[i + 2]]] += w[idx[i + 2]];
+                T4[label[idx[i + 3]]] += w[idx[i + 3]];
+            }
+            for (; i < en; i++)
+                T[label[idx[i]]] += w[idx[i]];
+            for (int k = 0; k < S; k++)
+                T[k] += (T2[k] + T3[k]) + T4[k];
             int present = 0;
             for (int k = 0; k < S; k++)
                 present += T[k] > 0;
@@ -374,7 +424,8 @@ aml_status forest_grow(const aml_host *h, const forest_train *t, forest_scratch 
             n_leaves++;
             continue;
         }
-        const int32_t mid = partition(t, s->idx, st, en, best.feature, best.bin, best.missing_left);
+        /* s->count is free once the tree's rows are chosen: it serves as the partition buffer */
+        const int32_t mid = partition(t, s->idx, s->count, st, en, best.feature, best.bin, best.missing_left);
         const double decrease = best.score - side_score(t, T, W);
         s->imp[best.feature] += decrease > 0 ? decrease : 0;
         uint32_t feat = (uint32_t)best.feature | (best.missing_left ? FN_MISSING_LEFT : 0u);
