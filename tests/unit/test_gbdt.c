@@ -545,6 +545,27 @@ static void test_round_trip_regression(void **state)
         check_round_trip(0, params_with(&ps, "loss", (double)loss, "n_trees", 60.0, NULL));
 }
 
+/* Large enough for the threaded paths (histograms in chunks, partition, scoring): one thread and
+ * three give the same bytes. */
+static void test_threads_large(void **state)
+{
+    enum { N = 90000, D = 4 };
+    float *X = malloc(sizeof(float) * N * D);
+    int32_t *lab = malloc(sizeof(int32_t) * N);
+    make_task(2, N, D, 81, X, lab, NULL);
+    table tr = {X, N, D, lab, NULL, NULL};
+    param_set ps;
+    const aml_params *p = params_with(&ps, "n_trees", 10.0, "subsample", 0.9, "max_leaves", 63.0, NULL);
+    aml_model *a = fit_new(2, &tr, NULL, p, 1), *b = fit_new(2, &tr, NULL, p, 3);
+    aml_writer wa, wb;
+    save_blob(a, &wa), save_blob(b, &wb);
+    assert_int_equal(wa.len, wb.len);
+    assert_memory_equal(wa.buf, wb.buf, wa.len);
+    aml_writer_release(&wa), aml_writer_release(&wb);
+    vt->free(a), vt->free(b);
+    free(X), free(lab);
+}
+
 /* Fitting at resource 0.3, then 0.55, then 1 gives byte for byte the model one fit at 1 gives,
  * with row and feature sampling and early stopping in play. */
 static void check_resume(int n_classes, const aml_params *p)
@@ -851,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_binary),
         cmocka_unit_test(test_round_trip_multiclass),
         cmocka_unit_test(test_round_trip_regression),
+        cmocka_unit_test(test_threads_large),
         cmocka_unit_test(test_resume_equals_one_fit),
         cmocka_unit_test(test_early_stopping_best_round),
         cmocka_unit_test(test_class_weight),

@@ -186,7 +186,7 @@ static void train_scores(const aml_model *m, const gb_binned *B, double *score, 
 {
     const int K = m->K;
     const gb_forest *f = &m->f;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (B->n >= GB_PAR_ROWS)
     for (int64_t i = 0; i < B->n; i++) {
         double *s = score + i * K;
         for (int k = 0; k < K; k++)
@@ -243,14 +243,14 @@ static void quantise(void *gh, int64_t n, int threads, double *inv_sg, double *i
 {
     unsigned char *p = gh;
     float mg = 0, mh = 0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : mg, mh)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : mg, mh) if (n >= GB_PAR_ROWS)
     for (int64_t i = 0; i < n; i++) {
         float g, h;
         memcpy(&g, p + 8 * i, 4), memcpy(&h, p + 8 * i + 4, 4);
         mg = fabsf(g) > mg ? fabsf(g) : mg, mh = h > mh ? h : mh;
     }
     double sg = mg > 0 ? QSCALE / mg : 0, sh = mh > 0 ? QSCALE / mh : 0;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (n >= GB_PAR_ROWS)
     for (int64_t i = 0; i < n; i++) {
         float g, h;
         memcpy(&g, p + 8 * i, 4), memcpy(&h, p + 8 * i + 4, 4);
@@ -387,15 +387,15 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                     if (se[l] > sb[l])
                         lv[l] = m->cfg.learning_rate *
                                 gb_leaf_median(&ty, fw.score, K, fw.rows + sb[l], se[l] - sb[l], fw.median_buf);
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1) if (nb >= GB_PAR_ROWS)
             for (int l = 0; l < nl; l++)
                 for (int64_t i = sb[l]; i < se[l]; i++)
                     fw.score[(int64_t)fw.rows[i] * K + k] += lv[l];
-#pragma omp parallel for num_threads(T) schedule(static)
+#pragma omp parallel for num_threads(T) schedule(static) if (n - nb >= GB_PAR_ROWS)
             for (int64_t i = nb; i < n; i++)
                 fw.score[(int64_t)fw.bag[i] * K + k] += gb_tree_eval_bins(&m->f, t, B->bins + (int64_t)fw.bag[i] * B->d);
             if (has_valid)
-#pragma omp parallel for num_threads(T) schedule(static)
+#pragma omp parallel for num_threads(T) schedule(static) if (vy.n >= GB_PAR_ROWS / 4)
                 for (int64_t i = 0; i < vy.n; i++)
                     fw.vscore[i * K + k] += gb_tree_eval(&m->f, t, valid_X->data + i * valid_X->ld);
         }
@@ -446,6 +446,8 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
     const int K = m->K, no = m->n_classes ? m->n_classes : 1;
     const int64_t n = X->rows, nblk = (n + GB_SCORE_BLOCK - 1) / GB_SCORE_BLOCK;
     int T = h->threads(c) > 0 ? h->threads(c) : 1;
+    if (n < GB_PAR_ROWS / 16)
+        T = 1;
     if (T > nblk)
         T = nblk > 0 ? (int)nblk : 1;
     double *scratch = malloc((size_t)T * GB_SCORE_BLOCK * K * sizeof(double));

@@ -11,6 +11,9 @@
 #define GB_MAX_BINS 255   /* value bins per feature; bin 0 is the missing-value bin */
 #define GB_STRIDE 256     /* histogram entries per feature (missing + up to 255 value bins) */
 #define GB_MISSING_BIN 0
+/* Loops over fewer rows run on one thread: a parallel region costs more than they do, and far
+ * more when the machine is oversubscribed. */
+#define GB_PAR_ROWS 16384
 
 /* ---- binning (gbdt_bin.c) ------------------------------------------------------------------ */
 

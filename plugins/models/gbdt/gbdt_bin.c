@@ -104,13 +104,11 @@ uint8_t gb_bin_value(const float *cuts, int n_cuts, float v)
 {
     if (v != v)
         return GB_MISSING_BIN;
-    int lo = 0, hi = n_cuts; /* first cut >= v */
-    while (lo < hi) {
-        int mid = (lo + hi) >> 1;
-        if (cuts[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* branch-free lower bound: the count of cuts below v, one conditional move per step */
+    int lo = 0;
+    for (int step = 128; step > 0; step >>= 1) {
+        int probe = lo + step;
+        lo = probe <= n_cuts && cuts[probe - 1] < v ? probe : lo;
     }
     return (uint8_t)(1 + lo);
 }
@@ -140,7 +138,7 @@ aml_status gb_binned_build(const aml_matrix *X, int max_bins, int threads, gb_bi
     if (!b.bins || !b.cuts || !b.cut_off || !b.n_value_bins || !b.has_missing || !b.usable || !ncut || !work || !kwork)
         goto nomem;
     /* cuts per feature from evenly spaced sample rows; each feature first into its own max_bins slot */
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (s * d >= 16 * GB_PAR_ROWS)
     for (int64_t j = 0; j < d; j++) {
         float *vals = work + (size_t)omp_get_thread_num() * (size_t)(s + 1);
         uint32_t *kw = kwork + (size_t)omp_get_thread_num() * (size_t)(2 * s + 1);
@@ -160,7 +158,7 @@ aml_status gb_binned_build(const aml_matrix *X, int max_bins, int threads, gb_bi
     uint8_t *miss = calloc((size_t)(nblk * d), 1); /* per block: so no two threads write one flag */
     if (!miss)
         goto nomem;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (n * d >= 16 * GB_PAR_ROWS)
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t i1 = (blk + 1) * 4096 < n ? (blk + 1) * 4096 : n;
         for (int64_t i = blk * 4096; i < i1; i++) {
@@ -200,7 +198,7 @@ uint64_t gb_matrix_hash(const aml_matrix *X, int threads)
     const int64_t n = X->rows, d = X->cols;
     uint64_t total = mix64((uint64_t)n * 0x9e3779b97f4a7c15ULL ^ (uint64_t)d);
     /* a sum of per-row hashes: commutative, so any split over threads gives the same value */
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total) if (n * d >= 64 * GB_PAR_ROWS)
     for (int64_t i = 0; i < n; i++) {
         const float *x = X->data + i * X->ld;
         uint64_t h0 = 0x243f6a8885a308d3ULL, h1 = 0x13198a2e03707344ULL;

@@ -101,6 +101,8 @@ void gb_forest_scores(const gb_forest *f, int64_t n_trees, const float *X, int64
     const int64_t nblk = (n + GB_SCORE_BLOCK - 1) / GB_SCORE_BLOCK;
     if (nblk < threads)
         threads = nblk > 0 ? (int)nblk : 1;
+    if (n < GB_PAR_ROWS / 16)
+        threads = 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t blk = 0; blk < nblk; blk++) {
         const int64_t i0 = blk * GB_SCORE_BLOCK, i1 = i0 + GB_SCORE_BLOCK < n ? i0 + GB_SCORE_BLOCK : n;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define PAR_MIN_ROWS 16384  /* below this a node's histogram is built by one thread */
+#define ROW_CHUNK 4096      /* rows per work item: a thread the OS delays leaves its items to the others */
 #define MAX_SPLIT_THREADS 64
 
 static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int64_t i1, const int32_t *gq,
@@ -51,14 +52,17 @@ void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         gb_stat *own = t == 0 ? hist : scratch + (size_t)t * len;
         memset(own, 0, len * sizeof *own);
-        build_range(B, rows, m * t / T, m * (t + 1) / T, gq, feats, nf, own);
-#pragma omp barrier
-#pragma omp for schedule(static)
-        for (int64_t e = 0; e < (int64_t)len; e++)
-            for (int u = 1; u < T; u++) {
-                const gb_stat *o = scratch + (size_t)u * len + e;
-                hist[e].g += o->g, hist[e].h += o->h, hist[e].n += o->n;
-            }
+        const int64_t nch = (m + ROW_CHUNK - 1) / ROW_CHUNK;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++)
+            build_range(B, rows, ch * ROW_CHUNK, ch + 1 < nch ? (ch + 1) * ROW_CHUNK : m, gq, feats, nf, own);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t e0 = 0; e0 < (int64_t)len; e0 += GB_STRIDE)
+            for (int u = 1; u < T; u++)
+                for (int64_t e = e0; e < e0 + GB_STRIDE; e++) {
+                    const gb_stat *o = scratch + (size_t)u * len + e;
+                    hist[e].g += o->g, hist[e].h += o->h, hist[e].n += o->n;
+                }
     }
 }
 
@@ -127,7 +131,7 @@ void gb_split_find(const gb_binned *B, const gb_stat *hist, const int32_t *feats
     gb_split none = {.gain = sp->min_gain, .feature = -1, .bin = 0, .default_left = 0};
     if (threads > MAX_SPLIT_THREADS)
         threads = MAX_SPLIT_THREADS;
-    if (threads <= 1 || nf < 32) {
+    if (threads <= 1 || nf < 512) { /* a feature costs ~ a microsecond: threads pay off only when wide */
         *best = none;
         find_range(B, hist, feats, 0, nf, tot, sp, parent, best);
         return;

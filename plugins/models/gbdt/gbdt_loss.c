@@ -81,7 +81,7 @@ void gb_gradients(gb_objective obj, int K, const gb_targets *y, const double *sc
                   int threads)
 {
     const int64_t n = y->n;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (n >= GB_PAR_ROWS)
     for (int64_t i = 0; i < n; i++) {
         const double w = wt(y, i);
         const double *s = score + i * K;
@@ -154,7 +154,7 @@ double gb_loss_mean(gb_objective obj, int K, const gb_targets *y, const double *
     double *part = malloc((size_t)(2 * (nch > 0 ? nch : 1)) * sizeof *part);
     if (!part)
         return NAN;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (n >= GB_PAR_ROWS)
     for (int64_t c = 0; c < nch; c++) {
         double sl = 0, sw = 0;
         const int64_t i1 = (c + 1) * LOSS_CHUNK < n ? (c + 1) * LOSS_CHUNK : n;

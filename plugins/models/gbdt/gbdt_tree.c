@@ -12,6 +12,7 @@
 
 #define POOL_BYTES ((size_t)256 << 20) /* histograms kept per grower, at most */
 #define PAR_PARTITION_ROWS 65536
+#define PART_CHUNK 8192
 
 typedef struct leaf_info {
     int64_t begin, end;
@@ -35,7 +36,7 @@ struct gb_grower {
     int n_pool, *free_slots, n_free;
     gb_stat *scratch;     /* per-thread histograms */
     int32_t *tmp;         /* partition buffer, n rows */
-    int64_t *part_count;  /* per-thread counts */
+    int64_t *part_count;  /* per-chunk counts */
 };
 
 aml_status gb_grower_new(const gb_binned *B, const gb_grow_params *gp, int threads, gb_grower **out)
@@ -56,7 +57,7 @@ aml_status gb_grower_new(const gb_binned *B, const gb_grow_params *gp, int threa
     g->free_slots = malloc((size_t)g->n_pool * sizeof(int));
     g->scratch = g->threads > 1 ? malloc((size_t)g->threads * per) : NULL;
     g->tmp = malloc((size_t)(B->n > 0 ? B->n : 1) * sizeof(int32_t));
-    g->part_count = malloc((size_t)(2 * g->threads + 2) * sizeof(int64_t));
+    g->part_count = malloc((size_t)(B->n / PART_CHUNK + 2) * sizeof(int64_t));
     if (!g->leaves || !g->seg_begin || !g->seg_end || !g->pool || !g->free_slots || (g->threads > 1 && !g->scratch) ||
         !g->tmp || !g->part_count) {
         gb_grower_free(g);
@@ -148,38 +149,40 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
         memcpy(rows + l, g->tmp, (size_t)nr * sizeof *rows);
         return l;
     }
+    /* fixed chunks, counted then scattered: the order is the serial one whatever runs where */
+    const int64_t nch = (m + PART_CHUNK - 1) / PART_CHUNK;
     int64_t *cnt = g->part_count, n_left = 0;
-    int T = g->threads;
-#pragma omp parallel num_threads(T)
+#pragma omp parallel num_threads(g->threads)
     {
-        const int t = omp_get_thread_num(), TT = omp_get_num_threads();
-        const int64_t i0 = begin + m * t / TT, i1 = begin + m * (t + 1) / TT;
-        int64_t c = 0;
-        for (int64_t i = i0; i < i1; i++)
-            c += goes_left(bins + (int64_t)rows[i] * d, f, bin, dl);
-        cnt[t] = c;
-#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t i0 = begin + ch * PART_CHUNK, i1 = i0 + PART_CHUNK < end ? i0 + PART_CHUNK : end;
+            int64_t c = 0;
+            for (int64_t i = i0; i < i1; i++)
+                c += goes_left(bins + (int64_t)rows[i] * d, f, bin, dl);
+            cnt[ch] = c;
+        }
 #pragma omp single
         {
             int64_t acc = 0;
-            for (int u = 0; u < TT; u++) {
-                int64_t cu = cnt[u];
-                cnt[u] = acc, acc += cu;
+            for (int64_t ch = 0; ch < nch; ch++) {
+                int64_t c = cnt[ch];
+                cnt[ch] = acc, acc += c;
             }
             n_left = acc;
-            /* right offsets: rows before chunk u minus lefts before it */
-            for (int u = 0; u < TT; u++)
-                cnt[TT + u] = m * u / TT - cnt[u];
         }
-        int64_t lp = begin + cnt[t], rp = begin + n_left + cnt[TT + t];
-        for (int64_t i = i0; i < i1; i++) {
-            int32_t r = rows[i];
-            if (goes_left(bins + (int64_t)r * d, f, bin, dl))
-                g->tmp[lp++] = r;
-            else
-                g->tmp[rp++] = r;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t i0 = begin + ch * PART_CHUNK, i1 = i0 + PART_CHUNK < end ? i0 + PART_CHUNK : end;
+            int64_t lp = begin + cnt[ch], rp = begin + n_left + (ch * PART_CHUNK - cnt[ch]);
+            for (int64_t i = i0; i < i1; i++) {
+                int32_t r = rows[i];
+                if (goes_left(bins + (int64_t)r * d, f, bin, dl))
+                    g->tmp[lp++] = r;
+                else
+                    g->tmp[rp++] = r;
+            }
         }
-#pragma omp barrier
 #pragma omp for schedule(static)
         for (int64_t i = begin; i < end; i++)
             rows[i] = g->tmp[i];
