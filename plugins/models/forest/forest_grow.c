@@ -72,7 +72,7 @@ void forest_tree_free(const aml_host *h, forest_tree *t)
 
 static inline double xlogx(double x) { return x > 0 ? x * log(x) : 0.0; }
 
-/* The score of a child given by its stats vector c; W its weight. */
+/* The score of a node given by its stats vector c; W its weight. */
 static double side_score(const forest_train *t, const double *c, double W)
 {
     if (!t->classification)
@@ -98,51 +98,68 @@ static inline double weight_of(const forest_train *t, const double *c)
     return W;
 }
 
-/* Score of the split whose left side is L (+ M when with_missing), right side the rest of T.
- * tmp has n_stats doubles. Returns -inf when a side has no weight. */
-static double split_score(const forest_train *t, const double *T, const double *L, const double *M,
-                          int with_missing, double *left, double *right)
+/* Score of the split whose left side is L (+ M when M is not NULL), the right side the rest of
+ * T, in one pass without temporaries; *wl / *wr get the sides' weights. -inf when a side has no
+ * weight. This runs for every candidate boundary, so it is kept inline and branch-light. */
+static inline double split_score(const forest_train *t, const double *T, const double *L, const double *M,
+                                 double *wl_out, double *wr_out)
 {
-    const int S = t->n_stats;
-    for (int k = 0; k < S; k++) {
-        left[k] = with_missing ? L[k] + M[k] : L[k];
-        right[k] = T[k] - left[k];
+    if (!t->classification) {
+        const double wl = L[0] + (M ? M[0] : 0.0), sl = L[1] + (M ? M[1] : 0.0);
+        const double wr = T[0] - wl, sr = T[1] - sl;
+        *wl_out = wl, *wr_out = wr;
+        return wl > 0 && wr > 0 ? sl * sl / wl + sr * sr / wr : -HUGE_VAL;
     }
-    const double WL = weight_of(t, left), WR = weight_of(t, right);
-    if (!(WL > 0) || !(WR > 0))
-        return -HUGE_VAL;
-    return side_score(t, left, WL) + side_score(t, right, WR);
+    const int S = t->n_stats;
+    double wl = 0, wr = 0, ql = 0, qr = 0;
+    if (t->criterion == CRIT_GINI) {
+        if (M) {
+            for (int k = 0; k < S; k++) {
+                const double l = L[k] + M[k], r = T[k] - l;
+                wl += l, wr += r, ql += l * l, qr += r * r;
+            }
+        } else {
+            for (int k = 0; k < S; k++) {
+                const double l = L[k], r = T[k] - l;
+                wl += l, wr += r, ql += l * l, qr += r * r;
+            }
+        }
+        *wl_out = wl, *wr_out = wr;
+        return wl > 0 && wr > 0 ? ql / wl + qr / wr : -HUGE_VAL;
+    }
+    for (int k = 0; k < S; k++) {
+        const double l = M ? L[k] + M[k] : L[k], r = T[k] - l;
+        wl += l, wr += r, ql += xlogx(l), qr += xlogx(r);
+    }
+    *wl_out = wl, *wr_out = wr;
+    return wl > 0 && wr > 0 ? ql - xlogx(wl) + qr - xlogx(wr) : -HUGE_VAL;
 }
 
 typedef struct {
     double score;
     int feature, bin, missing_left;
     float thr;     /* the threshold prediction uses: between the node's values left and right */
-    double WL, WR; /* of the best split, for the default direction of unseen missing values */
 } best_split;
 
 /* Offers the split "bin <= b" (threshold thr) of feature f with L / M stats and counts; keeps it
- * if it beats best. */
-static void offer(const forest_train *t, const double *T, const double *L, const double *M, int64_t nL,
-                  int64_t nM, int64_t cnt, int f, int b, float thr, double *tmp, best_split *best)
+ * if it beats best. Missing values go to the better side; when the node has none, later ones
+ * follow the heavier side. */
+static inline void offer(const forest_train *t, const double *T, const double *L, const double *M, int64_t nL,
+                         int64_t nM, int64_t cnt, int f, int b, float thr, best_split *best)
 {
     const int64_t nR = cnt - nL - nM, msl = t->min_leaf;
-    const int S = t->n_stats;
-    double *left = tmp, *right = tmp + S;
+    double wl, wr;
     if (nL >= msl && nR + nM >= msl) { /* missing values go right */
-        double sc = split_score(t, T, L, M, 0, left, right);
+        const double sc = split_score(t, T, L, NULL, &wl, &wr);
         if (sc > best->score) {
             best->score = sc, best->feature = f, best->bin = b, best->thr = thr;
-            best->WL = weight_of(t, left), best->WR = weight_of(t, right);
-            best->missing_left = nM > 0 ? 0 : best->WL >= best->WR;
+            best->missing_left = nM > 0 ? 0 : wl >= wr;
         }
     }
     if (nM > 0 && nL + nM >= msl && nR >= msl) { /* missing values go left */
-        double sc = split_score(t, T, L, M, 1, left, right);
-        if (sc > best->score) {
+        const double sc = split_score(t, T, L, M, &wl, &wr);
+        if (sc > best->score)
             best->score = sc, best->feature = f, best->bin = b, best->thr = thr, best->missing_left = 1;
-            best->WL = weight_of(t, left), best->WR = weight_of(t, right);
-        }
     }
 }
 
@@ -215,7 +232,7 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
         /* split after each non-empty bin `prev`, with the threshold halfway to the next non-empty
          * bin b of the node (as an exact splitter would place it), not at prev's upper edge */
         const float *lo = t->fb->lo + (int64_t)f * FOREST_MAX_BINS, *hi = t->fb->hi + (int64_t)f * FOREST_MAX_BINS;
-        double *L = s->stats + S, *tmp = s->stats + 3 * S;
+        double *L = s->stats + S;
         const double *h0 = hist + bmin * S;
         for (int k = 0; k < S; k++)
             L[k] = h0[k];
@@ -224,7 +241,7 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
         for (int b = bmin + 1; b <= bmax; b++) {
             if (!hc[b])
                 continue;
-            offer(t, T, L, M, nL, nM, cnt, f, prev, forest_midpoint(hi[prev], lo[b]), tmp, best);
+            offer(t, T, L, M, nL, nM, cnt, f, prev, forest_midpoint(hi[prev], lo[b]), best);
             const double *hb = hist + b * S;
             for (int k = 0; k < S; k++)
                 L[k] += hb[k];
@@ -233,7 +250,7 @@ static int scan_histogram(const forest_train *t, forest_scratch *s, int32_t st, 
         }
         /* every value left, the missing ones right: missingness itself as the split */
         if (nM > 0)
-            offer(t, T, L, M, nL, nM, cnt, f, bmax, HUGE_VALF, tmp, best);
+            offer(t, T, L, M, nL, nM, cnt, f, bmax, HUGE_VALF, best);
     }
     clear_histogram(t, s, bmin, bmax);
     return varies;
@@ -264,18 +281,17 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
         cut = bmax;
     } else if (!isfinite(thr)) {
         cut = bmin + (int)forest_below(rng, (uint32_t)(bmax - bmin));
-    } else { /* the last bin whose smallest value is <= thr: x <= thr <=> bin <= cut */
-        int a = bmin, z = bmax;
-        while (a < z) {
-            int mid = (a + z + 1) >> 1;
-            if (lo[mid] <= thr)
-                a = mid;
-            else
-                z = mid - 1;
+    } else { /* the last bin whose smallest value is <= thr (lo[bmin] is): x <= thr <=> bin <= cut;
+              * a branch-free search, since where thr falls is random by design */
+        int a = bmin, len = bmax - bmin + 1;
+        while (len > 1) {
+            const int half = len >> 1;
+            a = lo[a + half] <= thr ? a + half : a;
+            len -= half;
         }
         cut = a < bmax ? a : bmax - 1;
     }
-    double *L = s->stats + S, *tmp = s->stats + 3 * S;
+    double *L = s->stats + S;
     for (int k = 0; k < S; k++)
         L[k] = 0;
     int64_t nL = 0;
@@ -292,15 +308,27 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
             else
                 L[0] += s->w[r], L[1] += s->w[r] * t->value[r];
         }
-    } else {
+    } else if (cut - bmin <= bmax - cut) {
         for (int b = bmin; b <= cut; b++) {
-            if (!hc[b])
-                continue;
-            const double *hb = hist + b * S;
+            const double *hb = hist + b * S; /* empty bins add zeros: cheaper than a branch */
             for (int k = 0; k < S; k++)
                 L[k] += hb[k];
             nL += hc[b];
         }
+    } else { /* fewer bins on the right: left = total - missing - right */
+        double *R = s->stats + 6 * S;
+        for (int k = 0; k < S; k++)
+            R[k] = 0;
+        int64_t nR = 0;
+        for (int b = cut + 1; b <= bmax; b++) {
+            const double *hb = hist + b * S;
+            for (int k = 0; k < S; k++)
+                R[k] += hb[k];
+            nR += hc[b];
+        }
+        for (int k = 0; k < S; k++)
+            L[k] = T[k] - M[k] - R[k];
+        nL = (en - st) - nM - nR;
     }
     /* the drawn threshold itself when it separates the bins as partitioned (always so when a
      * bin holds one value), else the middle of the gap after bin `cut` */
@@ -309,7 +337,7 @@ static int scan_extra(const forest_train *t, forest_scratch *s, forest_rng *rng,
         fthr = HUGE_VALF;
     else if (!(fthr >= hi[cut] && fthr < lo[cut + 1]))
         fthr = forest_midpoint(hi[cut], lo[cut + 1]);
-    offer(t, T, L, M, nL, nM, en - st, f, cut, fthr, tmp, best);
+    offer(t, T, L, M, nL, nM, en - st, f, cut, fthr, best);
     clear_histogram(t, s, bmin, bmax);
     return 1;
 }
