@@ -24,7 +24,7 @@ static const aml_feature_vtable *vt;
 static const aml_host *host;
 
 /* Loads AML_PLUGIN_BUILD_DIR/aml_feature_<name>.so; for cmocka group setup. */
-static int load_feature_plugin(const char *name)
+static inline int load_feature_plugin(const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/aml_feature_%s.so", AML_PLUGIN_BUILD_DIR, name);
@@ -45,7 +45,7 @@ static int load_feature_plugin(const char *name)
     return 0;
 }
 
-static int unload_feature_plugin(void **state)
+static inline int unload_feature_plugin(void **state)
 {
     aml_registry_free(reg);
     return 0;
@@ -58,7 +58,7 @@ typedef struct {
 } param_set;
 
 /* Defaults, then up to two overrides by name (CHOICE values by index). */
-static const aml_params *params_of(param_set *ps, const char *name, double v, const char *name2, double v2)
+static inline const aml_params *params_of(param_set *ps, const char *name, double v, const char *name2, double v2)
 {
     assert_true(desc->n_params <= 16);
     for (int i = 0; i < desc->n_params; i++) {
@@ -76,22 +76,22 @@ static const aml_params *params_of(param_set *ps, const char *name, double v, co
     return &ps->p;
 }
 
-static aml_task task_of(int n_classes, int64_t d, const uint8_t *cat, uint64_t seed)
+static inline aml_task task_of(int n_classes, int64_t d, const uint8_t *cat, uint64_t seed)
 {
     aml_task t = {.kind = n_classes ? AML_TASK_CLASSIFICATION : AML_TASK_REGRESSION, .n_classes = n_classes,
                   .n_features = d, .categorical = cat, .seed = seed};
     return t;
 }
 
-static aml_matrix view(const float *X, int64_t n, int64_t d)
+static inline aml_matrix view(const float *X, int64_t n, int64_t d)
 {
     aml_matrix m = {.data = X, .rows = n, .cols = d, .ld = d};
     return m;
 }
 
 /* Creates and fits; y may be NULL for plugins that ignore the target. */
-static aml_feature *fit_threads(const aml_params *p, const aml_task *task, const aml_matrix *X, const aml_target *y,
-                                int threads)
+static inline aml_feature *fit_threads(const aml_params *p, const aml_task *task, const aml_matrix *X,
+                                       const aml_target *y, int threads)
 {
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, threads);
@@ -108,13 +108,14 @@ static aml_feature *fit_threads(const aml_params *p, const aml_task *task, const
     return f;
 }
 
-static aml_feature *fit_feature(const aml_params *p, const aml_task *task, const aml_matrix *X, const aml_target *y)
+static inline aml_feature *fit_feature(const aml_params *p, const aml_task *task, const aml_matrix *X,
+                                       const aml_target *y)
 {
     return fit_threads(p, task, X, y, 2);
 }
 
 /* Transforms X into a fresh rows x output_cols array (caller frees). */
-static float *transform_threads(const aml_feature *f, const aml_matrix *X, int threads)
+static inline float *transform_threads(const aml_feature *f, const aml_matrix *X, int threads)
 {
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, threads);
@@ -132,11 +133,11 @@ static float *transform_threads(const aml_feature *f, const aml_matrix *X, int t
     return out;
 }
 
-static float *transform(const aml_feature *f, const aml_matrix *X) { return transform_threads(f, X, 2); }
+static inline float *transform(const aml_feature *f, const aml_matrix *X) { return transform_threads(f, X, 2); }
 
 /* Saves f, loads it back (with task), and checks that the loaded copy has the same output columns
  * and transforms X bit-identically; returns the loaded copy. */
-static aml_feature *roundtrip(const aml_feature *f, const aml_task *task, const aml_matrix *X)
+static inline aml_feature *roundtrip(const aml_feature *f, const aml_task *task, const aml_matrix *X)
 {
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, 2);
@@ -169,7 +170,7 @@ static aml_feature *roundtrip(const aml_feature *f, const aml_task *task, const 
 }
 
 /* Exact float comparison that prints both values and the cell. */
-static void expect_cells(const float *got, const float *want, int64_t n, int64_t cols)
+static inline void expect_cells(const float *got, const float *want, int64_t n, int64_t cols)
 {
     for (int64_t a = 0; a < n * cols; a++) {
         int same = (isnan(got[a]) && isnan(want[a])) || got[a] == want[a];
@@ -182,7 +183,7 @@ static void expect_cells(const float *got, const float *want, int64_t n, int64_t
 }
 
 /* The message of a failing call, for exact-message assertions. */
-static aml_status fit_error(const aml_params *p, const aml_task *task, const aml_matrix *X, const aml_target *y,
+static inline aml_status fit_error(const aml_params *p, const aml_task *task, const aml_matrix *X, const aml_target *y,
                             char *msg, size_t n)
 {
     aml_host_ctx hc;

@@ -31,7 +31,8 @@ static const char *const method_choices[] = {"variance", "univariate"};
 
 static const aml_param_def params[N_PARAMS] = {
     [P_METHOD] = {.name = "method", .type = AML_PARAM_CHOICE, .def = M_VARIANCE, .choices = method_choices,
-                  .n_choices = 2, .help = "variance: drop low-variance columns; univariate: also keep the best F scores"},
+                  .n_choices = 2,
+                  .help = "variance: drop low-variance columns; univariate: also keep the best F scores"},
     [P_THRESHOLD] = {.name = "threshold", .type = AML_PARAM_FLOAT, .lo = 0, .hi = 10, .def = 0,
                      .help = "numeric columns with variance <= threshold are dropped"},
     [P_K] = {.name = "k", .type = AML_PARAM_INT, .lo = 0, .hi = 100000, .def = 0,
