@@ -426,7 +426,7 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
 {
     if (!m->fitted)
         return AML_ERR_INPUT;
-    gb_forest_block(&m->f, m->used_trees, row, 1, m->d, out);
+    gb_forest_row(&m->f, m->used_trees, row, out);
     gb_scores_to_proba(m->K, m->n_classes, out, out);
     return AML_OK;
 }

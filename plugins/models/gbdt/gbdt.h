@@ -103,6 +103,7 @@ typedef struct gb_forest {
     int64_t d;
     int64_t n_trees, cap_trees;
     int64_t *node_off, *leaf_off; /* n_trees + 1 each */
+    int32_t *depth;       /* n_trees: the deepest leaf (batch traversal runs that many steps) */
     gb_node *nodes;
     uint8_t *node_bin;    /* bin threshold (training-time traversal on bins) */
     float *node_gain;
@@ -116,6 +117,8 @@ aml_status gb_forest_init(gb_forest *f, int K, int64_t d);
 void gb_forest_free(gb_forest *f);
 /* Drops trees from n_trees on. */
 void gb_forest_truncate(gb_forest *f, int64_t n_trees);
+/* Recomputes depth[] from the nodes (after load). */
+void gb_forest_depths(gb_forest *f);
 /* Room for one more tree of up to max_leaves leaves. */
 aml_status gb_forest_reserve(gb_forest *f, int max_leaves);
 
@@ -155,6 +158,8 @@ static inline double gb_tree_eval_bins(const gb_forest *f, int64_t t, const uint
 #define GB_SCORE_BLOCK 64 /* rows scored together, tree by tree */
 /* Raw scores of `rows` rows of X (at most a few blocks) for trees [0, n_trees) into out. */
 void gb_forest_block(const gb_forest *f, int64_t n_trees, const float *X, int64_t rows, int64_t ld, double *out);
+/* One row's raw scores (no allocation), bit for bit those of gb_forest_block. */
+void gb_forest_row(const gb_forest *f, int64_t n_trees, const float *x, double *out);
 /* Raw scores of rows [0, n) of X for trees [0, n_trees) into out (n x K, base included), with
  * `threads` threads; each row's sum runs in tree order, so threads never change a bit. */
 void gb_forest_scores(const gb_forest *f, int64_t n_trees, const float *X, int64_t n, int64_t ld, double *out,

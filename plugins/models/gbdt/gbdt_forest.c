@@ -15,8 +15,9 @@ aml_status gb_forest_init(gb_forest *f, int K, int64_t d)
     f->cap_trees = 64;
     f->node_off = malloc((size_t)(f->cap_trees + 1) * sizeof(int64_t));
     f->leaf_off = malloc((size_t)(f->cap_trees + 1) * sizeof(int64_t));
+    f->depth = malloc((size_t)(f->cap_trees + 1) * sizeof(int32_t));
     f->base = calloc((size_t)K, sizeof(double));
-    if (!f->node_off || !f->leaf_off || !f->base) {
+    if (!f->node_off || !f->leaf_off || !f->depth || !f->base) {
         gb_forest_free(f);
         return AML_ERR_NOMEM;
     }
@@ -27,7 +28,7 @@ aml_status gb_forest_init(gb_forest *f, int K, int64_t d)
 void gb_forest_free(gb_forest *f)
 {
     free(f->node_off), free(f->leaf_off), free(f->nodes), free(f->node_bin), free(f->node_gain), free(f->leaf);
-    free(f->base);
+    free(f->base), free(f->depth);
     memset(f, 0, sizeof *f);
 }
 
@@ -66,6 +67,10 @@ aml_status gb_forest_reserve(gb_forest *f, int max_leaves)
         if (!b)
             return AML_ERR_NOMEM;
         f->leaf_off = b;
+        int32_t *dp = realloc(f->depth, (size_t)(c + 1) * sizeof *dp);
+        if (!dp)
+            return AML_ERR_NOMEM;
+        f->depth = dp;
         f->cap_trees = c;
     }
     int64_t need_nodes = f->n_nodes + max_leaves, cap = f->cap_nodes;
@@ -82,6 +87,89 @@ aml_status gb_forest_reserve(gb_forest *f, int max_leaves)
     return AML_OK;
 }
 
+void gb_forest_depths(gb_forest *f)
+{
+    int32_t dmax = 0, *dn = NULL;
+    for (int64_t t = 0; t < f->n_trees; t++)
+        dmax = f->node_off[t + 1] - f->node_off[t] > dmax ? (int32_t)(f->node_off[t + 1] - f->node_off[t]) : dmax;
+    dn = malloc((size_t)(dmax + 1) * sizeof *dn);
+    for (int64_t t = 0; t < f->n_trees; t++) {
+        const gb_node *nd = f->nodes + f->node_off[t];
+        const int64_t nn = f->node_off[t + 1] - f->node_off[t];
+        int32_t depth = 0;
+        if (dn && nn > 0) {
+            dn[0] = 1; /* children come after their parent: one pass in index order */
+            for (int64_t i = 0; i < nn; i++)
+                for (int s = 0; s < 2; s++) {
+                    if (nd[i].child[s] >= 0)
+                        dn[nd[i].child[s]] = dn[i] + 1;
+                    else
+                        depth = dn[i] > depth ? dn[i] : depth;
+                }
+        } else if (nn > 0) {
+            depth = (int32_t)nn; /* no memory for the pass: a bound that is always safe */
+        }
+        f->depth[t] = depth;
+    }
+    free(dn);
+}
+
+/* Eight rows walk one tree in lockstep for the tree's depth: eight independent chains of loads
+ * keep the core busy where one row would wait on each load; a row that reached its leaf idles
+ * on a harmless reload of the root without a branch. */
+static void block_tree8(const gb_forest *f, int64_t t, const float *X, int64_t ld, double *out, int K)
+{
+    const gb_node *nd = f->nodes + f->node_off[t];
+    const double *lv = f->leaf + f->leaf_off[t];
+    const int32_t depth = f->depth[t];
+    int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int32_t s = 0; s < depth; s++)
+        for (int r = 0; r < 8; r++) {
+            const int32_t cur = idx[r], at = cur < 0 ? 0 : cur;
+            const gb_node *p = nd + at;
+            const float v = X[r * ld + (p->feat & ~GB_DEFAULT_RIGHT)];
+            const int32_t next = p->child[(v > p->thr) | ((v != v) & (int)(p->feat >> 31))];
+            idx[r] = cur < 0 ? cur : next;
+        }
+    for (int r = 0; r < 8; r++)
+        out[r * K] += lv[~idx[r]];
+}
+
+/* One row, eight trees in lockstep (the single-row path's version of the same idea); the leaf
+ * values are added in tree order, as the batch path adds them. */
+static void row_trees8(const gb_forest *f, int64_t t0, const float *x, double *out, int K)
+{
+    int32_t idx[8], depth = 0;
+    const gb_node *nd[8];
+    for (int r = 0; r < 8; r++) {
+        nd[r] = f->nodes + f->node_off[t0 + r];
+        idx[r] = f->node_off[t0 + r + 1] > f->node_off[t0 + r] ? 0 : -1;
+        depth = f->depth[t0 + r] > depth ? f->depth[t0 + r] : depth;
+    }
+    for (int32_t s = 0; s < depth; s++)
+        for (int r = 0; r < 8; r++) {
+            const int32_t cur = idx[r], at = cur < 0 ? 0 : cur;
+            const gb_node *p = nd[r] + at;
+            const float v = x[p->feat & ~GB_DEFAULT_RIGHT];
+            const int32_t next = p->child[(v > p->thr) | ((v != v) & (int)(p->feat >> 31))];
+            idx[r] = cur < 0 ? cur : next;
+        }
+    for (int r = 0; r < 8; r++)
+        out[(t0 + r) % K] += f->leaf[f->leaf_off[t0 + r] + ~idx[r]];
+}
+
+void gb_forest_row(const gb_forest *f, int64_t n_trees, const float *x, double *out)
+{
+    const int K = f->K;
+    for (int k = 0; k < K; k++)
+        out[k] = f->base[k];
+    int64_t t = 0;
+    for (; t + 8 <= n_trees; t += 8)
+        row_trees8(f, t, x, out, K);
+    for (; t < n_trees; t++)
+        out[t % K] += gb_tree_eval(f, t, x);
+}
+
 void gb_forest_block(const gb_forest *f, int64_t n_trees, const float *X, int64_t rows, int64_t ld, double *out)
 {
     const int K = f->K;
@@ -90,7 +178,11 @@ void gb_forest_block(const gb_forest *f, int64_t n_trees, const float *X, int64_
             out[i * K + k] = f->base[k];
     for (int64_t t = 0; t < n_trees; t++) {
         const int k = (int)(t % K);
-        for (int64_t i = 0; i < rows; i++)
+        int64_t i = 0;
+        if (f->node_off[t + 1] > f->node_off[t])
+            for (; i + 8 <= rows; i += 8)
+                block_tree8(f, t, X + i * ld, ld, out + i * K + k, K);
+        for (; i < rows; i++)
             out[i * K + k] += gb_tree_eval(f, t, X + i * ld);
     }
 }

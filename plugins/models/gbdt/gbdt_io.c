@@ -122,14 +122,15 @@ aml_status gb_model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, cons
     gb_forest *f = &m->f;
     aml_status st = gb_forest_init(f, hd.K, hd.d);
     if (st == AML_OK) {
-        free(f->node_off), free(f->leaf_off);
+        free(f->node_off), free(f->leaf_off), free(f->depth);
+        f->depth = malloc((size_t)(hd.n_trees + 1) * sizeof(int32_t));
         f->node_off = malloc((size_t)(hd.n_trees + 1) * sizeof(int64_t));
         f->leaf_off = malloc((size_t)(hd.n_trees + 1) * sizeof(int64_t));
         f->nodes = malloc((size_t)(hd.n_nodes + 1) * sizeof(gb_node));
         f->node_bin = malloc((size_t)(hd.n_nodes + 1));
         f->node_gain = malloc((size_t)(hd.n_nodes + 1) * sizeof(float));
         f->leaf = malloc((size_t)hd.n_leaves * sizeof(double));
-        if (!f->node_off || !f->leaf_off || !f->nodes || !f->node_bin || !f->node_gain || !f->leaf)
+        if (!f->node_off || !f->leaf_off || !f->depth || !f->nodes || !f->node_bin || !f->node_gain || !f->leaf)
             st = AML_ERR_NOMEM;
         f->cap_trees = hd.n_trees, f->cap_nodes = hd.n_nodes + 1, f->cap_leaves = hd.n_leaves;
     }
@@ -163,6 +164,7 @@ aml_status gb_model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, cons
         h->set_error(c, "gbdt: corrupt model blob (tree structure)");
         return AML_ERR_FORMAT;
     }
+    gb_forest_depths(f);
     m->used_trees = hd.n_trees, m->rounds_fit = m->best_rounds = hd.n_trees / hd.K;
     m->fitted = 1;
     *out = m;

@@ -303,6 +303,10 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
     }
     if (st != AML_OK)
         return st;
+    int32_t depth = 0;
+    for (int l = 0; l < g->n_leaves; l++)
+        depth = lv[l].depth > depth ? lv[l].depth : depth;
+    f->depth[f->n_trees] = depth;
     f->n_nodes += n_nodes, f->n_leaves += g->n_leaves;
     f->n_trees++;
     f->node_off[f->n_trees] = f->n_nodes, f->leaf_off[f->n_trees] = f->n_leaves;
