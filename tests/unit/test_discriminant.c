@@ -310,7 +310,7 @@ static void test_collinear_features(void **state)
 
 static void test_threads_agree(void **state)
 {
-    enum { N = 2000, Q = 1500, D = 12, K = 4 };
+    enum { N = 3000, Q = 1500, D = 160, K = 4 }; /* wide enough for OpenBLAS to thread a product */
     static float X[N * D], Xq[Q * D];
     static int32_t y[N];
     static double P1[Q * K], P2[Q * K];

@@ -369,6 +369,28 @@ static void test_deterministic(void **state)
     vt->free(a), vt->free(b), vt->free(c);
 }
 
+/* Products big enough for OpenBLAS to split over 2 threads (>= 2^21 multiply-adds) still give
+ * the bits of 1 thread: the split is over rows and columns of the output, never over the sums. */
+static void test_threads_large_shapes(void **state)
+{
+    enum { N = 1024, D = 96, K = 4 };
+    static float X[N * D];
+    static int32_t y[N];
+    make_data(N, D, K, 41, X, y, NULL);
+    data tr = {.X = X, .n = N, .d = D, .label = y};
+    param_set ps;
+    const aml_params *p = params_of(&ps, "256:128", "epochs", 2.0, "batch", 256.0, NULL);
+    aml_model *a = create_model(K, D, 3, p), *b = create_model(K, D, 3, p);
+    fit_to(a, &tr, NULL, 1.0, 1);
+    fit_to(b, &tr, NULL, 1.0, 2);
+    aml_writer wa, wb;
+    save(a, &wa), save(b, &wb);
+    assert_int_equal(wa.len, wb.len);
+    assert_memory_equal(wa.buf, wb.buf, wa.len);
+    aml_writer_release(&wa), aml_writer_release(&wb);
+    vt->free(a), vt->free(b);
+}
+
 /* Pure-noise labels: the validation score stops improving early, so a model allowed 60 epochs and
  * one allowed 120 stop at the same epoch and keep the same best weights. */
 static void test_early_stopping(void **state)
@@ -686,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_resume_equals_one_go),
         cmocka_unit_test(test_resume_other_data_restarts),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_threads_large_shapes),
         cmocka_unit_test(test_early_stopping),
         cmocka_unit_test(test_save_load_exact),
         cmocka_unit_test(test_garbage_blob_rejected),

@@ -186,12 +186,7 @@ static int shrink_eigen(double *S, int64_t d, double s, double *lam, double *wor
         S[j * d + j] += s * tr / (double)d;
     const int n = (int)d;
     int info = 0;
-    /* OpenBLAS's threaded symv inside dsyev adds partial sums in a thread-dependent order: one
-     * thread keeps the model independent of the trial's thread budget (d^3 is small here) */
-    const int nt = omp_get_max_threads();
-    omp_set_num_threads(1);
     dsyev_("V", "U", &n, S, &n, lam, work, &lwork, &info);
-    omp_set_num_threads(nt);
     return info;
 }
 
@@ -210,6 +205,10 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     const int64_t n = X->rows, d = X->cols, k = m->k;
     const float *w = y->weight;
+    /* BLAS and LAPACK run on one thread here: OpenBLAS's threaded syrk/symv add partial sums in an
+     * order that depends on the thread count, and the model must not (the fit is O(n d^2 + d^3),
+     * small next to the trials around it). Predict uses the trial's threads. */
+    const int keep_threads = omp_get_max_threads();
     for (int64_t i = 0; i < n; i++) {
         if (y->label[i] < 0 || y->label[i] >= k) {
             h->set_error(c, "discriminant: row %lld: class index %d outside [0, %d)", (long long)i, y->label[i],
@@ -279,6 +278,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         for (int64_t i = 0; i < n; i++)
             idx[fill[y->label[i]]++] = i;
     }
+    omp_set_num_threads(1);
     /* scatter matrices: dsyrk over blocks of centred rows, each scaled by sqrt(w), one class at a time */
     memset(S, 0, (size_t)nS * d * d * sizeof(double));
     for (int64_t cl = 0; cl < k; cl++) {
@@ -354,6 +354,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     m->fitted = 1;
 done:
+    omp_set_num_threads(keep_threads);
     xfree(h, wc), xfree(h, start), xfree(h, idx), xfree(h, S), xfree(h, G), xfree(h, lam), xfree(h, P);
     xfree(h, work);
     return st;

@@ -129,20 +129,58 @@ void mlp_draw_dropout(const mlp_net *net, mlp_buffers *b, int64_t nb, float p, m
 /* Splits n elementwise items over up to nt threads only when there is enough work to pay for it. */
 static int threads_for(int64_t n, int nt) { return n >= 65536 && nt > 1 ? nt : 1; }
 
-/* C = alpha op(A) op(B) + beta C on row-major operands. A product too small to gain from a second
- * thread runs on one: the split saves microseconds, and on a busy machine waiting for a
- * descheduled partner costs milliseconds. OpenBLAS's OpenMP build takes its thread count from
- * the calling thread's omp_get_max_threads(); the caller's setting is put back afterwards. */
+/* C = op(A) op(B) + beta C on row-major operands, with results that do not depend on the thread
+ * count. OpenBLAS's own threading splits a product differently for each thread count, and its
+ * single- and multi-threaded drivers block the sums differently, so the bits would change with
+ * the trial's budget. Instead the output is cut into a fixed number of tiles (a function of the
+ * shape only), each a single-threaded SGEMM (OpenBLAS runs single-threaded inside a parallel
+ * region), and up to nt threads share the tiles. No tile splits the inner dimension, so every
+ * element of C is the same sum whatever the thread count. A product too small to gain from
+ * tiles is one single-threaded call. */
+typedef struct {
+    CBLAS_TRANSPOSE opa, opb;
+    int split_rows;
+    int64_t M, N, K, dim, tiles, lda, ldb, ldc;
+    const float *A, *B;
+    float beta, *C;
+} gemm_plan;
+
+static void gemm_tile(const gemm_plan *g, int64_t t)
+{
+    const int64_t lo = (g->dim * t / g->tiles) & ~(int64_t)15;
+    const int64_t hi = t == g->tiles - 1 ? g->dim : (g->dim * (t + 1) / g->tiles) & ~(int64_t)15;
+    if (g->split_rows) /* rows lo..hi of op(A) and C */
+        cblas_sgemm(CblasRowMajor, g->opa, g->opb, (int)(hi - lo), (int)g->N, (int)g->K, 1.0f,
+                    g->A + (g->opa == CblasTrans ? lo : lo * g->lda), (int)g->lda, g->B, (int)g->ldb, g->beta,
+                    g->C + lo * g->ldc, (int)g->ldc);
+    else /* columns lo..hi of op(B) and C */
+        cblas_sgemm(CblasRowMajor, g->opa, g->opb, (int)g->M, (int)(hi - lo), (int)g->K, 1.0f, g->A, (int)g->lda,
+                    g->B + (g->opb == CblasTrans ? lo * g->ldb : lo), (int)g->ldb, g->beta, g->C + lo, (int)g->ldc);
+}
+
 static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                  int64_t ldb, float beta, float *C, int64_t ldc, int nt)
 {
-    const int small = M * N * K < MLP_GEMM_SPLIT_MIN && nt > 1;
-    if (small)
+    gemm_plan g = {.opa = ta ? CblasTrans : CblasNoTrans, .opb = tb ? CblasTrans : CblasNoTrans,
+                   .split_rows = M >= N, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                   .A = A, .B = B, .beta = beta, .C = C};
+    g.dim = g.split_rows ? M : N;
+    g.tiles = M * N * K / MLP_GEMM_SPLIT_MIN;
+    g.tiles = g.tiles > MLP_GEMM_MAX_TILES ? MLP_GEMM_MAX_TILES : g.tiles;
+    g.tiles = g.tiles > g.dim / 32 ? g.dim / 32 : g.tiles;
+    g.tiles = g.tiles < 1 ? 1 : g.tiles;
+    const int threads = nt < g.tiles ? (nt < 1 ? 1 : nt) : (int)g.tiles;
+    if (threads == 1) { /* outside a parallel region OpenBLAS would thread: ask for one */
+        const int keep = omp_get_max_threads();
         omp_set_num_threads(1);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-    if (small)
-        omp_set_num_threads(nt);
+        for (int64_t t = 0; t < g.tiles; t++)
+            gemm_tile(&g, t);
+        omp_set_num_threads(keep);
+        return;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < g.tiles; t++)
+        gemm_tile(&g, t);
 }
 
 void mlp_softmax_rows(float *P, int64_t nb, int64_t k)

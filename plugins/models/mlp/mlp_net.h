@@ -10,8 +10,10 @@
 
 #define MLP_MAX_HIDDEN 8
 #define MLP_MAX_WIDTH 4096
-/* Products of fewer multiply-adds (M * N * K) run on one thread. */
+/* Products are cut into tiles of at least this many multiply-adds (M * N * K), at most
+ * MLP_GEMM_MAX_TILES of them, whatever the thread count. */
 #define MLP_GEMM_SPLIT_MIN ((int64_t)1 << 21)
+#define MLP_GEMM_MAX_TILES 8
 
 /* Dense layers l = 0 .. n_layers-1 map width[l] inputs to width[l+1] outputs: ReLU after every
  * layer but the last, then softmax (classification) or identity (regression). All parameters live
