@@ -10,7 +10,7 @@ return automl.search {
   metric = "auto",                            -- "auto" = accuracy or r2; rmse, mae ...
   budget = { seconds = 20 },                  -- and/or trials = N
   resampling = { kind = "auto" },             -- "holdout" | "kfold" (folds = 2..20)
-  models = { "linear", "knn", "mlp" },        -- or { knn = { k = automl.int(1, 30) } }
+  models = { "linear", "knn", "mlp", "gbdt" }, -- or { knn = { k = automl.int(1, 30) } }
   seed = 1,
   export = { to = "models", name = "digits" },  -- models/digits/<version>/
 }
