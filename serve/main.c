@@ -156,6 +156,7 @@ int main(int argc, char **argv)
     amld_metrics *metrics = amld_metrics_new();
     amld_watcher *w = NULL;
     amld_http *http = NULL;
+    aml_registry *plugins = aml_registry_new();
     int status = 1;
     if (amld_config_load(&c, opt.config, opt.config_explicit, &cfg) != AML_OK) {
         amld_log("%s", c.msg);
@@ -167,7 +168,10 @@ int main(int argc, char **argv)
         amld_log("%s", c.msg);
         goto done;
     }
-    if (amld_watcher_start(&c, &opt, &cfg, reg, metrics, &w) != AML_OK) {
+    aml_registry_scan_defaults(plugins);
+    for (int i = 0; i < aml_registry_refusal_count(plugins); i++)
+        amld_log("plugin refused: %s", aml_registry_refusal(plugins, i));
+    if (amld_watcher_start(&c, &opt, &cfg, plugins, reg, metrics, &w) != AML_OK) {
         amld_log("%s", c.msg);
         goto done;
     }
@@ -187,7 +191,9 @@ int main(int argc, char **argv)
 done:
     amld_http_drain(http, 30.0);
     amld_watcher_stop(w);
+    /* Versions hold their model plugin's code: the plugins go last. */
     amld_registry_free(reg);
+    aml_registry_free(plugins);
     amld_metrics_free(metrics);
     amld_config_free(&cfg);
     free(default_config);

@@ -321,8 +321,8 @@ static void *watch(void *arg)
     return NULL;
 }
 
-aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *cfg, amld_registry *reg,
-                              amld_metrics *metrics, amld_watcher **out)
+aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *cfg, aml_registry *plugins,
+                              amld_registry *reg, amld_metrics *metrics, amld_watcher **out)
 {
     amld_watcher *w = aml_xcalloc(1, sizeof *w);
     w->opt = opt;
@@ -332,10 +332,7 @@ aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *
     w->cfg_mtime = mtime_ns(opt->config);
     w->reg = reg;
     w->metrics = metrics;
-    w->plugins = aml_registry_new();
-    aml_registry_scan_defaults(w->plugins);
-    for (int i = 0; i < aml_registry_refusal_count(w->plugins); i++)
-        amld_log("plugin refused: %s", aml_registry_refusal(w->plugins, i));
+    w->plugins = plugins;
     pthread_mutex_init(&w->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -377,7 +374,6 @@ void amld_watcher_stop(amld_watcher *w)
     free(w->models);
     amld_config_free(&w->cfg);
     free(w->cfg_path);
-    aml_registry_free(w->plugins);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);

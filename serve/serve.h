@@ -150,8 +150,9 @@ void amld_versions_release(amld_version **v, int n);
 typedef struct amld_watcher amld_watcher;
 struct amld_metrics;
 /* Starts the background thread that scans opt->repo now and every poll interval, loads new
- * versions and swaps them into reg. Errors (thread creation) in c. */
-aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *cfg,
+ * versions with the plugins (borrowed: they must outlive every version, so free them after the
+ * registry) and swaps them into reg. Takes over cfg. Errors (thread creation) in c. */
+aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *cfg, aml_registry *plugins,
                               amld_registry *reg, struct amld_metrics *metrics, amld_watcher **out);
 /* Asks for a rescan now (SIGHUP). */
 void amld_watcher_kick(amld_watcher *w);
