@@ -167,7 +167,7 @@ static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A
     g.dim = g.split_rows ? M : N;
     g.tiles = M * N * K / MLP_GEMM_SPLIT_MIN;
     g.tiles = g.tiles > MLP_GEMM_MAX_TILES ? MLP_GEMM_MAX_TILES : g.tiles;
-    g.tiles = g.tiles > g.dim / 32 ? g.dim / 32 : g.tiles;
+    g.tiles = g.tiles > g.dim / 128 ? g.dim / 128 : g.tiles;
     g.tiles = g.tiles < 1 ? 1 : g.tiles;
     const int threads = nt < g.tiles ? (nt < 1 ? 1 : nt) : (int)g.tiles;
     if (threads == 1) { /* outside a parallel region OpenBLAS would thread: ask for one */

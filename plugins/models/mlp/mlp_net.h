@@ -13,7 +13,7 @@
 /* Products are cut into tiles of at least this many multiply-adds (M * N * K), at most
  * MLP_GEMM_MAX_TILES of them, whatever the thread count. */
 #define MLP_GEMM_SPLIT_MIN ((int64_t)1 << 21)
-#define MLP_GEMM_MAX_TILES 8
+#define MLP_GEMM_MAX_TILES 4
 
 /* Dense layers l = 0 .. n_layers-1 map width[l] inputs to width[l+1] outputs: ReLU after every
  * layer but the last, then softmax (classification) or identity (regression). All parameters live
