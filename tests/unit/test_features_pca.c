@@ -143,6 +143,29 @@ static void test_random_and_threads(void **state)
     free(X);
 }
 
+/* Wide enough that OpenBLAS would split the covariance and projection products over threads
+ * (>= 2^21 multiply-adds per call): the bits still do not depend on the thread budget. */
+static void test_wide_threads(void **state)
+{
+    enum { n = 3000, d = 160 };
+    float *X = malloc(sizeof(float) * n * d);
+    srand(23);
+    for (int a = 0; a < n * d; a++)
+        X[a] = (float)(rand() % 1000) / 100.0f + (float)(a % d) * (float)(a / d % 7);
+    param_set ps;
+    aml_task t = task_of(0, d, NULL, 1);
+    aml_matrix mx = view(X, n, d);
+    aml_feature *f1 = fit_threads(params_of(&ps, "n_components", d, NULL, 0), &t, &mx, NULL, 1);
+    aml_feature *f4 = fit_threads(params_of(&ps, "n_components", d, NULL, 0), &t, &mx, NULL, 4);
+    assert_int_equal(vt->output_cols(f1), d);
+    float *a = transform_threads(f1, &mx, 1), *b = transform_threads(f4, &mx, 4), *c = transform_threads(f4, &mx, 1);
+    assert_memory_equal(a, b, sizeof(float) * n * d);
+    assert_memory_equal(a, c, sizeof(float) * n * d);
+    free(a), free(b), free(c);
+    vt->free(f1), vt->free(f4);
+    free(X);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_axis_aligned),
         cmocka_unit_test(test_sign),
         cmocka_unit_test(test_random_and_threads),
+        cmocka_unit_test(test_wide_threads),
     };
     return cmocka_run_group_tests(tests, setup, unload_feature_plugin);
 }

@@ -188,6 +188,11 @@ static aml_status pca_fit(aml_feature *f, aml_host_ctx *c, const aml_matrix *X, 
     if (st != AML_OK)
         return st;
     clear_fit(f);
+    /* BLAS and LAPACK on one thread each: OpenBLAS's own threading (which it uses outside an
+     * active parallel region) adds partial sums in a thread-count-dependent order, and dsyevr's
+     * symv would too; the row chunks below bring the parallelism instead */
+    const int keep_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
     const int64_t n = X->rows, d = f->in.n_in;
     double *G = fc_alloc(h, (size_t)d * d * sizeof *G), *Z = fc_alloc(h, (size_t)d * d * sizeof *Z);
     double *w = fc_alloc(h, (size_t)d * sizeof *w), *cnt = fc_alloc(h, (size_t)d * sizeof *cnt);
@@ -261,10 +266,12 @@ static aml_status pca_fit(aml_feature *f, aml_host_ctx *c, const aml_matrix *X, 
         f->eigen[cc] = lambda;
     }
     fc_free(h, G), fc_free(h, Z), fc_free(h, w), fc_free(h, cnt);
+    omp_set_num_threads(keep_threads);
     f->fitted = 1;
     return AML_OK;
 fail:
     fc_free(h, G), fc_free(h, Z), fc_free(h, w), fc_free(h, cnt);
+    omp_set_num_threads(keep_threads);
     clear_fit(f);
     return st;
 }
@@ -289,7 +296,10 @@ static aml_status pca_transform(const aml_feature *f, aml_host_ctx *c, const aml
         return AML_ERR_NOMEM;
     }
     const double *mean = f->mean;
-    /* fixed blocks, one sgemm each: a row's result does not depend on the thread count */
+    /* fixed blocks, one single-threaded sgemm each (also with nt = 1, where OpenBLAS would thread
+     * on its own): a row's result does not depend on the thread count */
+    const int keep_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
 #pragma omp parallel num_threads(nt)
     {
         float *A = scratch + (size_t)omp_get_thread_num() * PCA_BLOCK * d;
@@ -305,6 +315,7 @@ static aml_status pca_transform(const aml_feature *f, aml_host_ctx *c, const aml
                         (int)k, 0.0f, out + i0 * k, (int)k);
         }
     }
+    omp_set_num_threads(keep_threads);
     fc_free(h, scratch);
     return AML_OK;
 }
