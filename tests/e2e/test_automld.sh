@@ -254,17 +254,33 @@ cmp -s "$TMP/cat_got" "$TMP/cat_want" || fail "categorical predictions differ: $
 expect_error 400 '{"error": "inputs[0]: datatype BYTES is for categorical features; '"'x1'"' is numeric"}' POST /v2/models/shades/infer \
   '{"inputs": [{"name": "x1", "datatype": "BYTES", "shape": [1], "data": ["1"]}]}'
 
-# ---- SIGTERM drains and exits 0 ----
+# ---- SIGTERM drains: stops accepting, finishes the request in flight (a slow upload), exits 0 ----
+{ printf '{"instances": ['; for _ in $(seq 399); do printf '%s,' "$ROW"; done; printf '%s]}' "$ROW"; } > "$TMP/slow.json"
+curl -s -o "$TMP/slow.out" -w '%{http_code}' --limit-rate 12k -X POST --data-binary "@$TMP/slow.json" \
+  "http://127.0.0.1:$PORT/v1/models/wine:predict" > "$TMP/slow.code" &
+slow=$!
+sleep 1
 kill -TERM "$PID"
+sleep 0.5
+http GET /v2/health/live
+[ "$code" = 000 ] || fail "a new connection during the drain -> $code, expected refused"
+wait "$slow"
+[ "$(cat "$TMP/slow.code")" = 200 ] || fail "the request in flight at SIGTERM -> $(cat "$TMP/slow.code")"
+[ "$(grep -o '"label"' "$TMP/slow.out" | wc -l)" = 400 ] || fail "the request in flight got $(grep -o '"label"' "$TMP/slow.out" | wc -l) predictions"
 wait "$PID"
 rc=$?
 [ "$rc" = 0 ] || fail "SIGTERM -> exit $rc"
 grep -q '^automld: stopped$' "$TMP/d1.log" || fail "no clean stop: $(tail -3 "$TMP/d1.log")"
 
-# ---- bearer token: 401 without it, the probes stay open ----
+# ---- bearer token: 401 without it, the probes stay open; --poll 0: SIGHUP alone rescans ----
 echo '{"models": {}}' > "$REPO/automld.json"
-start_daemon "$TMP/d2.log" --repo "$REPO" --token s3cret --threads 1
+start_daemon "$TMP/d2.log" --repo "$REPO" --token s3cret --threads 1 --poll 0
 wait_for "readiness (token)" ready
+expect 0 "" -- "$AUTOML" train "$TMP/cat.h5" --model knn --repo "$REPO" --name shades --threads 1
+sleep 0.5
+grep -q 'loaded .*/shades/2 ' "$TMP/d2.log" && fail "version 2 of shades loaded without a poll or SIGHUP"
+kill -HUP "$PID"
+wait_for "SIGHUP to load shades/2" grep -q "^automld: serving shades: versions 2 (policy latest)$" "$TMP/d2.log"
 expect_error 401 '{"error": "missing or invalid bearer token (send Authorization: Bearer TOKEN)"}' GET /v2/models/wine ''
 http GET /metrics "" -H "Authorization: Bearer wrong"
 [ "$code" = 401 ] || fail "a wrong token -> $code"
