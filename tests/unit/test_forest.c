@@ -624,6 +624,84 @@ static void test_importance(void **state)
     vt->free(m);
 }
 
+/* Small and degenerate inputs: one row, constant features, a constant target; max_depth and
+ * min_samples_leaf bound the leaves; a feature with 2000 distinct values (quantile bins) still
+ * fits y = x closely. */
+static void test_edge_cases(void **state)
+{
+    param_set ps;
+    /* one row */
+    float x1[2] = {1, 2};
+    int32_t y1[1] = {1};
+    aml_model *m = create_model(3, 2, 1, params_of(&ps, "n_trees", 10.0, NULL));
+    assert_int_equal(fit_with(m, 2, 1.0, x1, 1, 2, y1, NULL, NULL, NULL), AML_OK);
+    double p3[3];
+    assert_int_equal(vt->predict_row(m, x1, p3), AML_OK);
+    assert_true(p3[1] == 1.0 && p3[0] == 0.0 && p3[2] == 0.0);
+    vt->free(m);
+    /* constant features: every tree is one leaf holding the class fractions */
+    enum { N = 200 };
+    float X[N * 2], Xs[N];
+    int32_t y[N];
+    double v[N];
+    for (int i = 0; i < N; i++) {
+        X[2 * i] = 3, X[2 * i + 1] = -1, y[i] = i < N / 4, v[i] = 7.5;
+        Xs[i] = (float)i;
+    }
+    m = create_model(2, 2, 1, params_of(&ps, "n_trees", 1.0, "bootstrap", 0.0, NULL));
+    assert_int_equal(fit_with(m, 2, 1.0, X, N, 2, y, NULL, NULL, NULL), AML_OK);
+    double p2[2];
+    assert_int_equal(vt->predict_row(m, X, p2), AML_OK);
+    assert_true(fabs(p2[1] - 0.25) < 1e-7 && fabs(p2[0] - 0.75) < 1e-7);
+    vt->free(m);
+    /* a constant target */
+    m = create_model(0, 1, 1, params_of(&ps, "n_trees", 10.0, NULL));
+    assert_int_equal(fit_with(m, 2, 1.0, Xs, N, 1, NULL, v, NULL, NULL), AML_OK);
+    double p1;
+    assert_int_equal(vt->predict_row(m, Xs + 17, &p1), AML_OK);
+    assert_true(p1 == 7.5);
+    vt->free(m);
+    /* depth 1: a stump gives at most two values; min_samples_leaf 60 of 200 rows: at most 3 */
+    for (int c = 0; c < 2; c++) {
+        for (int i = 0; i < N; i++)
+            v[i] = sin(i * 0.1) * 10 + i * 0.05;
+        m = create_model(0, 1, 1, c ? params_of(&ps, "n_trees", 1.0, "bootstrap", 0.0, "min_samples_leaf", 60.0, NULL)
+                                    : params_of(&ps, "n_trees", 1.0, "bootstrap", 0.0, "max_depth", 1.0, NULL));
+        assert_int_equal(fit_with(m, 2, 1.0, Xs, N, 1, NULL, v, NULL, NULL), AML_OK);
+        double *P = predict_all(m, Xs, N, 1, 1, 2), seen[8];
+        int distinct = 0;
+        for (int i = 0; i < N; i++) {
+            int known = 0;
+            for (int k = 0; k < distinct; k++)
+                known |= seen[k] == P[i];
+            if (!known && distinct < 8)
+                seen[distinct++] = P[i];
+        }
+        assert_int_equal(distinct, c ? 3 : 2);
+        free(P);
+        vt->free(m);
+    }
+    /* 2000 distinct values, some missing: quantile bins, y = x learned to within a bin */
+    enum { M = 2000 };
+    float *Xq = malloc(M * sizeof *Xq);
+    double *vq = malloc(M * sizeof *vq);
+    for (int i = 0; i < M; i++)
+        Xq[i] = (float)(i * 0.37), vq[i] = i * 0.37;
+    for (int i = 0; i < M; i += 50)
+        Xq[i] = NAN;
+    m = create_model(0, 1, 1, params_of(&ps, "n_trees", 10.0, NULL));
+    assert_int_equal(fit_with(m, 2, 1.0, Xq, M, 1, NULL, vq, NULL, NULL), AML_OK);
+    double *P = predict_all(m, Xq, M, 1, 1, 2);
+    double sse = 0, sst = 0;
+    for (int i = 1; i < M; i++)
+        if (i % 50)
+            sse += (P[i] - vq[i]) * (P[i] - vq[i]), sst += (vq[i] - 370) * (vq[i] - 370);
+    fprintf(stderr, "y = x with 2000 distinct values: training R^2 %.5f\n", 1 - sse / sst);
+    assert_true(1 - sse / sst > 0.999);
+    free(P), free(Xq), free(vq);
+    vt->free(m);
+}
+
 static void test_bad_input(void **state)
 {
     param_set ps;
@@ -693,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_missing_values),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_importance),
+        cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
