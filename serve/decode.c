@@ -62,6 +62,11 @@ static int cell(const cJSON *v, const aml_dataset *s, int64_t j, int dt, float *
     }
     if (cJSON_IsNumber(v)) {
         double x = v->valuedouble;
+        if (!isfinite(x) || fabs(x) > 3.4028234663852886e38) {
+            snprintf(err, n_err, "%s[%lld]: element %lld is out of range (send null for a missing value)", w->kind,
+                     (long long)w->a, (long long)w->b);
+            return 400;
+        }
         if (dt == DT_INT64 && x != floor(x)) {
             snprintf(err, n_err, "%s[%lld]: datatype INT64 needs integers, got %.17g at element %lld", w->kind,
                      (long long)w->a, x, (long long)w->b);

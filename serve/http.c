@@ -109,11 +109,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
             amld_reply_error(&r, 401, "missing or invalid bearer token (send Authorization: Bearer TOKEN)");
             return send_reply(h, con, q, &r);
         }
+        /* A body over the limit is read and dropped, then answered with 413: answering before
+         * the client has sent it makes most clients see a reset instead of the reply. Only a
+         * body far over the limit is refused at once (and the connection closed). */
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > h->s->opt->max_body) {
-            amld_reply_error(&r, 413, "request body of %s bytes is over the limit of %zu bytes (--max-body)", cl,
-                             h->s->opt->max_body);
-            return send_reply(h, con, q, &r);
+        unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+        if (announced > h->s->opt->max_body) {
+            q->too_large = 1;
+            if (announced / 16 > h->s->opt->max_body) {
+                amld_reply_error(&r, 413, "request body of %llu bytes is over the limit of %zu bytes (--max-body)",
+                                 announced, h->s->opt->max_body);
+                return send_reply(h, con, q, &r);
+            }
         }
         return MHD_YES;
     }
