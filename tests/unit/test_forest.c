@@ -481,6 +481,38 @@ static void test_continue_equals_one_fit(void **state)
     split_free(&s);
 }
 
+static int stop_calls, stop_after;
+static int stop_after_some(aml_host_ctx *c)
+{
+    (void)c;
+    return ++stop_calls > stop_after;
+}
+
+/* A host that says stop after 5 trees (1 thread: one check per tree, in order): the fit keeps
+ * those 5 and succeeds, exactly the forest of resource 5/20, and a later fit continues it. */
+static void test_stop_keeps_prefix(void **state)
+{
+    split_data s;
+    if (!load_split("wine", &s))
+        skip();
+    param_set ps;
+    const aml_params *p = params_of(&ps, "n_trees", 20.0, NULL);
+    aml_model *a = create_model(s.k, s.d, 3, p), *b = create_model(s.k, s.d, 3, p);
+    stop_calls = 0, stop_after = 5;
+    host.should_stop = stop_after_some;
+    aml_status st = fit_with(a, 1, 1.0, s.Xtr, s.ntr, s.d, s.ytr, NULL, NULL, NULL);
+    host.should_stop = aml_host_services()->should_stop;
+    assert_int_equal(st, AML_OK);
+    assert_non_null(strstr(last_log, "(5 trees)")); /* the OOB line after the stop */
+    assert_int_equal(fit_with(b, 2, 0.25, s.Xtr, s.ntr, s.d, s.ytr, NULL, NULL, NULL), AML_OK);
+    assert_same_model(a, b);
+    assert_int_equal(fit_with(a, 2, 1.0, s.Xtr, s.ntr, s.d, s.ytr, NULL, NULL, NULL), AML_OK);
+    assert_int_equal(fit_with(b, 1, 1.0, s.Xtr, s.ntr, s.d, s.ytr, NULL, NULL, NULL), AML_OK);
+    assert_same_model(a, b);
+    vt->free(a), vt->free(b);
+    split_free(&s);
+}
+
 /* NaN cells: training and prediction go on, accuracy holds, and a value that is missing exactly
  * when the class is 1 is learned as a signal (the default direction follows the missing rows). */
 static void test_missing_values(void **state)
@@ -768,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_save_load_exact),
         cmocka_unit_test(test_thread_count_independent),
         cmocka_unit_test(test_continue_equals_one_fit),
+        cmocka_unit_test(test_stop_keeps_prefix),
         cmocka_unit_test(test_missing_values),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_importance),

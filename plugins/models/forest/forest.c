@@ -263,10 +263,14 @@ static aml_status grow_trees(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     for (int k = 0; k < nt; k++)
         if (forest_scratch_init(h, &t, &scratch[k]) != AML_OK)
             goto nomem;
-    volatile int stop = 0;
+    int stop = 0; /* once the host says stop, the remaining trees are skipped */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int i = from; i < to; i++) {
-        if (stop || h->should_stop(c)) {
+        int stopped;
+#pragma omp atomic read
+        stopped = stop;
+        if (stopped || h->should_stop(c)) {
+#pragma omp atomic write
             stop = 1;
             continue;
         }
