@@ -23,6 +23,7 @@ struct amld_http {
 typedef struct pending {
     amld_buf body;
     int too_large;
+    int unauthorized; /* answered 401 once the body (dropped) is in */
     double t0;
 } pending;
 
@@ -103,12 +104,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         q->t0 = aml_now();
         *con_cls = q;
         atomic_fetch_add(&h->inflight, 1);
-        /* Refuse before reading the body: MHD then closes the connection after the reply. */
+        /* Without the token the body is dropped as it arrives and the reply is a 401 (the
+         * health probes stay open for orchestrators). */
         int probe = !strcmp(url, "/v2/health/live") || !strcmp(url, "/v2/health/ready");
-        if (!probe && !authorized(h, con)) {
-            amld_reply_error(&r, 401, "missing or invalid bearer token (send Authorization: Bearer TOKEN)");
-            return send_reply(h, con, q, &r);
-        }
+        if (!probe && !authorized(h, con))
+            q->unauthorized = 1;
         /* A body over the limit is read and dropped, then answered with 413: answering before
          * the client has sent it makes most clients see a reset instead of the reply. Only a
          * body far over the limit is refused at once (and the connection closed). */
@@ -125,6 +125,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return MHD_YES;
     }
     if (*upload_data_size) {
+        if (q->unauthorized) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
         if (!q->too_large && q->body.len + *upload_data_size > h->s->opt->max_body) {
             q->too_large = 1;
             amld_buf_free(&q->body);
@@ -134,7 +138,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (q->too_large)
+    if (q->unauthorized)
+        amld_reply_error(&r, 401, "missing or invalid bearer token (send Authorization: Bearer TOKEN)");
+    else if (q->too_large)
         amld_reply_error(&r, 413, "request body is over the limit of %zu bytes (--max-body)", h->s->opt->max_body);
     else
         dispatch(h, method, url, q, &r);

@@ -284,6 +284,8 @@ grep -q 'loaded .*/shades/2 ' "$TMP/d2.log" && fail "version 2 of shades loaded 
 kill -HUP "$PID"
 wait_for "SIGHUP to load shades/2" grep -q "^automld: serving shades: versions 2 (policy latest)$" "$TMP/d2.log"
 expect_error 401 '{"error": "missing or invalid bearer token (send Authorization: Bearer TOKEN)"}' GET /v2/models/wine ''
+expect_error 401 '{"error": "missing or invalid bearer token (send Authorization: Bearer TOKEN)"}' POST /v1/models/wine:predict \
+  "$(cat "$TMP/tf.json")"
 http GET /metrics "" -H "Authorization: Bearer wrong"
 [ "$code" = 401 ] || fail "a wrong token -> $code"
 http GET /v2/models/wine "" -H "Authorization: Bearer s3cret"
