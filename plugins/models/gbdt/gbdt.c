@@ -316,13 +316,13 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     fw.vw = has_valid ? row_weights(m, valid_y, valid_X->rows, fw.class_w) : NULL;
     fw.score = malloc((size_t)n * K * sizeof(double));
     fw.gh = malloc((size_t)n * K * 8);
-    fw.bag = malloc((size_t)n * sizeof(int32_t));
+    fw.bag = m->cfg.subsample < 1.0 ? malloc((size_t)n * sizeof(int32_t)) : NULL; /* else: every row */
     fw.rows = malloc((size_t)n * sizeof(int32_t));
     fw.feats = malloc((size_t)(B->d > 0 ? B->d : 1) * sizeof(int32_t));
     fw.vscore = has_valid ? malloc((size_t)valid_X->rows * K * sizeof(double)) : NULL;
     if (m->obj == GB_OBJ_ABSOLUTE || m->obj == GB_OBJ_HUBER)
         fw.median_buf = malloc((size_t)(2 * n) * sizeof(double));
-    if (!fw.score || !fw.gh || !fw.bag || !fw.rows || !fw.feats || (has_valid && !fw.vscore) ||
+    if (!fw.score || !fw.gh || (m->cfg.subsample < 1.0 && !fw.bag) || !fw.rows || !fw.feats || (has_valid && !fw.vscore) ||
         ((y->weight || fw.class_w) && !fw.w) || (has_valid && (valid_y->weight || fw.class_w) && !fw.vw) ||
         ((m->obj == GB_OBJ_ABSOLUTE || m->obj == GB_OBJ_HUBER) && !fw.median_buf))
         goto nomem;
@@ -363,8 +363,6 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                     fw.bag[--no] = (int32_t)i;
             }
         } else {
-            for (int64_t i = 0; i < n; i++)
-                fw.bag[i] = (int32_t)i;
             nb = n;
         }
         double delta = m->obj == GB_OBJ_HUBER ? gb_huber_delta(&ty, fw.score, K, fw.median_buf) : 0;
@@ -375,7 +373,11 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
             quantise(ghk, n, T, &inv_sg, &inv_sh);
             gb_grower_set_scales(fw.grower, inv_sg, inv_sh);
             int nf = pick_features(m, B, round, k, fw.feats);
-            memcpy(fw.rows, fw.bag, (size_t)nb * sizeof *fw.rows);
+            if (fw.bag)
+                memcpy(fw.rows, fw.bag, (size_t)nb * sizeof *fw.rows);
+            else
+                for (int64_t i = 0; i < n; i++)
+                    fw.rows[i] = (int32_t)i;
             if ((st = gb_grower_grow(fw.grower, fw.rows, nb, ghk, fw.feats, nf, &m->f)) != AML_OK)
                 goto nomem;
             const int64_t t = m->f.n_trees - 1;
