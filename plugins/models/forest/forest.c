@@ -340,17 +340,24 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
             for (int64_t i = 0; i < n; i++)
                 bits[i >> 6] |= (uint64_t)(cnt[i] > 0) << (i & 63);
         }
+        /* blocks of rows walk one tree after another, so each tree stays in cache; a row still
+         * sums its trees in tree order */
+        const int64_t nblocks = (n + PREDICT_BLOCK - 1) / PREDICT_BLOCK;
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            const float *x = X->data + i * X->ld;
-            double *a = acc + i * no;
+        for (int64_t blk = 0; blk < nblocks; blk++) {
+            const int64_t r0 = blk * PREDICT_BLOCK, r1 = r0 + PREDICT_BLOCK < n ? r0 + PREDICT_BLOCK : n;
             for (int b = 0; b < nb; b++) {
-                if (inbag[(size_t)b * (size_t)words + (size_t)(i >> 6)] >> (i & 63) & 1)
-                    continue;
-                const float *v = forest_leaf(&m->trees[t0 + b], x, no);
-                for (int k = 0; k < no; k++)
-                    a[k] += v[k];
-                hits[i]++;
+                const uint64_t *bits = inbag + (size_t)b * (size_t)words;
+                const forest_tree *tr = &m->trees[t0 + b];
+                for (int64_t i = r0; i < r1; i++) {
+                    if (bits[i >> 6] >> (i & 63) & 1)
+                        continue;
+                    const float *v = forest_leaf(tr, X->data + i * X->ld, no);
+                    double *a = acc + i * no;
+                    for (int k = 0; k < no; k++)
+                        a[k] += v[k];
+                    hits[i]++;
+                }
             }
         }
     }
