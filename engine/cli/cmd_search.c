@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: automl search SPEC.lua [--budget SEC] [--trials N] [--seed S] [--threads T]\n"
-            "                     [--parallel P] [--out RUN_DIR] [--resume] [--json]\n\n"
+            "                     [--parallel P] [--strategy S] [--out RUN_DIR] [--resume] [--json]\n\n"
             "Runs the search a Lua spec describes (see scripts/*.lua): trials of model families and\n"
             "hyperparameters in parallel, a leaderboard, and the winner refitted on all rows and\n"
             "exported as repo/<name>/<version>/. Options override the spec:\n"
@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "  --seed S       random seed (seed); trial configurations depend only on seed and trial id\n"
             "  --threads T    total threads (threads); default: every core\n"
             "  --parallel P   trials run at once (parallel); threads per trial = T / P\n"
+            "  --strategy S   auto (portfolio, then TPE with successive halving), random, tpe, halving\n"
             "  --out DIR      run directory (out): trials.jsonl, leaderboard.csv, summary.json,\n"
             "                 refit_predictions.csv, artifact.txt; default runs/<time>-<pid>\n"
             "  --resume       continue the search in --out DIR: finished trials are reused, not rerun\n"
@@ -52,7 +53,7 @@ static int parse_number(const char *opt, const char *text, double lo, double *ou
 int cmd_search(int argc, char **argv)
 {
     double t0 = aml_now();
-    const char *spec_path = NULL, *out_dir = NULL;
+    const char *spec_path = NULL, *out_dir = NULL, *strategy = NULL;
     double budget = -1, trials = -1, seed = -1, threads = -1, parallel = -1;
     int resume = 0, json = 0;
     for (int i = 1; i < argc; i++) {
@@ -66,12 +67,14 @@ int cmd_search(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return EXIT_OK;
-        } else if (target || !strcmp(a, "--out")) {
+        } else if (target || !strcmp(a, "--out") || !strcmp(a, "--strategy")) {
             if (i + 1 >= argc) {
                 cli_error("search: %s needs a value", a);
                 return EXIT_USAGE;
             }
-            if (!target)
+            if (!strcmp(a, "--strategy"))
+                strategy = argv[++i];
+            else if (!target)
                 out_dir = argv[++i];
             else if (parse_number(a, argv[++i], (target == &budget) ? 0.001 : (target == &seed ? 0 : 1),
                                   target) != 0)
@@ -123,6 +126,10 @@ int cmd_search(int argc, char **argv)
         spec.threads = (int)threads;
     if (parallel > 0)
         spec.parallel_trials = (int)parallel;
+    if (strategy) {
+        free(spec.strategy);
+        spec.strategy = aml_xstrdup(strategy);
+    }
     if (out_dir) {
         free(spec.out_dir);
         spec.out_dir = aml_xstrdup(out_dir);

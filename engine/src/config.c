@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,8 +223,15 @@ cJSON *aml_config_to_json(const aml_config *cfg)
             cJSON_AddStringToObject(o, d->name, cfg->str[i]);
         else if (d->type == AML_PARAM_BOOL)
             cJSON_AddBoolToObject(o, d->name, cfg->num[i] != 0);
-        else
+        else if (d->type == AML_PARAM_INT)
             cJSON_AddNumberToObject(o, d->name, cfg->num[i]);
+        else {
+            /* 17 digits: the journal and manifests must give back the exact double (cJSON's own
+             * printing may round to 15 digits). */
+            char num[40];
+            snprintf(num, sizeof num, "%.17g", cfg->num[i]);
+            cJSON_AddRawToObject(o, d->name, num);
+        }
     }
     return o;
 }

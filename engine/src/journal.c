@@ -165,10 +165,16 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     cJSON_AddStringToObject(o, "status", status_name(t->status));
     cJSON_AddStringToObject(o, "metric", metric);
     if (t->status == AML_TRIAL_OK) {
-        cJSON_AddNumberToObject(o, "score", t->score);
+        /* Scores with 17 digits, so that a resumed search ranks exactly as the first one did
+         * (cJSON's own printing may round to 15). */
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", t->score);
+        cJSON_AddRawToObject(o, "score", num);
         cJSON *folds = cJSON_CreateArray();
-        for (int k = 0; k < t->n_folds; k++)
-            cJSON_AddItemToArray(folds, cJSON_CreateNumber(t->fold_scores[k]));
+        for (int k = 0; k < t->n_folds; k++) {
+            snprintf(num, sizeof num, "%.17g", t->fold_scores[k]);
+            cJSON_AddItemToArray(folds, cJSON_CreateRaw(num));
+        }
         cJSON_AddItemToObject(o, "fold_scores", folds);
     } else {
         cJSON_AddStringToObject(o, "error", t->error ? t->error : "");

@@ -442,8 +442,8 @@ static void read_misc(aml_spec_loader *ld, int t)
         aml_spec_raise(ld, aml_spec_key_line(ld, base, "features"), "features: not supported yet (only \"auto\")");
     lua_pop(L, 1);
 
-    opt_enum(ld, t, base, "strategy", "strategy", "auto, random", 0);
-    o->strategy = aml_xstrdup("random"); /* the only strategy so far; "auto" will mean more */
+    static const char *strategies[] = {"auto", "random", "tpe", "halving"};
+    o->strategy = aml_xstrdup(strategies[opt_enum(ld, t, base, "strategy", "strategy", "auto, random, tpe, halving", 0)]);
     o->parallel_trials = auto_or_count(ld, t, "parallel");
     o->threads = auto_or_count(ld, t, "threads");
 

@@ -8,6 +8,7 @@
 #include "journal.h"
 #include "leaderboard.h"
 #include "predictions.h"
+#include "scheduler.h"
 #include "reference.h"
 
 #include <math.h>
@@ -48,8 +49,8 @@ typedef struct search {
     int64_t n_new, n_failed;
     int tty;
     const char *running;       /* model of the most recently started trial (progress line) */
-    uint64_t *seen;            /* hashes of the configurations drawn so far (open addressing) */
-    int64_t n_seen, seen_cap;
+    aml_scheduler *sched;
+    pthread_cond_t finished;   /* signalled when a trial finishes (the scheduler may be waiting) */
     int exhausted;             /* no new configuration could be drawn */
 } search;
 
@@ -62,70 +63,6 @@ static int cmp_i64(const void *a, const void *b)
 static int is_done(const search *s, int64_t id)
 {
     return s->n_done && bsearch(&id, s->done_ids, (size_t)s->n_done, sizeof(int64_t), cmp_i64);
-}
-
-static uint64_t config_hash(const aml_config *cfg)
-{
-    cJSON *p = aml_config_to_json(cfg);
-    char *text = cJSON_PrintUnformatted(p);
-    cJSON_Delete(p);
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over "model params" */
-    for (const char *k = cfg->plugin->desc->name; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-    for (const char *k = text; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-    free(text);
-    return h ? h : 1;
-}
-
-/* Adds h to the set of drawn configurations; 0 when it was there already. */
-static int seen_add(search *s, uint64_t h)
-{
-    if (2 * (s->n_seen + 1) > s->seen_cap) {
-        int64_t cap = s->seen_cap ? 2 * s->seen_cap : 1024;
-        uint64_t *old = s->seen;
-        int64_t old_cap = s->seen_cap;
-        s->seen = aml_xcalloc((size_t)cap, sizeof(uint64_t));
-        s->seen_cap = cap;
-        s->n_seen = 0;
-        for (int64_t i = 0; i < old_cap; i++)
-            if (old[i])
-                seen_add(s, old[i]);
-        free(old);
-    }
-    int64_t i = (int64_t)(h % (uint64_t)s->seen_cap);
-    while (s->seen[i]) {
-        if (s->seen[i] == h)
-            return 0;
-        i = (i + 1) % s->seen_cap;
-    }
-    s->seen[i] = h;
-    s->n_seen++;
-    return 1;
-}
-
-/* Trial 0..n_models-1: each family's defaults (strong and cheap first); then random draws that
- * skip configurations already drawn. Ids are drawn in order under the lock, so trial i's
- * configuration depends only on the seed and i, whatever the thread count; a resumed search
- * replays the draws of the finished ids to get the same sequence. Returns 0 when 200 draws in a
- * row gave nothing new: the space is exhausted. */
-static int make_config(search *s, int64_t id, aml_config *cfg)
-{
-    if (id < s->n_models) {
-        aml_config_base(cfg, s->models[id], s->model_specs[id]);
-        seen_add(s, config_hash(cfg));
-        return 1;
-    }
-    aml_rng rng;
-    aml_rng_seed(&rng, aml_mix64(s->spec->seed, (uint64_t)id));
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int m = (int)aml_rng_below(&rng, (uint64_t)s->n_models);
-        aml_config_sample(cfg, s->models[m], s->model_specs[m], &rng);
-        if (seen_add(s, config_hash(cfg)))
-            return 1;
-        aml_config_free(cfg);
-    }
-    return 0;
 }
 
 static uint64_t trial_seed(const search *s, int64_t id)
@@ -237,6 +174,11 @@ static int record(search *s, aml_trial *t)
     if (t->status != AML_TRIAL_OK)
         s->n_failed++;
     add_trial(s, t);
+    aml_scheduler_done(s->sched, t);
+    if (t->resource < 1) { /* low-rung trials are not ensemble candidates */
+        free(t->oof);
+        t->oof = NULL;
+    }
     drop_weak_oof(s);
     print_progress(s, 0);
     if (s->spec->lua && s->spec->on_trial_ref >= 0) {
@@ -268,30 +210,47 @@ static void *worker(void *arg)
     for (;;) {
         int64_t id = -1;
         double deadline = 0;
-        aml_config cfg = {0};
+        aml_job job;
+        int have = 0;
         pthread_mutex_lock(&s->lock);
         while (!s->stop && !cancel_flag && !s->exhausted && s->next_id < s->trial_limit) {
             deadline = trial_deadline(s);
             if (deadline > 0 && aml_now() >= deadline)
                 break;
-            int64_t cand = s->next_id++;
-            if (!make_config(s, cand, &cfg)) {
+            aml_sched_state st = aml_scheduler_next(s->sched, &job);
+            if (st == AML_SCHED_DONE) {
                 s->exhausted = 1;
                 break;
             }
-            if (!is_done(s, cand)) {
-                id = cand;
-                break;
+            if (st == AML_SCHED_WAIT) {
+                /* Earlier trials must finish first; wake on each finished trial (or to recheck
+                 * the deadline). */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 200000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&s->finished, &s->lock, &until);
+                continue;
             }
-            aml_config_free(&cfg);
+            s->next_id = job.id + 1;
+            if (job.id >= s->trial_limit || is_done(s, job.id)) {
+                aml_config_free(&job.cfg);
+                continue;
+            }
+            have = 1;
+            break;
         }
         pthread_mutex_unlock(&s->lock);
-        if (id < 0)
+        if (!have)
             break;
         aml_trial *t = aml_xcalloc(1, sizeof *t);
-        t->id = id;
-        t->seed = trial_seed(s, id);
-        t->cfg = cfg;
+        t->id = job.id;
+        t->seed = trial_seed(s, job.id);
+        t->cfg = job.cfg;
+        t->resource = job.resource;
         s->running = t->cfg.plugin->desc->name;
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, s->threads_per_trial);
@@ -302,6 +261,7 @@ static void *worker(void *arg)
         aml_trial_run(t, &hc, s->data, &s->splits, s->metric);
         pthread_mutex_lock(&s->lock);
         int journaled = record(s, t);
+        pthread_cond_broadcast(&s->finished);
         pthread_mutex_unlock(&s->lock);
         aml_ctx c = {{0}};
         if (journaled && aml_journal_sync(&c, &s->journal) != AML_OK) {
@@ -441,21 +401,24 @@ static int ensemble_candidates(search *s, aml_trial **cand)
     qsort_r(all, (size_t)n, sizeof *all, cmp_rank, s);
     if (n > ENSEMBLE_CANDIDATES)
         n = ENSEMBLE_CANDIDATES;
+    int kept = 0;
     for (int i = 0; i < n; i++) {
-        cand[i] = all[i];
-        if (!cand[i]->oof) {
-            aml_trial again = {.id = cand[i]->id, .seed = cand[i]->seed, .resource = 1};
-            aml_config_copy(&again.cfg, &cand[i]->cfg);
+        cand[kept] = all[i];
+        if (!cand[kept]->oof) {
+            aml_trial again = {.id = cand[kept]->id, .seed = cand[kept]->seed, .resource = 1};
+            aml_config_copy(&again.cfg, &cand[kept]->cfg);
             aml_host_ctx hc;
             aml_host_ctx_init(&hc, s->threads);
             aml_trial_run(&again, &hc, s->data, &s->splits, s->metric);
-            cand[i]->oof = again.oof;
+            cand[kept]->oof = again.oof;
+            cand[kept]->n_out = again.n_out;
             again.oof = NULL;
             aml_trial_clear(&again);
         }
+        kept += cand[kept]->oof != NULL; /* a rerun can fail (deadline): leave it out */
     }
     free(all);
-    return n;
+    return kept;
 }
 
 static void plan_single(final_plan *p, aml_trial *best)
@@ -563,8 +526,25 @@ static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan
     aml_dataset *d = s->data;
     aml_fitted model;
     aml_status st = fit_final(c, s, plan, &model);
+    if (st == AML_ERR_CANCELLED) {
+        /* Out of time (a busy machine, an estimate too low): the best trial alone, without a
+         * deadline. A run a little over budget beats a run with nothing to show. */
+        fprintf(stderr, "automl: %s; refitting the best trial alone\n", aml_errmsg(c));
+        final_plan single;
+        plan_single(&single, (aml_trial *)best);
+        double hard_end = s->hard_end;
+        s->hard_end = 0;
+        st = fit_final(c, s, &single, &model);
+        s->hard_end = hard_end;
+        plan_free(&single);
+        plan = NULL;
+    }
     if (st != AML_OK)
         return st;
+    free(out->best_model);
+    out->best_model = aml_xstrdup(model.n_members > 0 ? AML_ENSEMBLE_NAME : model.plugin->desc->name);
+    if (model.n_members == 0)
+        out->best_score = best->score;
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, s->threads);
     aml_matrix X = {d->X, d->n_rows, d->n_features, d->n_features};
@@ -579,7 +559,7 @@ static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan
     double train_score = aml_metric_score(s->metric, d->n_rows, d->n_classes, d->label, d->value,
                                           d->weight, pred);
     cJSON_AddNumberToObject(metrics, "cv_score", best->score);
-    if (plan->n > 1) {
+    if (plan && plan->n > 1) {
         cJSON_AddNumberToObject(metrics, "ensemble_oof_score", plan->ensemble_score);
         cJSON_AddNumberToObject(metrics, "best_trial_oof_score", plan->single_score);
     }
@@ -599,7 +579,7 @@ static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan
     cJSON_AddStringToObject(lineage, "seed", seed);
     cJSON_AddStringToObject(lineage, "run_dir", out->run_dir);
     cJSON_AddNumberToObject(lineage, "trial", (double)best->id);
-    if (plan->n > 1) {
+    if (plan && plan->n > 1) {
         cJSON *ids = cJSON_AddArrayToObject(lineage, "ensemble_trials");
         for (int i = 0; i < plan->n; i++)
             cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)plan->members[i]->id));
@@ -663,6 +643,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     int64_t n_resumed = 0;
     aml_status st;
     pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.finished, NULL);
     cancel_flag = 0;
     if (spec->budget_seconds > 0)
         s.hard_end = t0 + spec->budget_seconds;
@@ -680,6 +661,13 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     }
     if ((st = resolve_metric(c, &s)) != AML_OK || (st = resolve_models(c, &s)) != AML_OK)
         goto done;
+    int strategy = aml_strategy_parse(spec->strategy ? spec->strategy : "auto");
+    if (strategy < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "strategy: expected auto, random, tpe or halving, got '%s'", spec->strategy);
+        goto done;
+    }
+    aml_space space = {.models = s.models, .specs = s.model_specs, .n_models = s.n_models};
+    s.sched = aml_scheduler_new((aml_strategy)strategy, spec->seed, &space, s.metric, s.hard_end <= 0);
     aml_folds folds;
     if ((st = aml_folds_make(c, spec->resampling, spec->folds, spec->holdout_fraction, spec->seed,
                              s.data->n_rows, s.data->label, s.data->n_classes, &folds)) != AML_OK)
@@ -713,6 +701,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         *t = resumed[i];
         s.done_ids[s.n_done++] = t->id;
         add_trial(&s, t);
+        aml_scheduler_done(s.sched, t);
     }
     free(resumed);
     qsort(s.done_ids, (size_t)s.n_done, sizeof(int64_t), cmp_i64);
@@ -803,7 +792,8 @@ done:
     }
     free(s.trials);
     free(s.done_ids);
-    free(s.seen);
+    aml_scheduler_free(s.sched);
+    pthread_cond_destroy(&s.finished);
     free(s.models);
     free(s.model_specs);
     aml_journal_close(&s.journal);

@@ -27,11 +27,23 @@ aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *fo
             sp->value_buf = aml_xmalloc(sizeof(double) * (size_t)d->n_rows);
         if (d->weight)
             sp->weight_buf = aml_xmalloc(sizeof(float) * (size_t)d->n_rows);
+        /* Training rows in a shuffled order (fixed per split), so that any prefix of them is a
+         * random sample: the row budget of successive halving takes prefixes. */
+        int64_t *slot = aml_xmalloc(sizeof(int64_t) * (size_t)(n_train + 1));
+        for (int64_t q = 0; q < n_train; q++)
+            slot[q] = q;
+        aml_rng rng;
+        aml_rng_seed(&rng, aml_mix64(0x5a17ed5a17edULL, (uint64_t)k));
+        for (int64_t q = n_train - 1; q > 0; q--) {
+            int64_t r = (int64_t)aml_rng_below(&rng, (uint64_t)q + 1), tmp = slot[q];
+            slot[q] = slot[r];
+            slot[r] = tmp;
+        }
         int64_t ti = 0, vi = 0;
         for (int64_t i = 0; i < d->n_rows; i++) {
             int valid = folds->fold_of_row[i] == k;
-            int64_t at = valid ? n_train + vi : ti;
-            float *dst = valid ? sp->valid_buf + vi * nf : sp->train_buf + ti * nf;
+            int64_t at = valid ? n_train + vi : slot[ti];
+            float *dst = valid ? sp->valid_buf + vi * nf : sp->train_buf + slot[ti] * nf;
             memcpy(dst, d->X + i * nf, sizeof(float) * (size_t)nf);
             if (d->label)
                 sp->label_buf[at] = d->label[i];
@@ -44,6 +56,7 @@ aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *fo
             else
                 ti++;
         }
+        free(slot);
         sp->train_X = (aml_matrix){sp->train_buf, n_train, nf, nf};
         sp->valid_X = (aml_matrix){sp->valid_buf, n_valid, nf, nf};
         sp->train_y = (aml_target){
@@ -110,8 +123,17 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         aml_fitted m;
         double f0 = aml_now();
         task.seed = aml_mix64(t->seed, (uint64_t)k);
-        aml_status st = aml_fitted_fit_resource(&ctx, hc, &t->cfg, &task, &sp->train_X, &sp->train_y,
-                                                &sp->valid_X, &sp->valid_y, t->resource, &m);
+        /* Below the full resource, a resumable plugin gets the fraction (fewer trees or epochs);
+         * the others get a prefix of the training rows (shuffled when the split was made). */
+        aml_matrix train_X = sp->train_X;
+        double resource = t->resource;
+        if (resource < 1 && !aml_plugin_resumable(t->cfg.plugin->desc)) {
+            int64_t rows = (int64_t)ceil(resource * (double)train_X.rows), least = 20 + 2 * d->n_classes;
+            train_X.rows = rows > least ? rows : (least < train_X.rows ? least : train_X.rows);
+            resource = 1;
+        }
+        aml_status st = aml_fitted_fit_resource(&ctx, hc, &t->cfg, &task, &train_X, &sp->train_y,
+                                                &sp->valid_X, &sp->valid_y, resource, &m);
         fit_total += aml_now() - f0;
         if (st != AML_OK) {
             fail_trial(t, st == AML_ERR_CANCELLED ? AML_TRIAL_CANCELLED : AML_TRIAL_FAILED, ctx.msg);

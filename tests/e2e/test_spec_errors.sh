@@ -5,7 +5,13 @@
 
 for spec in tests/specs/bad_*.lua; do
   want="$spec$(sed -n '1s/^-- expect: //p' "$spec")"
-  expect 2 "$want" -- "$AUTOML" search "$spec" --out "$TMP/run"
+  # The list of available models grows with the plugins built: compare up to it.
+  case "$want" in
+    *"(available: "*)
+      expect 2 "" -- "$AUTOML" search "$spec" --out "$TMP/run"
+      case "$(cat "$TMP/err")" in "${want%%(available: *}(available: "*) ;; *) fail "$spec: $(cat "$TMP/err")" ;; esac ;;
+    *) expect 2 "$want" -- "$AUTOML" search "$spec" --out "$TMP/run" ;;
+  esac
   [ -e "$TMP/run" ] && { fail "$spec: a run directory was created"; rm -rf "$TMP/run"; }
 done
 
