@@ -26,12 +26,17 @@ def cmd(args):
 def main():
     ours_lines, peer_lines, results = lines_of(sys.argv[1]), lines_of(sys.argv[2]), sys.argv[3]
     load_before = sys.argv[4] if len(sys.argv) > 4 else "?"
-    fits = [r for r in ours_lines if r["what"] == "mlp_fit"]
-    peaks = [r for r in ours_lines if r["what"] == "sgemm_peak"]
+    threads = max(r["threads"] for r in ours_lines if r["what"] == "mlp_fit")
+    fits = [r for r in ours_lines if r["what"] == "mlp_fit" and r["threads"] == threads]
+    peaks = [r for r in ours_lines if r["what"] == "sgemm_peak" and r["threads"] == threads]
     ours = min(fits, key=lambda r: r["seconds"])
     ours_cpu = min(r["cpu_seconds"] for r in fits)
     peak = max(r["step_gflops"] for r in peaks)
     square = max(r["square1024_gflops"] for r in peaks)
+    one = [r for r in ours_lines if r["what"] == "mlp_fit" and r["threads"] == 1] if threads > 1 else []
+    one_peak = max([r["step_gflops"] for r in ours_lines if r["what"] == "sgemm_peak" and r["threads"] == 1] or [0])
+    one_wall = max([r["gemm_gflop_per_epoch"] * r["epochs"] / r["seconds"] for r in one] or [0])
+    one_cpu = max([r["gemm_gflop_per_epoch"] * r["epochs"] / r["cpu_seconds"] for r in one] or [0])
     shapes = {}
     for r in ours_lines:
         if r["what"] == "sgemm_shape":
@@ -92,7 +97,12 @@ def main():
         "| mlp fit: GEMM flops per epoch (%.1f GFLOP) x epochs / fit wall time | %.1f |"
         % (ours["gemm_gflop_per_epoch"], achieved),
         "| **fraction of peak (wall)** | **%.0f %%** (target >= 60 %%: %s) |" % (100 * frac, "met" if frac >= 0.6 else "MISSED"),
-        "| fraction of peak by CPU time (GEMM work / all work of the fit) | %.0f %% |" % (100 * frac_cpu), "",
+        "| fraction of peak by CPU time (GEMM work / all work of the fit) | %.0f %% |" % (100 * frac_cpu),
+    ] + ([
+        "| 1 thread: SGEMM alone at the step's shapes = peak | %.1f |" % one_peak,
+        "| 1 thread: mlp fit, GEMM flops / wall time, / CPU time | %.1f / %.1f (%.0f %% / %.0f %% of peak) |" % (
+            one_wall, one_cpu, 100 * one_wall / one_peak, 100 * one_cpu / one_peak),
+    ] if one and one_peak > 0 else []) + ["",
         "Per shape (best GFLOP/s): " + ", ".join("%s %dx%dx%d %.0f" % (k[0], k[1], k[2], k[3], v)
                                                  for k, v in shapes.items()), "",
         "### Against scikit-learn", "",

@@ -28,6 +28,10 @@ export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" MKL_NUM_THREAD
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS: automl mlp, $THREADS threads" >&2
   "$BUILD_DIR/bin/bench_mlp" "$DATA" --threads "$THREADS" --epochs "$EPOCHS" --repeat 1 | tee -a "$OUT/automl.jsonl" >&2
+  if [ "$THREADS" != 1 ]; then  # one thread too: the overhead outside the GEMMs, free of waits between threads
+    echo "round $round/$ROUNDS: automl mlp, 1 thread" >&2
+    "$BUILD_DIR/bin/bench_mlp" "$DATA" --threads 1 --epochs "$EPOCHS" --repeat 1 | tee -a "$OUT/automl.jsonl" >&2
+  fi
   echo "round $round/$ROUNDS: scikit-learn MLPClassifier, $THREADS threads" >&2
   "$PY" "$ROOT/bench/mlp/peer.py" "$DATA" "$EPOCHS" 1 | tee -a "$OUT/sklearn.jsonl" >&2
 done
