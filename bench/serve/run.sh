@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/serve/run.sh: automld on loopback under wrk. A synthetic 20 000 x 30 classification set,
 # a 100-tree gbdt (linear if gbdt is not built) trained with `automl train`; then
-#   1. single-row KServe infer: latency with one connection, throughput with keep-alive and 16;
+#   1. single-row KServe infer: latency with one connection, throughput with keep-alive and 16
+#      connections (and automld's CPU time per request, which the machine's load moves less);
 #   2. 50 swaps under light load: RSS after the first and after the 50th;
 #   3. a SWAP_SECONDS (60) run at 8 connections while 20 new versions are published: failures.
 # Prints key=value lines and a markdown block for bench/RESULTS.md. Env: AML_BUILD_DIR (default
@@ -51,13 +52,17 @@ ROW=$(sed -n 2p "$W/data.csv" | cut -d, -f1-30)
 printf '{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 30], "data": [%s]}]}' "$ROW" > "$W/body.json"
 code=$(curl -s -o "$W/resp" -w '%{http_code}' -X POST --data-binary "@$W/body.json" "$URL/v2/models/synth/infer")
 [ "$code" = 200 ] || { echo "infer -> $code $(cat "$W/resp")" >&2; exit 1; }
+# automld's user + system CPU time in clock ticks (fields 14 and 15 of /proc/PID/stat)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$PID/status"; }
 val() { sed -n "s/^$1=//p" "$2"; }
 
 export BODY=$W/body.json
 wrk -t1 -c4 -d2s -s "$LUA" "$URL/v2/models/synth/infer" > /dev/null # warm-up
 wrk -t1 -c1 -d"${RUN}s" -s "$LUA" "$URL/v2/models/synth/infer" > "$W/lat.out"
+CPU0=$(cpu_ticks)
 wrk -t1 -c16 -d"${RUN}s" -s "$LUA" "$URL/v2/models/synth/infer" > "$W/tput.out"
+CPU1=$(cpu_ticks)
 
 # 50 swaps under light load (2 connections)
 wrk -t1 -c2 -d600s -s "$LUA" "$URL/v2/models/synth/infer" > "$W/light.out" &
@@ -97,6 +102,7 @@ throughput_c16_rps=$(val rps "$W/tput.out")
 throughput_c16_p50_us=$(val p50_us "$W/tput.out")
 throughput_c16_p99_us=$(val p99_us "$W/tput.out")
 throughput_failed=$tput_fail
+throughput_c16_server_cpu_us_per_request=$(awk -v a="$CPU0" -v b="$CPU1" -v n="$(val requests "$W/tput.out")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz * 1e6 / n }')
 rss_after_first_swap_kb=$RSS1
 rss_after_50_swaps_kb=$RSS50
 rss_ratio=$(awk -v a="$RSS50" -v b="$RSS1" 'BEGIN { printf "%.3f", a / b }')
