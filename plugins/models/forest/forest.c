@@ -21,7 +21,7 @@ enum {
 };
 
 #define MAX_TREES 100000 /* create accepts more than the search range (tests, --set is range-checked) */
-#define OOB_BATCH 64     /* trees whose bootstrap samples are held at once by the OOB pass */
+#define OOB_BITS_BYTES ((size_t)32 << 20) /* in-bag bitmaps held at once by the OOB pass */
 #define PREDICT_BLOCK 64 /* rows that walk the trees together, so each tree stays in cache */
 
 static const char *const criterion_choices[] = {"gini", "entropy"};
@@ -318,7 +318,11 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     int nt = h->threads(c);
     double *acc = h->alloc((size_t)n * (size_t)no * sizeof *acc);
     int32_t *hits = h->alloc((size_t)n * sizeof *hits);
-    uint64_t *inbag = h->alloc((size_t)OOB_BATCH * (size_t)words * sizeof *inbag);
+    /* as many trees per batch as 32 MiB of bitmaps hold (all of them on small data): each batch
+     * is two parallel regions, and fewer of them wait less on a busy machine */
+    int batch = (int)(OOB_BITS_BYTES / ((size_t)words * sizeof(uint64_t)));
+    batch = batch < 8 ? 8 : batch > T ? T : batch;
+    uint64_t *inbag = h->alloc((size_t)batch * (size_t)words * sizeof *inbag);
     int32_t *counts = h->alloc((size_t)nt * (size_t)n * sizeof *counts);
     if (!acc || !hits || !inbag || !counts) {
         xfree(h, acc), xfree(h, hits), xfree(h, inbag), xfree(h, counts);
@@ -327,8 +331,8 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     memset(acc, 0, (size_t)n * (size_t)no * sizeof *acc);
     memset(hits, 0, (size_t)n * sizeof *hits);
-    for (int t0 = 0; t0 < T; t0 += OOB_BATCH) {
-        const int nb = T - t0 < OOB_BATCH ? T - t0 : OOB_BATCH;
+    for (int t0 = 0; t0 < T; t0 += batch) {
+        const int nb = T - t0 < batch ? T - t0 : batch;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int b = 0; b < nb; b++) {
             int32_t *cnt = counts + (size_t)omp_get_thread_num() * (size_t)n;
@@ -343,7 +347,7 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         /* blocks of rows walk one tree after another, so each tree stays in cache; a row still
          * sums its trees in tree order */
         const int64_t nblocks = (n + PREDICT_BLOCK - 1) / PREDICT_BLOCK;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t r0 = blk * PREDICT_BLOCK, r1 = r0 + PREDICT_BLOCK < n ? r0 + PREDICT_BLOCK : n;
             for (int b = 0; b < nb; b++) {
@@ -500,7 +504,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
     int nt = h->threads(c);
     if (nt > nblocks)
         nt = nblocks > 0 ? (int)nblocks : 1;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* a busy machine may stall one thread */
     for (int64_t blk = 0; blk < nblocks; blk++) {
         const int64_t r0 = blk * PREDICT_BLOCK, nr = X->rows - r0 < PREDICT_BLOCK ? X->rows - r0 : PREDICT_BLOCK;
         predict_rows(m, X->data + r0 * X->ld, X->ld, nr, out + r0 * m->n_out);
