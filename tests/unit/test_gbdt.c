@@ -340,14 +340,15 @@ static void test_split_brute_force(void **state)
         for (int i = 0; i < N; i++)
             if (i % 3 != 1)
                 rows[m++] = i;
-        gb_hist_build(&B, rows, m, gq, B.usable, B.n_usable, hist1, scratch, 1);
-        gb_hist_build(&B, rows, m, gq, B.usable, B.n_usable, hist2, scratch, 3);
+        const int cb = 15; /* 20 000 rows < 2^15 */
+        gb_hist_build(&B, rows, m, gq, cb, B.usable, B.n_usable, hist1, scratch, 1);
+        gb_hist_build(&B, rows, m, gq, cb, B.usable, B.n_usable, hist2, scratch, 3);
         assert_memory_equal(hist1, hist2, sizeof(gb_stat) * B.n_usable * GB_STRIDE);
-        gb_stat tot = {0, 0, 0};
+        gb_stat tot = {0, 0};
         for (int64_t i = 0; i < m; i++)
-            tot.g += gq[2 * rows[i]], tot.h += gq[2 * rows[i] + 1], tot.n++;
+            tot.g += gq[2 * rows[i]], tot.hn += ((int64_t)gq[2 * rows[i] + 1] << cb) + 1;
         gb_split_params sp = {.l2 = 1.0, .min_gain = 0, .min_hess = 1e-3, .inv_sg = 1e-6, .inv_sh = 1e-6,
-                              .min_leaf = 20 + 100 * trial};
+                              .min_leaf = 20 + 100 * trial, .count_bits = cb};
         gb_split best, best2;
         gb_split_find(&B, hist1, B.usable, B.n_usable, tot, &sp, 1, &best);
         gb_split_find(&B, hist1, B.usable, B.n_usable, tot, &sp, 2, &best2);
@@ -360,16 +361,16 @@ static void test_split_brute_force(void **state)
             int f = B.usable[k], nv = B.n_value_bins[f];
             for (int t = 1; t <= nv; t++)
                 for (int dl = 0; dl < 2; dl++) {
-                    gb_stat L = {0, 0, 0};
+                    int64_t Lg = 0, Lh = 0, Ln = 0;
                     for (int64_t i = 0; i < m; i++) {
                         float v = X[rows[i] * D + f];
                         int left = isnan(v) ? dl : (t == nv || v <= B.cuts[B.cut_off[f] + t - 1]);
                         if (left)
-                            L.g += gq[2 * rows[i]], L.h += gq[2 * rows[i] + 1], L.n++;
+                            Lg += gq[2 * rows[i]], Lh += gq[2 * rows[i] + 1], Ln++;
                     }
-                    gb_stat R = {tot.g - L.g, tot.h - L.h, tot.n - L.n};
-                    if (L.n < sp.min_leaf || R.n < sp.min_leaf)
+                    if (Ln < sp.min_leaf || m - Ln < sp.min_leaf)
                         continue;
+                    gb_stat L = {Lg, (Lh << cb) + Ln}, R = {tot.g - L.g, tot.hn - L.hn};
                     double gain = gb_leaf_score(L, &sp) + gb_leaf_score(R, &sp) - parent;
                     if (gain > bg + 1e-9 * fabs(bg))
                         bg = gain, bf = f, bb = t, bdl = dl;
@@ -381,7 +382,7 @@ static void test_split_brute_force(void **state)
         assert_int_equal(best.bin, bb);
         if (B.has_missing[bf]) /* without NaNs both directions are one partition; the majority side is kept */
             assert_int_equal(best.default_left, bdl);
-        assert_true(best.left.n >= sp.min_leaf && tot.n - best.left.n >= sp.min_leaf);
+        assert_true(gb_count(best.left, cb) >= sp.min_leaf && m - gb_count(best.left, cb) >= sp.min_leaf);
         gb_binned_release(&B);
     }
 }
@@ -436,6 +437,30 @@ static void test_known_structure(void **state)
     double imp[D];
     assert_int_equal(vt->importance(m, imp), AML_OK);
     assert_true(imp[0] > imp[1] && imp[1] > 100 * imp[2]);
+    vt->free(m);
+}
+
+/* Too few rows to split: every tree is a single leaf, and the model predicts the mean (the
+ * single-row path walks such trees in its lockstep lanes too). */
+static void test_single_leaf_trees(void **state)
+{
+    enum { N = 150, D = 3 };
+    static float X[N * D];
+    static double y[N], P[N];
+    random_matrix(X, N, D, 91);
+    double mean = 0;
+    for (int i = 0; i < N; i++)
+        y[i] = 3 * X[i * D] + (i % 7), mean += y[i] / N;
+    table tr = {X, N, D, NULL, y, NULL};
+    param_set ps;
+    aml_model *m = fit_new(0, &tr, NULL, params_with(&ps, "min_samples_leaf", 100.0, "n_trees", 20.0, NULL), 2);
+    predict_threads(m, X, N, D, P, 1);
+    for (int i = 0; i < N; i++) {
+        double row;
+        assert_int_equal(vt->predict_row(m, X + i * D, &row), AML_OK);
+        assert_memory_equal(&row, &P[i], sizeof row);
+        assert_true(fabs(P[i] - mean) < 1e-9 * (1 + fabs(mean)));
+    }
     vt->free(m);
 }
 
@@ -869,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_split_brute_force),
         cmocka_unit_test(test_descriptor),
         cmocka_unit_test(test_known_structure),
+        cmocka_unit_test(test_single_leaf_trees),
         cmocka_unit_test(test_round_trip_binary),
         cmocka_unit_test(test_round_trip_multiclass),
         cmocka_unit_test(test_round_trip_regression),

@@ -238,8 +238,9 @@ static void fit_work_free(fit_work *fw)
     free(fw->feats), free(fw->w), free(fw->vw), free(fw->class_w);
 }
 
-/* Quantises class k's float gradients in place to int32 and returns the scales back. */
-static void quantise(void *gh, int64_t n, int threads, double *inv_sg, double *inv_sh)
+/* Quantises class k's float gradients in place to int32 (hessians to at most hmax) and returns
+ * the scales back. */
+static void quantise(void *gh, int64_t n, double hmax, int threads, double *inv_sg, double *inv_sh)
 {
     unsigned char *p = gh;
     float mg = 0, mh = 0;
@@ -249,7 +250,7 @@ static void quantise(void *gh, int64_t n, int threads, double *inv_sg, double *i
         memcpy(&g, p + 8 * i, 4), memcpy(&h, p + 8 * i + 4, 4);
         mg = fabsf(g) > mg ? fabsf(g) : mg, mh = h > mh ? h : mh;
     }
-    double sg = mg > 0 ? QSCALE / mg : 0, sh = mh > 0 ? QSCALE / mh : 0;
+    double sg = mg > 0 ? QSCALE / mg : 0, sh = mh > 0 ? hmax / mh : 0;
 #pragma omp parallel for num_threads(threads) schedule(static) if (n >= GB_PAR_ROWS)
     for (int64_t i = 0; i < n; i++) {
         float g, h;
@@ -257,7 +258,7 @@ static void quantise(void *gh, int64_t n, int threads, double *inv_sg, double *i
         int32_t q[2] = {(int32_t)lrint(g * sg), (int32_t)lrint(h * sh)};
         memcpy(p + 8 * i, q, 8);
     }
-    *inv_sg = mg > 0 ? mg / QSCALE : 1, *inv_sh = mh > 0 ? mh / QSCALE : 1;
+    *inv_sg = mg > 0 ? mg / QSCALE : 1, *inv_sh = mh > 0 ? mh / hmax : 1;
 }
 
 static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
@@ -334,10 +335,16 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     train_scores(m, B, fw.score, T);
     if (has_valid)
         gb_forest_scores(&m->f, m->f.n_trees, valid_X->data, valid_X->rows, valid_X->ld, fw.vscore, T);
+    /* rows < 2^cb; hessians quantised so that (sum of n of them) << cb stays below 2^62 */
+    int cb = 1;
+    while (((int64_t)1 << cb) <= n)
+        cb++;
+    const double hmax = 2 * cb >= 32 ? ldexp(1.0, 62 - 2 * cb) : QSCALE;
     gb_grow_params gp = {.max_leaves = m->cfg.max_leaves, .max_depth = m->cfg.max_depth,
                          .learning_rate = m->cfg.learning_rate,
                          .sp = {.l2 = m->cfg.l2, .min_gain = m->cfg.min_gain, .min_hess = MIN_HESS, .inv_sg = 1,
-                                .inv_sh = 1, .min_leaf = m->cfg.min_samples_leaf}};
+                                .inv_sh = 1, .min_leaf = m->cfg.min_samples_leaf,
+                                .count_bits = cb}};
     if ((st = gb_grower_new(B, &gp, T, &fw.grower)) != AML_OK)
         goto nomem;
     const int es = has_valid && m->cfg.early_stopping > 0;
@@ -370,7 +377,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         for (int k = 0; k < K; k++) {
             void *ghk = (unsigned char *)fw.gh + (size_t)8 * n * k;
             double inv_sg, inv_sh;
-            quantise(ghk, n, T, &inv_sg, &inv_sh);
+            quantise(ghk, n, hmax < QSCALE ? hmax : QSCALE, T, &inv_sg, &inv_sh);
             gb_grower_set_scales(fw.grower, inv_sg, inv_sh);
             int nf = pick_features(m, B, round, k, fw.feats);
             if (fw.bag)

@@ -56,15 +56,21 @@ int gb_cache_entries(void);
 /* ---- histograms and split finding (gbdt_hist.c) -------------------------------------------- */
 
 /* Sums over rows of quantised gradients: integer sums are exact, so a histogram (and the model)
- * does not depend on how rows were spread over threads. */
+ * does not depend on how rows were spread over threads. 16 bytes: the hessian sum and the row
+ * count share one word, hn = (sum of hessians << count_bits) + rows, which the fit's choice of
+ * count_bits and hessian scale keeps from overflowing; subtraction stays exact. */
 typedef struct gb_stat {
-    int64_t g, h, n;
+    int64_t g, hn;
 } gb_stat;
+
+static inline int64_t gb_count(gb_stat s, int cb) { return s.hn & (((int64_t)1 << cb) - 1); }
+static inline int64_t gb_hsum(gb_stat s, int cb) { return s.hn >> cb; }
 
 typedef struct gb_split_params {
     double l2, min_gain, min_hess;  /* min_hess in real units */
     double inv_sg, inv_sh;          /* quantisation scales back to real units */
     int64_t min_leaf;               /* min_samples_leaf */
+    int count_bits;                 /* rows of the fit < 2^count_bits */
 } gb_split_params;
 
 typedef struct gb_split {
@@ -76,8 +82,8 @@ typedef struct gb_split {
 } gb_split;
 
 /* Builds hist[k * GB_STRIDE + bin] over rows[0..m) for features feats[0..nf); gq holds (g, h)
- * int32 pairs per row. scratch: threads * nf * GB_STRIDE entries. */
-void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq,
+ * int32 pairs per row; cb: count_bits. scratch: threads * nf * GB_STRIDE entries. */
+void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
                    const int32_t *feats, int nf, gb_stat *hist, gb_stat *scratch, int threads);
 /* a -= b over nf features. */
 void gb_hist_subtract(gb_stat *a, const gb_stat *b, int nf);

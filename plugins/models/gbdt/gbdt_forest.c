@@ -141,9 +141,11 @@ static void row_trees8(const gb_forest *f, int64_t t0, const float *x, double *o
 {
     int32_t idx[8], depth = 0;
     const gb_node *nd[8];
+    static const gb_node stump = {0.0f, 0u, {-1, -1}}; /* a lane whose tree is a single leaf */
     for (int r = 0; r < 8; r++) {
-        nd[r] = f->nodes + f->node_off[t0 + r];
-        idx[r] = f->node_off[t0 + r + 1] > f->node_off[t0 + r] ? 0 : -1;
+        const int has_nodes = f->node_off[t0 + r + 1] > f->node_off[t0 + r];
+        nd[r] = has_nodes ? f->nodes + f->node_off[t0 + r] : &stump;
+        idx[r] = has_nodes ? 0 : -1;
         depth = f->depth[t0 + r] > depth ? f->depth[t0 + r] : depth;
     }
     for (int32_t s = 0; s < depth; s++)

@@ -11,7 +11,7 @@
 #define MAX_SPLIT_THREADS 64
 
 static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int64_t i1, const int32_t *gq,
-                        const int32_t *feats, int nf, gb_stat *hist)
+                        int cb, const int32_t *feats, int nf, gb_stat *hist)
 {
     const int64_t d = B->d;
     const uint8_t *bins = B->bins;
@@ -23,28 +23,28 @@ static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int
             __builtin_prefetch(gq + 2 * (int64_t)rows[i + 12]);
         }
         const uint8_t *b = bins + r * d;
-        const int64_t g = gq[2 * r], h = gq[2 * r + 1];
+        const int64_t g = gq[2 * r], hn = ((int64_t)gq[2 * r + 1] << cb) + 1;
         if (all) {
             for (int k = 0; k < nf; k++) {
                 gb_stat *s = hist + (int64_t)k * GB_STRIDE + b[k];
-                s->g += g, s->h += h, s->n++;
+                s->g += g, s->hn += hn;
             }
         } else {
             for (int k = 0; k < nf; k++) {
                 gb_stat *s = hist + (int64_t)k * GB_STRIDE + b[feats[k]];
-                s->g += g, s->h += h, s->n++;
+                s->g += g, s->hn += hn;
             }
         }
     }
 }
 
-void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, const int32_t *feats,
-                   int nf, gb_stat *hist, gb_stat *scratch, int threads)
+void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
+                   const int32_t *feats, int nf, gb_stat *hist, gb_stat *scratch, int threads)
 {
     const size_t len = (size_t)nf * GB_STRIDE;
     if (threads <= 1 || m < PAR_MIN_ROWS) {
         memset(hist, 0, len * sizeof *hist);
-        build_range(B, rows, 0, m, gq, feats, nf, hist);
+        build_range(B, rows, 0, m, gq, cb, feats, nf, hist);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -55,13 +55,13 @@ void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int
         const int64_t nch = (m + ROW_CHUNK - 1) / ROW_CHUNK;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < nch; ch++)
-            build_range(B, rows, ch * ROW_CHUNK, ch + 1 < nch ? (ch + 1) * ROW_CHUNK : m, gq, feats, nf, own);
+            build_range(B, rows, ch * ROW_CHUNK, ch + 1 < nch ? (ch + 1) * ROW_CHUNK : m, gq, cb, feats, nf, own);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t e0 = 0; e0 < (int64_t)len; e0 += GB_STRIDE)
             for (int u = 1; u < T; u++)
                 for (int64_t e = e0; e < e0 + GB_STRIDE; e++) {
                     const gb_stat *o = scratch + (size_t)u * len + e;
-                    hist[e].g += o->g, hist[e].h += o->h, hist[e].n += o->n;
+                    hist[e].g += o->g, hist[e].hn += o->hn;
                 }
     }
 }
@@ -70,22 +70,23 @@ void gb_hist_subtract(gb_stat *a, const gb_stat *b, int nf)
 {
     const size_t len = (size_t)nf * GB_STRIDE;
     for (size_t e = 0; e < len; e++)
-        a[e].g -= b[e].g, a[e].h -= b[e].h, a[e].n -= b[e].n;
+        a[e].g -= b[e].g, a[e].hn -= b[e].hn;
 }
 
 double gb_leaf_score(gb_stat s, const gb_split_params *sp)
 {
-    double G = (double)s.g * sp->inv_sg, H = (double)s.h * sp->inv_sh;
+    double G = (double)s.g * sp->inv_sg, H = (double)gb_hsum(s, sp->count_bits) * sp->inv_sh;
     return G * G / (H + sp->l2);
 }
 
 static inline void try_split(gb_stat L, gb_stat tot, const gb_split_params *sp, double parent, int32_t feature,
                              int bin, int default_left, gb_split *best)
 {
-    gb_stat R = {tot.g - L.g, tot.h - L.h, tot.n - L.n};
-    if (L.n < sp->min_leaf || R.n < sp->min_leaf)
+    const int cb = sp->count_bits;
+    gb_stat R = {tot.g - L.g, tot.hn - L.hn};
+    if (gb_count(L, cb) < sp->min_leaf || gb_count(R, cb) < sp->min_leaf)
         return;
-    if ((double)L.h * sp->inv_sh < sp->min_hess || (double)R.h * sp->inv_sh < sp->min_hess)
+    if ((double)gb_hsum(L, cb) * sp->inv_sh < sp->min_hess || (double)gb_hsum(R, cb) * sp->inv_sh < sp->min_hess)
         return;
     double gain = gb_leaf_score(L, sp) + gb_leaf_score(R, sp) - parent;
     if (gain > best->gain) {
@@ -103,15 +104,15 @@ static void find_range(const gb_binned *B, const gb_stat *hist, const int32_t *f
         const gb_stat *hh = hist + (int64_t)k * GB_STRIDE;
         const int nv = B->n_value_bins[f];
         const gb_stat miss = hh[GB_MISSING_BIN];
-        gb_stat L = {0, 0, 0};
+        gb_stat L = {0, 0};
         const double before = best->gain;
         for (int t = 1; t <= nv; t++) {
-            L.g += hh[t].g, L.h += hh[t].h, L.n += hh[t].n;
+            L.g += hh[t].g, L.hn += hh[t].hn;
             if (t < nv)
                 try_split(L, tot, sp, parent, f, t, 0, best);
-            if (miss.n > 0) {
+            if (miss.hn != 0) {
                 if (t < nv) {
-                    gb_stat LM = {L.g + miss.g, L.h + miss.h, L.n + miss.n};
+                    gb_stat LM = {L.g + miss.g, L.hn + miss.hn};
                     try_split(LM, tot, sp, parent, f, t, 1, best);
                 } else {
                     try_split(L, tot, sp, parent, f, t, 0, best); /* every value left, missing right */
@@ -119,8 +120,8 @@ static void find_range(const gb_binned *B, const gb_stat *hist, const int32_t *f
             }
         }
         /* no missing value reached this node on this feature: unseen NaNs follow the majority */
-        if (best->gain != before && miss.n == 0)
-            best->default_left = best->left.n >= tot.n - best->left.n;
+        if (best->gain != before && miss.hn == 0)
+            best->default_left = 2 * gb_count(best->left, sp->count_bits) >= gb_count(tot, sp->count_bits);
     }
 }
 

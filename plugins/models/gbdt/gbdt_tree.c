@@ -130,21 +130,46 @@ static inline int goes_left(const uint8_t *b, int32_t f, int bin, int dl)
     return v == GB_MISSING_BIN ? dl : v <= bin;
 }
 
-/* Stable partition of rows[begin, end) by the split: lefts first. Returns the boundary. */
-static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end, const gb_split *s)
+static inline void hist_add(gb_stat *hist, const uint8_t *b, int64_t g, int64_t hn, const int32_t *feats, int nf,
+                            int all)
+{
+    if (all)
+        for (int k = 0; k < nf; k++) {
+            gb_stat *st = hist + (int64_t)k * GB_STRIDE + b[k];
+            st->g += g, st->hn += hn;
+        }
+    else
+        for (int k = 0; k < nf; k++) {
+            gb_stat *st = hist + (int64_t)k * GB_STRIDE + b[feats[k]];
+            st->g += g, st->hn += hn;
+        }
+}
+
+/* Stable partition of rows[begin, end) by the split, lefts first; returns the boundary. With
+ * hist, the same pass over the rows also builds the histogram of one side (side 0: left, 1:
+ * right), while each row's bins are in cache anyway. */
+static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end, const gb_split *s, int side,
+                         const int32_t *gq, const int32_t *feats, int nf, gb_stat *hist)
 {
     const uint8_t *bins = g->B->bins;
     const int64_t d = g->B->d, m = end - begin;
     const int32_t f = s->feature;
-    const int bin = s->bin, dl = s->default_left;
+    const int bin = s->bin, dl = s->default_left, cb = g->gp.sp.count_bits, all = nf == d;
+    const size_t len = (size_t)nf * GB_STRIDE;
     if (g->threads <= 1 || m < PAR_PARTITION_ROWS) {
+        if (hist)
+            memset(hist, 0, len * sizeof *hist);
         int64_t l = begin, nr = 0;
         for (int64_t i = begin; i < end; i++) {
-            int32_t r = rows[i];
-            if (goes_left(bins + (int64_t)r * d, f, bin, dl))
+            const int32_t r = rows[i];
+            const uint8_t *b = bins + (int64_t)r * d;
+            const int left = goes_left(b, f, bin, dl);
+            if (left)
                 rows[l++] = r;
             else
                 g->tmp[nr++] = r;
+            if (hist && left == !side)
+                hist_add(hist, b, gq[2 * (int64_t)r], ((int64_t)gq[2 * (int64_t)r + 1] << cb) + 1, feats, nf, all);
         }
         memcpy(rows + l, g->tmp, (size_t)nr * sizeof *rows);
         return l;
@@ -154,6 +179,10 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
     int64_t *cnt = g->part_count, n_left = 0;
 #pragma omp parallel num_threads(g->threads)
     {
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        gb_stat *own = hist ? (t == 0 ? hist : g->scratch + (size_t)t * len) : NULL;
+        if (own)
+            memset(own, 0, len * sizeof *own);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < nch; ch++) {
             const int64_t i0 = begin + ch * PART_CHUNK, i1 = i0 + PART_CHUNK < end ? i0 + PART_CHUNK : end;
@@ -176,23 +205,41 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
             const int64_t i0 = begin + ch * PART_CHUNK, i1 = i0 + PART_CHUNK < end ? i0 + PART_CHUNK : end;
             int64_t lp = begin + cnt[ch], rp = begin + n_left + (ch * PART_CHUNK - cnt[ch]);
             for (int64_t i = i0; i < i1; i++) {
-                int32_t r = rows[i];
-                if (goes_left(bins + (int64_t)r * d, f, bin, dl))
+                const int32_t r = rows[i];
+                const uint8_t *b = bins + (int64_t)r * d;
+                const int left = goes_left(b, f, bin, dl);
+                if (left)
                     g->tmp[lp++] = r;
                 else
                     g->tmp[rp++] = r;
+                if (own && left == !side)
+                    hist_add(own, b, gq[2 * (int64_t)r], ((int64_t)gq[2 * (int64_t)r + 1] << cb) + 1, feats, nf, all);
             }
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t i = begin; i < end; i++)
             rows[i] = g->tmp[i];
+        if (hist) {
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t e0 = 0; e0 < (int64_t)len; e0 += GB_STRIDE)
+                for (int u = 1; u < T; u++)
+                    for (int64_t e = e0; e < e0 + GB_STRIDE; e++) {
+                        const gb_stat *o = g->scratch + (size_t)u * len + e;
+                        hist[e].g += o->g, hist[e].hn += o->hn;
+                    }
+        }
     }
     return begin + n_left;
 }
 
+static int can_split_n(const gb_grower *g, int64_t rows, int depth, int nf)
+{
+    return nf > 0 && (g->gp.max_depth <= 0 || depth < g->gp.max_depth) && rows >= 2 * g->gp.sp.min_leaf;
+}
+
 static int can_split(const gb_grower *g, const leaf_info *l, int nf)
 {
-    return nf > 0 && (g->gp.max_depth <= 0 || l->depth < g->gp.max_depth) && l->tot.n >= 2 * g->gp.sp.min_leaf;
+    return can_split_n(g, gb_count(l->tot, g->gp.sp.count_bits), l->depth, nf);
 }
 
 /* Finds the leaf's best split from its histogram; releases the histogram when it will not split. */
@@ -217,13 +264,15 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
     for (int64_t i = 0; i < m; i++)
         sg += gq[2 * (int64_t)rows[i]], sh += gq[2 * (int64_t)rows[i] + 1];
     leaf_info *lv = g->leaves;
-    lv[0] = (leaf_info){.begin = 0, .end = m, .tot = {sg, sh, m}, .depth = 0, .hist = -1, .parent = -1};
+    lv[0] = (leaf_info){.begin = 0, .end = m, .tot = {sg, (sh << g->gp.sp.count_bits) + m}, .depth = 0, .hist = -1,
+                        .parent = -1};
     lv[0].best.feature = -1, lv[0].best.gain = 0;
     g->n_leaves = 1;
     if (can_split(g, &lv[0], nf)) {
         if ((lv[0].hist = take_slot(g, -1, -1)) < 0)
             return AML_ERR_NOMEM;
-        gb_hist_build(B, rows, m, gq, feats, nf, g->pool[lv[0].hist], g->scratch, g->threads);
+        gb_hist_build(B, rows, m, gq, g->gp.sp.count_bits, feats, nf, g->pool[lv[0].hist], g->scratch,
+                      g->threads);
         settle(g, &lv[0], feats, nf);
     }
     aml_status st = AML_OK;
@@ -245,34 +294,40 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
         f->node_gain[node_base + node] = (float)s.gain;
         if (L->parent >= 0)
             f->nodes[node_base + L->parent].child[L->side] = node;
-        const int64_t mid = partition(g, rows, L->begin, L->end, &s);
+        /* what the children will need, known before the rows move: the split gives the counts */
+        const int64_t n_l = gb_count(s.left, g->gp.sp.count_bits), n_r = L->end - L->begin - n_l;
+        const int last = g->n_leaves + 1 >= gp->max_leaves;
+        const int cl = !last && can_split_n(g, n_l, L->depth + 1, nf);
+        const int cr = !last && can_split_n(g, n_r, L->depth + 1, nf);
+        const int small_left = n_l <= n_r, small_splits = small_left ? cl : cr, large_splits = small_left ? cr : cl;
+        const int parent_hist = L->hist;
+        const int need_small = small_splits || (large_splits && parent_hist >= 0);
+        int sslot = -1;
+        if (need_small && (sslot = take_slot(g, pick, -1)) < 0) {
+            st = AML_ERR_NOMEM;
+            break;
+        }
+        const int64_t mid = partition(g, rows, L->begin, L->end, &s, small_left ? 0 : 1, gq, feats, nf,
+                                      need_small ? g->pool[sslot] : NULL);
         const int r = g->n_leaves++;
         leaf_info *R = &lv[r];
-        gb_stat rt = {L->tot.g - s.left.g, L->tot.h - s.left.h, L->tot.n - s.left.n};
+        gb_stat rt = {L->tot.g - s.left.g, L->tot.hn - s.left.hn};
         *R = (leaf_info){.begin = mid, .end = L->end, .tot = rt, .depth = L->depth + 1, .hist = -1,
                          .parent = node, .side = 1};
         R->best.feature = -1;
         L->end = mid, L->tot = s.left, L->depth++, L->parent = node, L->side = 0;
-        L->best.feature = -1;
+        L->best.feature = -1, L->hist = -1;
         nd->child[0] = ~pick, nd->child[1] = ~r;
-        if (g->n_leaves >= gp->max_leaves)
-            break;
-        const int cl = can_split(g, L, nf), cr = can_split(g, R, nf);
         if (!cl && !cr) {
-            release_slot(g, L);
+            if (parent_hist >= 0)
+                g->free_slots[g->n_free++] = parent_hist;
+            if (g->n_leaves >= gp->max_leaves)
+                break;
             continue;
         }
-        leaf_info *S = L->tot.n <= R->tot.n ? L : R, *Lg = S == L ? R : L;
-        const int parent_hist = L->hist;
-        L->hist = -1;
-        int sslot = take_slot(g, pick, r);
-        if (sslot < 0) {
-            st = AML_ERR_NOMEM;
-            break;
-        }
+        leaf_info *S = small_left ? L : R, *Lg = small_left ? R : L;
         S->hist = sslot;
-        gb_hist_build(B, rows + S->begin, S->end - S->begin, gq, feats, nf, g->pool[sslot], g->scratch, g->threads);
-        if (S == L ? cr : cl) {
+        if (large_splits) {
             if (parent_hist >= 0) {
                 Lg->hist = parent_hist;
                 gb_hist_subtract(g->pool[parent_hist], g->pool[sslot], nf);
@@ -283,8 +338,8 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
                     break;
                 }
                 Lg->hist = lslot;
-                gb_hist_build(B, rows + Lg->begin, Lg->end - Lg->begin, gq, feats, nf, g->pool[lslot], g->scratch,
-                              g->threads);
+                gb_hist_build(B, rows + Lg->begin, Lg->end - Lg->begin, gq, g->gp.sp.count_bits, feats, nf,
+                              g->pool[lslot], g->scratch, g->threads);
             }
             settle(g, Lg, feats, nf);
         } else if (parent_hist >= 0) {
@@ -297,7 +352,8 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
     }
     for (int l = 0; l < g->n_leaves; l++) {
         release_slot(g, &lv[l]);
-        double G = (double)lv[l].tot.g * gp->sp.inv_sg, H = (double)lv[l].tot.h * gp->sp.inv_sh;
+        double G = (double)lv[l].tot.g * g->gp.sp.inv_sg,
+               H = (double)gb_hsum(lv[l].tot, g->gp.sp.count_bits) * g->gp.sp.inv_sh;
         f->leaf[leaf_base + l] = -G / (H + gp->sp.l2) * gp->learning_rate;
         g->seg_begin[l] = lv[l].begin, g->seg_end[l] = lv[l].end;
     }
