@@ -67,6 +67,8 @@ static aml_status parse_line(aml_ctx *c, const char *path, int64_t line_no, cons
     const cJSON *fit = cJSON_GetObjectItemCaseSensitive(o, "fit_seconds");
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
     t->seconds = cJSON_IsNumber(secs) ? secs->valuedouble : 0;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "finished_at");
+    t->finished_at = cJSON_IsNumber(at) ? at->valuedouble : 0;
     t->fit_seconds = cJSON_IsNumber(fit) ? fit->valuedouble : 0;
     t->error = cJSON_IsString(err) ? aml_xstrdup(err->valuestring) : NULL;
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "resource");
@@ -181,6 +183,7 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     }
     cJSON_AddNumberToObject(o, "resource", t->resource);
     cJSON_AddNumberToObject(o, "seconds", t->seconds);
+    cJSON_AddNumberToObject(o, "finished_at", t->finished_at);
     cJSON_AddNumberToObject(o, "fit_seconds", t->fit_seconds);
     cJSON_AddStringToObject(o, "fingerprint", fingerprint);
     char *line = cJSON_PrintUnformatted(o);

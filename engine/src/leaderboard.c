@@ -10,10 +10,13 @@ static aml_metric sort_metric;
 static int cmp_trials(const void *pa, const void *pb)
 {
     const aml_trial *a = *(aml_trial *const *)pa, *b = *(aml_trial *const *)pb;
-    int oka = a->status == AML_TRIAL_OK, okb = b->status == AML_TRIAL_OK;
+    /* Full-resource trials first: a halving trial on a fraction of the trees or rows is not
+     * comparable (nor a candidate for export). */
+    int oka = (a->status == AML_TRIAL_OK) + (a->status == AML_TRIAL_OK && a->resource >= 1);
+    int okb = (b->status == AML_TRIAL_OK) + (b->status == AML_TRIAL_OK && b->resource >= 1);
     if (oka != okb)
         return okb - oka;
-    if (oka) {
+    if (oka) { /* equal tiers */
         if (aml_metric_better(sort_metric, a->score, b->score))
             return -1;
         if (aml_metric_better(sort_metric, b->score, a->score))
@@ -102,12 +105,12 @@ aml_status aml_leaderboard_write_csv(aml_ctx *c, const char *path, aml_trial **p
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    fprintf(f, "rank,trial,model,status,%s,%s_std,folds,seconds,fit_seconds,params,error\n",
+    fprintf(f, "rank,trial,model,status,%s,%s_std,folds,seconds,fit_seconds,params,error,resource\n",
             aml_metric_name(metric), aml_metric_name(metric));
     if (ens && !isnan(ens->score)) {
         fprintf(f, "0,,ensemble,ok,%.17g,,,,,", ens->score);
         put_field(f, ens->members);
-        fputs(",\n", f);
+        fputs(",,1\n", f);
     }
     for (int64_t i = 0; i < n; i++) {
         const aml_trial *t = ptrs[i];
@@ -123,7 +126,7 @@ aml_status aml_leaderboard_write_csv(aml_ctx *c, const char *path, aml_trial **p
         free(params);
         fputc(',', f);
         put_field(f, t->error ? t->error : "");
-        fputc('\n', f);
+        fprintf(f, ",%.6g\n", t->resource);
     }
     fclose(f);
     aml_status st = aml_write_file_atomic(c, path, buf, len);

@@ -40,19 +40,28 @@ static const aml_param_range *fixed_by_spec(const aml_model_spec *ms, const char
     return NULL;
 }
 
-/* 1 when every parameter the entry sets lies inside the spec's range for it (a user who narrowed
- * the space should not see the portfolio step outside it). */
-static int inside_spec(const aml_config *cfg, const aml_model_spec *ms)
+/* Moves every parameter into the spec's range for it: a user who narrowed the space should not
+ * see the portfolio step outside it. Choices outside the spec's list take its first entry. */
+static void clip_to_spec(aml_config *cfg, const aml_model_spec *ms)
 {
     const aml_plugin_descriptor *d = cfg->plugin->desc;
     for (int i = 0; i < d->n_params; i++) {
         const aml_param_range *r = fixed_by_spec(ms, d->params[i].name);
-        if (!r || r->kind == AML_RANGE_DEFAULT || r->kind == AML_RANGE_FIXED || r->kind == AML_RANGE_CHOICE)
+        if (!r || r->kind == AML_RANGE_DEFAULT || r->kind == AML_RANGE_FIXED)
             continue;
-        if (cfg->num[i] < r->lo || cfg->num[i] > r->hi)
-            return 0;
+        if (r->kind == AML_RANGE_CHOICE) {
+            int found = 0;
+            for (int k = 0; k < r->n_choices && !found; k++)
+                found = cfg->str[i] ? !strcmp(cfg->str[i], r->choices[k]) : strtod(r->choices[k], NULL) == cfg->num[i];
+            if (!found && r->n_choices > 0)
+                aml_config_set(NULL, cfg, d->params[i].name, r->choices[0]);
+            continue;
+        }
+        if (cfg->num[i] < r->lo)
+            cfg->num[i] = r->lo;
+        if (cfg->num[i] > r->hi)
+            cfg->num[i] = r->hi;
     }
-    return 1;
 }
 
 int aml_portfolio(const aml_space *sp, aml_config **out)
@@ -81,10 +90,25 @@ int aml_portfolio(const aml_space *sp, aml_config **out)
             }
         }
         aml_config_free(&base);
-        if (ok && inside_spec(&cfg, sp->specs[m]))
+        if (ok) {
+            clip_to_spec(&cfg, sp->specs[m]);
             list[n++] = cfg;
-        else
+        } else {
             aml_config_free(&cfg);
+        }
+    }
+    /* A family the portfolio does not know (a third-party plugin) still starts with its
+     * defaults. */
+    for (int m = 0; m < sp->n_models; m++) {
+        int listed = 0;
+        for (int e = 0; e < n && !listed; e++)
+            listed = list[e].plugin == sp->models[m];
+        if (listed)
+            continue;
+        list = aml_xrealloc(list, sizeof(aml_config) * (size_t)(n + 1));
+        aml_config_base(&list[n], sp->models[m], sp->specs[m]);
+        clip_to_spec(&list[n], sp->specs[m]);
+        n++;
     }
     *out = list;
     return n;

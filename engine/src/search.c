@@ -8,6 +8,7 @@
 #include "journal.h"
 #include "leaderboard.h"
 #include "predictions.h"
+#include "report.h"
 #include "scheduler.h"
 #include "reference.h"
 
@@ -116,7 +117,7 @@ static void add_trial(search *s, aml_trial *t)
     }
     s->trials[s->n_trials++] = t;
     /* Ties go to the lower id, as in the leaderboard. */
-    if (t->status == AML_TRIAL_OK &&
+    if (t->status == AML_TRIAL_OK && t->resource >= 1 &&
         (!s->best || aml_metric_better(s->metric, t->score, s->best->score) ||
          (t->score == s->best->score && t->id < s->best->id)))
         s->best = t;
@@ -173,8 +174,12 @@ static int record(search *s, aml_trial *t)
     s->n_new++;
     if (t->status != AML_TRIAL_OK)
         s->n_failed++;
+    const aml_trial *previous_best = s->best;
     add_trial(s, t);
     aml_scheduler_done(s->sched, t);
+    if (!s->tty && s->best != previous_best) /* plain log lines when stderr is not a terminal */
+        fprintf(stderr, "automl: [%.1fs] trial %lld %s: %s %.4f (new best)\n", aml_now() - s->t0,
+                (long long)t->id, t->cfg.plugin->desc->name, aml_metric_name(s->metric), t->score);
     if (t->resource < 1) { /* low-rung trials are not ensemble candidates */
         free(t->oof);
         t->oof = NULL;
@@ -259,6 +264,7 @@ static void *worker(void *arg)
         hc.trial_id = id;
         hc.verbose = 3; /* trials log only errors; failures are recorded in the journal */
         aml_trial_run(t, &hc, s->data, &s->splits, s->metric);
+        t->finished_at = aml_now() - s->t0;
         pthread_mutex_lock(&s->lock);
         int journaled = record(s, t);
         pthread_cond_broadcast(&s->finished);
@@ -606,6 +612,45 @@ done:
     return st;
 }
 
+static void write_report(search *s, aml_search_result *r, aml_trial **ranked, const final_plan *plan,
+                         const aml_leaderboard_ensemble *ens)
+{
+    char resampling[32] = "holdout";
+    if (s->splits.folds.kind != AML_RESAMPLE_HOLDOUT)
+        snprintf(resampling, sizeof resampling, "%d-fold CV", s->splits.folds.n_splits);
+    char **names = aml_xcalloc((size_t)plan->n + 1, sizeof(char *));
+    double *weights = aml_xcalloc((size_t)plan->n + 1, sizeof(double));
+    int total = 0;
+    for (int i = 0; i < plan->n; i++)
+        total += plan->counts[i];
+    for (int i = 0; i < plan->n; i++) {
+        names[i] = aml_xasprintf("%s#%lld", plan->members[i]->cfg.plugin->desc->name, (long long)plan->members[i]->id);
+        weights[i] = (double)plan->counts[i] / total;
+    }
+    aml_report_input in = {.data = s->data,
+                           .metric = s->metric,
+                           .ranked = ranked,
+                           .n_trials = s->n_trials,
+                           .resampling = resampling,
+                           .strategy = s->spec->strategy ? s->spec->strategy : "auto",
+                           .budget_seconds = s->spec->budget_seconds,
+                           .seconds = aml_now() - s->t0,
+                           .ensemble = ens,
+                           .ensemble_members = (const char *const *)names,
+                           .ensemble_weights = weights,
+                           .n_members = plan->n,
+                           .artifact = r->artifact_dir};
+    char *path = aml_xasprintf("%s/report.html", r->run_dir);
+    aml_ctx c = {{0}};
+    if (aml_report_write(&c, path, &in) != AML_OK)
+        fprintf(stderr, "automl: warning: %s\n", c.msg);
+    free(path);
+    for (int i = 0; i < plan->n; i++)
+        free(names[i]);
+    free(names);
+    free(weights);
+}
+
 static void write_summary(search *s, aml_search_result *out, int print_json)
 {
     cJSON *o = cJSON_CreateObject();
@@ -739,6 +784,14 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
 
     r.n_trials = s.n_new;
     r.n_failed = s.n_failed;
+    if (!s.best) /* a budget too small for any full-resource trial: the best of the largest rung */
+        for (int64_t i = 0; i < s.n_trials; i++) {
+            const aml_trial *t = s.trials[i];
+            if (t->status == AML_TRIAL_OK &&
+                (!s.best || t->resource > s.best->resource ||
+                 (t->resource == s.best->resource && ranks_before(&s, t, s.best))))
+                s.best = t;
+        }
     if (!s.best) {
         const char *why = s.n_trials ? s.trials[0]->error : NULL;
         st = aml_fail(c, AML_ERR_RUNTIME, "no trial succeeded (%lld finished%s%s)", (long long)s.n_trials,
@@ -766,12 +819,14 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     free(csv);
     if (st == AML_OK)
         aml_leaderboard_print(stdout, ranked, s.n_trials, s.metric, 10, &ens);
-    free(ranked);
     if (st == AML_OK) {
         r.best_model = aml_xstrdup(plan.n > 1 ? AML_ENSEMBLE_NAME : s.best->cfg.plugin->desc->name);
         r.best_score = plan.n > 1 ? plan.ensemble_score : s.best->score;
         st = refit_and_export(c, &s, &plan, &r);
     }
+    if (st == AML_OK)
+        write_report(&s, &r, ranked, &plan, &ens);
+    free(ranked);
     plan_free(&plan);
     if (st != AML_OK)
         goto done;

@@ -41,6 +41,7 @@ typedef struct aml_trial {
     double *fold_scores;
     int n_folds;
     double seconds;          /* wall time of the whole trial */
+    double finished_at;      /* seconds since the search started (report's time axis; journaled) */
     double fit_seconds;      /* mean fit time per split */
     int resumed;             /* read back from the journal */
     double resource;         /* fraction of the full resource it ran with (1 = full) */

@@ -28,7 +28,10 @@ return automl.search {
 LUA
 "$AUTOML" import datasets/diabetes.csv "$TMP/diabetes.h5" > /dev/null
 sed -i "s|DATA|$TMP/diabetes.h5|" "$TMP/cb.lua"
-expect 2 "automl: $TMP/cb.lua:6: on_trial: boom in trial 0" -- "$AUTOML" search "$TMP/cb.lua" --out "$TMP/cbrun" --parallel 1
+# (progress lines may come first on stderr; the error is the last line)
+expect 2 "" -- "$AUTOML" search "$TMP/cb.lua" --out "$TMP/cbrun" --parallel 1
+[ "$(tail -1 "$TMP/err")" = "automl: $TMP/cb.lua:6: on_trial: boom in trial 0" ] || fail "on_trial error: $(cat "$TMP/err")"
+grep -v '^automl: \[' "$TMP/err" | grep -vq "on_trial: boom" && fail "more than one error line: $(cat "$TMP/err")"
 
 # on_trial returning "stop" ends the search after that trial, and it still exports
 sed -i 's|error("boom in trial " .. t.id)|if t.id == 1 then return "stop" end|' "$TMP/cb.lua"
