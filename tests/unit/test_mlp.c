@@ -392,7 +392,8 @@ static void test_threads_large_shapes(void **state)
 }
 
 /* Pure-noise labels: the validation score stops improving early, so a model allowed 60 epochs and
- * one allowed 120 stop at the same epoch and keep the same best weights. */
+ * one allowed 120 stop at the same epoch and keep the same best weights. Without a validation
+ * fold the training loss decides, the same way. */
 static void test_early_stopping(void **state)
 {
     data tr, va;
@@ -415,6 +416,26 @@ static void test_early_stopping(void **state)
     double pa[RV * RK], pb[RV * RK];
     predict(a, rQ, RV, RD, pa), predict(b, rQ, RV, RD, pb);
     assert_memory_equal(pa, pb, sizeof pa);
+    vt->free(a), vt->free(b);
+
+    /* without a fold: two far-apart clusters, whose training loss soon stops improving by 1e-4 */
+    static int32_t sep[RN];
+    static float Xs[RN * RD];
+    for (int i = 0; i < RN; i++) {
+        sep[i] = i % 2;
+        for (int j = 0; j < RD; j++)
+            Xs[i * RD + j] = (float)((sep[i] ? 5 : -5) + 0.01 * ((i * 7 + j * 3) % 11));
+    }
+    data st = {.X = Xs, .n = RN, .d = RD, .label = sep};
+    a = create_model(2, RD, 4, params_of(&ps, "8", "epochs", 300.0, "patience", 3.0, "learning_rate", 0.05, NULL));
+    b = create_model(2, RD, 4, params_of(&ps, "8", "epochs", 500.0, "patience", 3.0, "learning_rate", 0.05, NULL));
+    fit_to(a, &st, NULL, 1.0, 2);
+    fit_to(b, &st, NULL, 1.0, 2);
+    double sa[2 * 8], sb[2 * 8];
+    predict(a, Xs, 8, RD, sa), predict(b, Xs, 8, RD, sb);
+    assert_memory_equal(sa, sb, sizeof sa);
+    for (int i = 0; i < 8; i++)
+        assert_true(sa[i * 2 + sep[i]] > 0.99);
     vt->free(a), vt->free(b);
 }
 

@@ -32,7 +32,7 @@ static const aml_param_def params[N_PARAMS] = {
     [P_DROPOUT] = {.name = "dropout", .type = AML_PARAM_FLOAT, .lo = 0, .hi = 0.5, .def = 0,
                    .help = "probability of dropping a hidden unit while training (inverted dropout)"},
     [P_PATIENCE] = {.name = "patience", .type = AML_PARAM_INT, .lo = 3, .hi = 50, .def = 10, .log_scale = 1,
-                    .help = "epochs without improvement on the validation fold before stopping"},
+                    .help = "epochs without improvement (validation score; without a fold, training loss by 1e-4) before stopping"},
 };
 
 struct aml_model {
@@ -442,6 +442,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     st = AML_OK;
     while (m->epochs_done < target && !m->stopped) {
+        double epoch_loss = 0;
         for (int64_t i = 0; i < n; i++)
             perm[i] = i;
         for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates from the model's RNG */
@@ -474,6 +475,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                 break;
             }
             mlp_adam_step(&m->net, &m->adam, m->theta, m->adam_m, m->adam_v, grad, m->l2, nb, nt);
+            epoch_loss += loss * (double)nb;
         }
         if (st != AML_OK)
             break;
@@ -487,6 +489,14 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                 break;
             }
             m->stopped = early_stopping(m, vl, va);
+        } else {
+            /* no validation fold (a refit): stop as scikit-learn's MLP does, once the epoch's mean
+             * training loss has not improved by 1e-4 for `patience` epochs */
+            const double tl = epoch_loss / (double)n;
+            if (tl < m->best_loss - 1e-4)
+                m->best_loss = tl, m->bad_epochs = 0;
+            else
+                m->stopped = ++m->bad_epochs >= m->patience;
         }
         h->progress(c, (double)m->epochs_done / (double)target);
     }
