@@ -89,6 +89,8 @@ static aml_model *create(const aml_plugin *p, aml_host_ctx *hc, const aml_task *
             num[i] = epochs;
         if (!strcmp(d->params[i].name, "batch"))
             num[i] = batch;
+        if (!strcmp(d->params[i].name, "patience")) /* never stop early: every epoch runs, as the peer's */
+            num[i] = epochs + 1;
     }
     aml_params params = {.num = num, .str = str};
     aml_model *m = NULL;
