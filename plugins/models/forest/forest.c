@@ -1,7 +1,9 @@
 /* The `forest` model plugin: random forest and extra trees (classification by Gini or entropy,
  * regression by squared error) on quantile-binned features, trees grown in parallel with the
  * call's thread budget, out-of-bag score, impurity importance, and resumable fits: tree i depends
- * only on (seed, i, data, parameters), so a fit at resource r keeps trees [0, round(r n_trees)). */
+ * only on (seed, i, data, parameters), so a fit at resource r keeps trees [0, round(r n_trees)).
+ * max_features 0 means auto: sqrt(d) features per split for classification, all d for regression
+ * (scikit-learn's defaults). Categorical features are split as ordered codes. */
 #include "forest.h"
 
 #include <math.h>
