@@ -85,6 +85,9 @@ typedef struct gb_split {
  * int32 pairs per row; cb: count_bits. scratch: threads * nf * GB_STRIDE entries. */
 void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
                    const int32_t *feats, int nf, gb_stat *hist, gb_stat *scratch, int threads);
+/* Adds rows[0..m) into hist (no clearing; one thread). */
+void gb_hist_accumulate(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
+                        const int32_t *feats, int nf, gb_stat *hist);
 /* a -= b over nf features. */
 void gb_hist_subtract(gb_stat *a, const gb_stat *b, int nf);
 /* The best split of a node with totals `tot` from its histogram; deterministic: ties go to the

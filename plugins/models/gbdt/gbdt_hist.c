@@ -38,6 +38,12 @@ static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int
     }
 }
 
+void gb_hist_accumulate(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
+                        const int32_t *feats, int nf, gb_stat *hist)
+{
+    build_range(B, rows, 0, m, gq, cb, feats, nf, hist);
+}
+
 void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
                    const int32_t *feats, int nf, gb_stat *hist, gb_stat *scratch, int threads)
 {

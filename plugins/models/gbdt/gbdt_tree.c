@@ -35,7 +35,8 @@ struct gb_grower {
     gb_stat **pool;
     int n_pool, *free_slots, n_free;
     gb_stat *scratch;     /* per-thread histograms */
-    int32_t *tmp;         /* partition buffer, n rows */
+    int32_t *tmp;         /* partition buffer, n + 1 rows */
+    int32_t *chunk_buf;   /* per thread: the right-going rows of one chunk */
     int64_t *part_count;  /* per-chunk counts */
 };
 
@@ -56,10 +57,11 @@ aml_status gb_grower_new(const gb_binned *B, const gb_grow_params *gp, int threa
     g->pool = calloc((size_t)g->n_pool, sizeof *g->pool);
     g->free_slots = malloc((size_t)g->n_pool * sizeof(int));
     g->scratch = g->threads > 1 ? malloc((size_t)g->threads * per) : NULL;
-    g->tmp = malloc((size_t)(B->n > 0 ? B->n : 1) * sizeof(int32_t));
+    g->tmp = malloc((size_t)(B->n + 1) * sizeof(int32_t));
+    g->chunk_buf = malloc((size_t)g->threads * (PART_CHUNK + 1) * sizeof(int32_t));
     g->part_count = malloc((size_t)(B->n / PART_CHUNK + 2) * sizeof(int64_t));
     if (!g->leaves || !g->seg_begin || !g->seg_end || !g->pool || !g->free_slots || (g->threads > 1 && !g->scratch) ||
-        !g->tmp || !g->part_count) {
+        !g->tmp || !g->chunk_buf || !g->part_count) {
         gb_grower_free(g);
         return AML_ERR_NOMEM;
     }
@@ -75,7 +77,7 @@ void gb_grower_free(gb_grower *g)
         return;
     for (int s = 0; g->pool && s < g->n_pool; s++)
         free(g->pool[s]);
-    free(g->pool), free(g->free_slots), free(g->scratch), free(g->tmp), free(g->part_count);
+    free(g->pool), free(g->free_slots), free(g->scratch), free(g->tmp), free(g->chunk_buf), free(g->part_count);
     free(g->leaves), free(g->seg_begin), free(g->seg_end);
     free(g);
 }
@@ -127,69 +129,68 @@ static int take_slot(gb_grower *g, int a, int b)
 static inline int goes_left(const uint8_t *b, int32_t f, int bin, int dl)
 {
     uint8_t v = b[f];
-    return v == GB_MISSING_BIN ? dl : v <= bin;
-}
-
-static inline void hist_add(gb_stat *hist, const uint8_t *b, int64_t g, int64_t hn, const int32_t *feats, int nf,
-                            int all)
-{
-    if (all)
-        for (int k = 0; k < nf; k++) {
-            gb_stat *st = hist + (int64_t)k * GB_STRIDE + b[k];
-            st->g += g, st->hn += hn;
-        }
-    else
-        for (int k = 0; k < nf; k++) {
-            gb_stat *st = hist + (int64_t)k * GB_STRIDE + b[feats[k]];
-            st->g += g, st->hn += hn;
-        }
+    const int miss = v == GB_MISSING_BIN;
+    return (miss & dl) | (!miss & (v <= bin));
 }
 
 /* Stable partition of rows[begin, end) by the split, lefts first; returns the boundary. With
- * hist, the same pass over the rows also builds the histogram of one side (side 0: left, 1:
- * right), while each row's bins are in cache anyway. */
+ * hist, the same pass also builds the histogram of one side (side 0: left, 1: right) from each
+ * chunk's rows while their bins are still in cache. The row moves are branch-free: a row is
+ * written to both candidate places and only one cursor advances. */
 static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end, const gb_split *s, int side,
                          const int32_t *gq, const int32_t *feats, int nf, gb_stat *hist)
 {
-    const uint8_t *bins = g->B->bins;
-    const int64_t d = g->B->d, m = end - begin;
+    const gb_binned *B = g->B;
+    const uint8_t *bins = B->bins;
+    const int64_t d = B->d, m = end - begin;
     const int32_t f = s->feature;
-    const int bin = s->bin, dl = s->default_left, cb = g->gp.sp.count_bits, all = nf == d;
+    const int bin = s->bin, dl = s->default_left, cb = g->gp.sp.count_bits;
     const size_t len = (size_t)nf * GB_STRIDE;
     if (g->threads <= 1 || m < PAR_PARTITION_ROWS) {
         if (hist)
             memset(hist, 0, len * sizeof *hist);
         int64_t l = begin, nr = 0;
-        for (int64_t i = begin; i < end; i++) {
-            const int32_t r = rows[i];
-            const uint8_t *b = bins + (int64_t)r * d;
-            const int left = goes_left(b, f, bin, dl);
-            if (left)
-                rows[l++] = r;
-            else
-                g->tmp[nr++] = r;
-            if (hist && left == !side)
-                hist_add(hist, b, gq[2 * (int64_t)r], ((int64_t)gq[2 * (int64_t)r + 1] << cb) + 1, feats, nf, all);
+        for (int64_t c0 = begin; c0 < end; c0 += PART_CHUNK) {
+            const int64_t c1 = c0 + PART_CHUNK < end ? c0 + PART_CHUNK : end, l0 = l, r0 = nr;
+            for (int64_t i = c0; i < c1; i++) {
+                const int32_t r = rows[i];
+                const int left = goes_left(bins + (int64_t)r * d, f, bin, dl);
+                rows[l] = r, g->tmp[nr] = r; /* l <= i: only consumed places are overwritten */
+                l += left, nr += !left;
+            }
+            if (hist)
+                gb_hist_accumulate(B, side ? g->tmp + r0 : rows + l0, side ? nr - r0 : l - l0, gq, cb, feats, nf,
+                                   hist);
         }
         memcpy(rows + l, g->tmp, (size_t)nr * sizeof *rows);
         return l;
     }
-    /* fixed chunks, counted then scattered: the order is the serial one whatever runs where */
+    /* Each fixed chunk is split into its own range of tmp (lefts, then rights); the chunks' left
+     * counts then place every row, in the serial order, whatever thread ran which chunk. */
     const int64_t nch = (m + PART_CHUNK - 1) / PART_CHUNK;
     int64_t *cnt = g->part_count, n_left = 0;
 #pragma omp parallel num_threads(g->threads)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         gb_stat *own = hist ? (t == 0 ? hist : g->scratch + (size_t)t * len) : NULL;
+        int32_t *rb = g->chunk_buf + (size_t)t * (PART_CHUNK + 1);
         if (own)
             memset(own, 0, len * sizeof *own);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < nch; ch++) {
             const int64_t i0 = begin + ch * PART_CHUNK, i1 = i0 + PART_CHUNK < end ? i0 + PART_CHUNK : end;
-            int64_t c = 0;
-            for (int64_t i = i0; i < i1; i++)
-                c += goes_left(bins + (int64_t)rows[i] * d, f, bin, dl);
-            cnt[ch] = c;
+            int32_t *lb = g->tmp + i0;
+            int64_t nl = 0, nr = 0;
+            for (int64_t i = i0; i < i1; i++) {
+                const int32_t r = rows[i];
+                const int left = goes_left(bins + (int64_t)r * d, f, bin, dl);
+                lb[nl] = r, rb[nr] = r;
+                nl += left, nr += !left;
+            }
+            memcpy(lb + nl, rb, (size_t)nr * sizeof *rb);
+            if (own)
+                gb_hist_accumulate(B, side ? rb : lb, side ? nr : nl, gq, cb, feats, nf, own);
+            cnt[ch] = nl;
         }
 #pragma omp single
         {
@@ -200,25 +201,14 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
             }
             n_left = acc;
         }
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
         for (int64_t ch = 0; ch < nch; ch++) {
             const int64_t i0 = begin + ch * PART_CHUNK, i1 = i0 + PART_CHUNK < end ? i0 + PART_CHUNK : end;
-            int64_t lp = begin + cnt[ch], rp = begin + n_left + (ch * PART_CHUNK - cnt[ch]);
-            for (int64_t i = i0; i < i1; i++) {
-                const int32_t r = rows[i];
-                const uint8_t *b = bins + (int64_t)r * d;
-                const int left = goes_left(b, f, bin, dl);
-                if (left)
-                    g->tmp[lp++] = r;
-                else
-                    g->tmp[rp++] = r;
-                if (own && left == !side)
-                    hist_add(own, b, gq[2 * (int64_t)r], ((int64_t)gq[2 * (int64_t)r + 1] << cb) + 1, feats, nf, all);
-            }
+            const int64_t nl = (ch + 1 < nch ? cnt[ch + 1] : n_left) - cnt[ch];
+            memcpy(rows + begin + cnt[ch], g->tmp + i0, (size_t)nl * sizeof *rows);
+            memcpy(rows + begin + n_left + (ch * PART_CHUNK - cnt[ch]), g->tmp + i0 + nl,
+                   (size_t)(i1 - i0 - nl) * sizeof *rows);
         }
-#pragma omp for schedule(static) nowait
-        for (int64_t i = begin; i < end; i++)
-            rows[i] = g->tmp[i];
         if (hist) {
 #pragma omp for schedule(dynamic, 1)
             for (int64_t e0 = 0; e0 < (int64_t)len; e0 += GB_STRIDE)
