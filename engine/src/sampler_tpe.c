@@ -69,16 +69,32 @@ static double from_t(const dim *d, double t)
     return fmin(fmax(x, d->lo), d->hi);
 }
 
-/* log density of the Parzen mixture of Gaussians at pts (in t-space), with a uniform prior
- * component of weight 1/(n+1) over [a, b]. */
-static double log_parzen(double t, const double *pts, int n, double a, double b)
+/* Adaptive Parzen bandwidths as in Hyperopt: each point's sigma is the larger distance to its
+ * neighbours (the range's ends count as neighbours), clipped to [width / min(100, n + 1), width].
+ * pts is sorted in place (its order carries no meaning). */
+static void bandwidths(double *pts, int n, double a, double b, double *sigma)
 {
-    double width = b - a;
-    double sigma = width * 0.25 * pow(n + 1.0, -0.2);
-    double dens = 1.0 / width; /* prior */
+    for (int i = 1; i < n; i++) /* insertion sort: n <= a few hundred */
+        for (int j = i; j > 0 && pts[j] < pts[j - 1]; j--) {
+            double t = pts[j];
+            pts[j] = pts[j - 1];
+            pts[j - 1] = t;
+        }
+    double width = b - a, lo = width / fmin(100.0, n + 1.0);
     for (int i = 0; i < n; i++) {
-        double z = (t - pts[i]) / sigma;
-        dens += exp(-0.5 * z * z) / (sigma * 2.5066282746310002);
+        double left = pts[i] - (i > 0 ? pts[i - 1] : a), right = (i + 1 < n ? pts[i + 1] : b) - pts[i];
+        sigma[i] = fmin(fmax(fmax(left, right), lo), width);
+    }
+}
+
+/* log density at t of the mixture of Gaussians at pts (with sigmas) plus a uniform prior
+ * component over [a, b], each of weight 1/(n+1). */
+static double log_parzen(double t, const double *pts, const double *sigma, int n, double a, double b)
+{
+    double dens = 1.0 / (b - a);
+    for (int i = 0; i < n; i++) {
+        double z = (t - pts[i]) / sigma[i];
+        dens += exp(-0.5 * z * z) / (sigma[i] * 2.5066282746310002);
     }
     return log(dens / (n + 1));
 }
@@ -109,12 +125,14 @@ static void set_choice(aml_config *cfg, int i, const dim *d, int k)
     }
 }
 
-/* One numeric dimension: candidates from l (a good point plus noise, or the prior), keep the
- * one with the best log l - log g. */
-static double pick_numeric(const dim *d, const double *good, int ng, const double *bad, int nb, aml_rng *rng)
+/* One numeric dimension: candidates from l (a good point plus its kernel's noise, or the prior),
+ * keep the one with the best log l - log g. */
+static double pick_numeric(const dim *d, double *good, int ng, double *bad, int nb, aml_rng *rng)
 {
     double a = to_t(d, d->lo), b = to_t(d, d->hi);
-    double sigma = (b - a) * 0.25 * pow(ng + 1.0, -0.2);
+    double *gs = aml_xmalloc(sizeof(double) * (size_t)(ng + 1)), *bs = aml_xmalloc(sizeof(double) * (size_t)(nb + 1));
+    bandwidths(good, ng, a, b, gs);
+    bandwidths(bad, nb, a, b, bs);
     double best_t = a, best = -INFINITY;
     for (int c = 0; c < N_CANDIDATES; c++) {
         double t;
@@ -124,15 +142,17 @@ static double pick_numeric(const dim *d, const double *good, int ng, const doubl
         } else {
             /* Box-Muller, truncated by clipping */
             double u1 = aml_rng_uniform(rng), u2 = aml_rng_uniform(rng);
-            t = good[k] + sigma * sqrt(-2.0 * log(u1 + 1e-300)) * cos(6.283185307179586 * u2);
+            t = good[k] + gs[k] * sqrt(-2.0 * log(u1 + 1e-300)) * cos(6.283185307179586 * u2);
             t = fmin(fmax(t, a), b);
         }
-        double score = log_parzen(t, good, ng, a, b) - log_parzen(t, bad, nb, a, b);
+        double score = log_parzen(t, good, gs, ng, a, b) - log_parzen(t, bad, bs, nb, a, b);
         if (score > best) {
             best = score;
             best_t = t;
         }
     }
+    free(gs);
+    free(bs);
     return from_t(d, best_t);
 }
 

@@ -1,0 +1,197 @@
+/* The search's parts on constructed cases: ensemble selection picks the complementary models,
+ * TPE concentrates on a known optimum faster than random draws, and successive halving runs its
+ * rungs with the promised resources and promotes the best. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ensemble.h"
+#include "scheduler.h"
+
+/* ---- a fake model family: the sampler and scheduler only read the descriptor ---- */
+static const aml_param_def fake_params[] = {
+    {.name = "x", .type = AML_PARAM_FLOAT, .lo = 0, .hi = 1, .def = 0.5},
+    {.name = "y", .type = AML_PARAM_FLOAT, .lo = 1e-3, .hi = 1e3, .def = 1, .log_scale = 1},
+};
+static const aml_plugin_descriptor fake_desc = {
+    AML_PLUGIN_DESCRIPTOR_INIT, .kind = AML_PLUGIN_MODEL, .name = "fake", .version = "1",
+    .params = fake_params, .n_params = 2};
+static const aml_plugin fake = {.desc = &fake_desc};
+
+/* The objective: best (0) at x = 0.7, y = 10. */
+static double objective(const aml_config *cfg)
+{
+    double dx = cfg->num[0] - 0.7, dy = log10(cfg->num[1]) - 1;
+    return -(dx * dx + 0.25 * dy * dy);
+}
+
+static void ensemble_picks_complementary_models(void **state)
+{
+    (void)state;
+    /* 10 rows, binary truth alternating; A is right on rows 0-5 only, B on rows 4-9 only, C is
+     * always unsure. A + B averaged is right everywhere. */
+    enum { N = 10 };
+    int32_t label[N];
+    double a[2 * N], b[2 * N], cc[2 * N];
+    for (int i = 0; i < N; i++) {
+        label[i] = i % 2;
+        double right = 0.9, wrong = 0.4; /* probability given to the true class */
+        double pa = i <= 5 ? right : wrong, pb = i >= 4 ? right : wrong;
+        a[2 * i + label[i]] = pa, a[2 * i + 1 - label[i]] = 1 - pa;
+        b[2 * i + label[i]] = pb, b[2 * i + 1 - label[i]] = 1 - pb;
+        cc[2 * i] = 0.5, cc[2 * i + 1] = 0.5;
+    }
+    const double *oof[3] = {a, b, cc};
+    int counts[3];
+    double score = aml_ensemble_select(AML_METRIC_ACCURACY, oof, 3, N, 2, 2, label, NULL, NULL, 10, counts);
+    assert_true(score == 1.0);
+    assert_true(counts[0] > 0);
+    assert_true(counts[1] > 0);
+    assert_int_equal(counts[2], 0);
+    /* One round is the best single model: A (ties go to the lower index) at 6/10. */
+    score = aml_ensemble_select(AML_METRIC_ACCURACY, oof, 3, N, 2, 2, label, NULL, NULL, 1, counts);
+    assert_true(fabs(score - 0.6) < 1e-12);
+    assert_int_equal(counts[0], 1);
+    /* Rows some candidate never predicted (NaN) are left out. */
+    a[0] = NAN;
+    score = aml_ensemble_select(AML_METRIC_ACCURACY, oof, 3, N, 2, 2, label, NULL, NULL, 10, counts);
+    assert_true(score == 1.0);
+}
+
+static double run_sampler(int use_tpe, uint64_t seed, int n, double *last_mean)
+{
+    const aml_plugin *models[1] = {&fake};
+    const aml_model_spec *specs[1] = {NULL};
+    aml_space sp = {.models = models, .specs = specs, .n_models = 1};
+    aml_config *cfgs = calloc((size_t)n, sizeof(aml_config));
+    aml_observation *obs = calloc((size_t)n, sizeof(aml_observation));
+    double best = -INFINITY, tail = 0;
+    for (int i = 0; i < n; i++) {
+        aml_rng rng;
+        aml_rng_seed(&rng, aml_mix64(seed, (uint64_t)i));
+        if (use_tpe)
+            aml_sample_tpe(&sp, AML_METRIC_R2, obs, i, &rng, &cfgs[i]);
+        else
+            aml_sample_random(&sp, &rng, &cfgs[i]);
+        double v = objective(&cfgs[i]);
+        obs[i] = (aml_observation){.cfg = &cfgs[i], .score = v, .seconds = 1};
+        best = fmax(best, v);
+        if (i >= n - 30)
+            tail += v > -0.01; /* near the optimum */
+    }
+    for (int i = 0; i < n; i++)
+        aml_config_free(&cfgs[i]);
+    free(cfgs);
+    free(obs);
+    *last_mean = tail; /* how many of the last 30 draws were near the optimum */
+    return best;
+}
+
+static void tpe_concentrates_on_the_optimum(void **state)
+{
+    (void)state;
+    int tpe_wins = 0;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        double tpe_tail, rnd_tail;
+        double tpe_best = run_sampler(1, seed, 100, &tpe_tail);
+        run_sampler(0, seed, 100, &rnd_tail);
+        /* Most of the last 30 TPE draws sit near the optimum; random draws stay spread out. */
+        assert_true(tpe_tail >= 15);
+        assert_true(tpe_best > -0.002);
+        tpe_wins += tpe_tail > 3 * rnd_tail;
+    }
+    assert_int_equal(tpe_wins, 5);
+}
+
+static void halving_rungs_and_promotions(void **state)
+{
+    (void)state;
+    const aml_plugin *models[1] = {&fake};
+    const aml_model_spec *specs[1] = {NULL};
+    aml_space sp = {.models = models, .specs = specs, .n_models = 1};
+    aml_scheduler *s = aml_scheduler_new(AML_STRATEGY_HALVING, 3, &sp, AML_METRIC_R2, 1);
+    aml_trial trials[64];
+    memset(trials, 0, sizeof trials);
+    aml_job job;
+    /* warm start: the family's defaults at the full resource */
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_int_equal(job.id, 0);
+    assert_true(job.resource == 1);
+    trials[0] = (aml_trial){.id = 0, .cfg = job.cfg, .resource = 1, .score = objective(&job.cfg)};
+    /* the bracket waits for the warm start to finish */
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_WAIT);
+    aml_scheduler_done(s, &trials[0]);
+    /* rung 0: 9 configurations at 1/9 */
+    for (int i = 1; i <= 9; i++) {
+        assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+        assert_int_equal(job.id, i);
+        assert_true(fabs(job.resource - 1.0 / 9) < 1e-12);
+        trials[i] = (aml_trial){.id = i, .cfg = job.cfg, .resource = job.resource, .score = objective(&job.cfg)};
+    }
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_WAIT); /* rung incomplete */
+    for (int i = 1; i <= 9; i++)
+        aml_scheduler_done(s, &trials[i]);
+    /* the best three of rung 0, best first, at 1/3 */
+    int order[9];
+    for (int i = 0; i < 9; i++)
+        order[i] = i + 1;
+    for (int i = 0; i < 9; i++)
+        for (int j = i + 1; j < 9; j++)
+            if (trials[order[j]].score > trials[order[i]].score) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+        assert_int_equal(job.id, 10 + k);
+        assert_true(fabs(job.resource - 1.0 / 3) < 1e-12);
+        assert_true(job.cfg.num[0] == trials[order[k]].cfg.num[0]);
+        /* make the third the best at this rung */
+        trials[10 + k] = (aml_trial){.id = 10 + k, .cfg = job.cfg, .resource = job.resource, .score = k == 2 ? 1.0 : -1.0};
+    }
+    for (int k = 0; k < 3; k++)
+        aml_scheduler_done(s, &trials[10 + k]);
+    /* rung 2: the winner at the full resource */
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_int_equal(job.id, 13);
+    assert_true(job.resource == 1);
+    assert_true(job.cfg.num[0] == trials[12].cfg.num[0]);
+    trials[13] = (aml_trial){.id = 13, .cfg = job.cfg, .resource = 1, .score = 1};
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_WAIT);
+    aml_scheduler_done(s, &trials[13]);
+    /* and a new bracket starts at 1/9 */
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_int_equal(job.id, 14);
+    assert_true(fabs(job.resource - 1.0 / 9) < 1e-12);
+    aml_config_free(&job.cfg);
+    for (int i = 0; i <= 13; i++)
+        aml_config_free(&trials[i].cfg);
+    aml_scheduler_free(s);
+}
+
+static void strategy_names(void **state)
+{
+    (void)state;
+    assert_int_equal(aml_strategy_parse("auto"), AML_STRATEGY_AUTO);
+    assert_int_equal(aml_strategy_parse("random"), AML_STRATEGY_RANDOM);
+    assert_int_equal(aml_strategy_parse("tpe"), AML_STRATEGY_TPE);
+    assert_int_equal(aml_strategy_parse("halving"), AML_STRATEGY_HALVING);
+    assert_int_equal(aml_strategy_parse("bayes"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ensemble_picks_complementary_models),
+        cmocka_unit_test(tpe_concentrates_on_the_optimum),
+        cmocka_unit_test(halving_rungs_and_promotions),
+        cmocka_unit_test(strategy_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
