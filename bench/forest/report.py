@@ -63,29 +63,43 @@ def section(ours_meta, ours, peer_meta, peer, loads, build_type):
     out.append("- load average before each round: " + loads + ". The machine is shared with other builds: each time "
                "is the best over all rounds of several fits each; the CPU-time ratio (process CPU seconds, all "
                "threads) is less sensitive to that load")
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            autogroup = f.read().strip() == "1"
+    except OSError:
+        autogroup = False
+    if autogroup:
+        out.append("- the kernel's sched_autogroup is on: under load, a session gets a fair share of the CPU whatever its "
+                   "thread count (on the loaded development machine a 2-thread spin loop ran no faster than a "
+                   "1-thread one), so wall-clock ratios measured under load reflect scheduling more than work; "
+                   "the CPU-time ratio is the comparable number there")
     out.append("- compiler: %s; build type %s (the plugin adds -O3)" % (gcc_version(), build_type))
     out.append("- peers: scikit-learn %s, numpy %s (/usr/bin/python3)" % (peer_meta.get("version", "?"),
                                                                       peer_meta.get("numpy", "?")))
     out.append("")
     out.append("| dataset | learner | train | test rows | automl fit s | scikit-learn fit s | ratio (ours/peer) | "
-               "CPU-time ratio | automl accuracy | peer accuracy | target |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-    met = total = 0
+               "CPU-time ratio | automl accuracy | peer accuracy | target (wall) | target (CPU time) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    met = met_cpu = total = 0
     for (ds, learner), r in sorted(ours.items(), key=lambda kv: (kv[0][0] != "satellite", kv[0][1] != "rf")):
         p = peer.get((ds, learner))
         if not p:
             continue
         ratio = r["seconds"] / p["seconds"]
         cpu_ratio = r["cpu_seconds"] / p["cpu_seconds"] if p["cpu_seconds"] > 0 else float("nan")
-        ok = ratio <= 0.5 and r["score"] >= p["score"] - 0.005
+        accurate = r["score"] >= p["score"] - 0.005
+        ok, ok_cpu = ratio <= 0.5 and accurate, cpu_ratio <= 0.5 and accurate
         met += ok
+        met_cpu += ok_cpu
         total += 1
-        out.append("| %s | %s, 200 trees | %d x %d | %d | %.4f | %.4f | **%.2fx** | %.2fx | %.4f | %.4f | %s |" % (
+        out.append("| %s | %s, 200 trees | %d x %d | %d | %.4f | %.4f | **%.2fx** | %.2fx | %.4f | %.4f | %s | %s |" % (
             ds, NAMES[learner][0], r["train_rows"], r["features"], r["eval_rows"], r["seconds"], p["seconds"],
-            ratio, cpu_ratio, r["score"], p["score"], "met" if ok else "MISSED"))
+            ratio, cpu_ratio, r["score"], p["score"], "met" if ok else "MISSED", "met" if ok_cpu else "MISSED"))
     out.append("")
-    out.append("Targets met: %d of %d. Target (from the issue): fit time <= 0.5x scikit-learn's with 2 threads "
-               "each, at test accuracy within 0.5 %% (absolute) of scikit-learn's." % (met, total))
+    out.append("Targets met: %d of %d by wall clock, %d of %d by CPU time. Target (from the issue): fit time <= 0.5x "
+               "scikit-learn's with 2 threads each, at test accuracy within 0.5 %% (absolute) of scikit-learn's; "
+               "the wall-clock verdict is the official one, the CPU-time one shows the work done when a loaded "
+               "machine gives a process less than its threads ask for." % (met, total, met_cpu, total))
     out.append("")
     out.append("### What is measured")
     out.append("")
