@@ -153,6 +153,8 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
         for (int64_t c0 = begin; c0 < end; c0 += PART_CHUNK) {
             const int64_t c1 = c0 + PART_CHUNK < end ? c0 + PART_CHUNK : end, l0 = l, r0 = nr;
             for (int64_t i = c0; i < c1; i++) {
+                if (i + 16 < c1) /* rows ascend with gaps: the hardware prefetcher misses them */
+                    __builtin_prefetch(bins + (int64_t)rows[i + 16] * d + f);
                 const int32_t r = rows[i];
                 const int left = goes_left(bins + (int64_t)r * d, f, bin, dl);
                 rows[l] = r, g->tmp[nr] = r; /* l <= i: only consumed places are overwritten */
@@ -182,6 +184,8 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
             int32_t *lb = g->tmp + i0;
             int64_t nl = 0, nr = 0;
             for (int64_t i = i0; i < i1; i++) {
+                if (i + 16 < i1)
+                    __builtin_prefetch(bins + (int64_t)rows[i + 16] * d + f);
                 const int32_t r = rows[i];
                 const int left = goes_left(bins + (int64_t)r * d, f, bin, dl);
                 lb[nl] = r, rb[nr] = r;
