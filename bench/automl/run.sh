@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The AutoML benchmark: for every dataset (datasets/*.csv, and ../shared/datasets/*.h5 when it is
+# there), the fixed 75/25 split (stratified, random_state 0), and at each budget: automl search
+# on 2 threads, Optuna TPE over XGBoost with the same budget, and the best scikit-learn default —
+# one after the other, never at the same time. Held-out accuracy (classification) or R²
+# (regression). Writes bench/automl/results-<budget>.csv, plot-<budget>.svg and a section of
+# bench/RESULTS.md via report.py.
+#   bench/automl/run.sh [BUDGETS (default "10 60")] [DATASET ...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUDGETS=${1:-"10 60"}
+shift || true
+AUTOML=${AUTOML:-build/bin/automl}
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+declare -A SOURCE
+for csv in datasets/*.csv; do
+  n=$(basename "$csv" .csv)
+  "$AUTOML" import "$csv" "$WORK/$n.full.h5" --target target > /dev/null
+  SOURCE[$n]=$WORK/$n.full.h5
+done
+if [ -d ../shared/datasets ]; then
+  for h5 in ../shared/datasets/*.h5; do
+    n=$(basename "$h5" .h5)
+    [ -n "${SOURCE[$n]:-}" ] || SOURCE[$n]=$h5
+  done
+fi
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=($(printf '%s\n' "${!SOURCE[@]}" | sort))
+
+for budget in $BUDGETS; do
+  out=bench/automl/results-$budget.csv
+  echo "dataset,task,metric,automl,optuna_xgboost,optuna_trials,sklearn_best,sklearn_model,automl_seconds,automl_model" > "$out"
+  for n in "${names[@]}"; do
+    task=$(/usr/bin/python3 bench/automl/split.py "${SOURCE[$n]}" "$WORK" "$n")
+    metric=$([ "$task" = classification ] && echo accuracy || echo r2)
+    cat > "$WORK/$n.lua" <<LUA
+return automl.search {
+  data = "$WORK/$n.train.h5",
+  metric = "$metric",
+  budget = { seconds = $budget },
+  seed = 0,
+  export = { to = "$WORK/repo", name = "$n" },
+}
+LUA
+    start=$(date +%s.%N)
+    "$AUTOML" search "$WORK/$n.lua" --threads 2 --out "$WORK/run-$n-$budget" > "$WORK/search.out" 2> "$WORK/search.err" || { echo "$n: search failed: $(tail -1 "$WORK/search.err")"; continue; }
+    secs=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+    artifact=$(sed -n 's/^artifact: //p' "$WORK/search.out")
+    model=$(sed -n 's/^best: \([a-z_]*\) .*/\1/p' "$WORK/search.out")
+    "$AUTOML" predict "$artifact" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/predict.err"
+    ours=$(sed -n 's/^[a-z_0-9]* on .*: \([-0-9.e]*\)$/\1/p' "$WORK/predict.err")
+    peers=$(/usr/bin/python3 bench/automl/peers.py "$WORK" "$n" "$task" "$budget")
+    /usr/bin/python3 - "$n" "$task" "$metric" "$ours" "$secs" "$model" "$peers" >> "$out" <<'PY'
+import json, sys
+n, task, metric, ours, secs, model, peers = sys.argv[1:8]
+p = json.loads(peers)
+print(f"{n},{task},{metric},{float(ours):.4f},{p['optuna']:.4f},{p['optuna_trials']},{p['sklearn']:.4f},{p['sklearn_model']},{secs},{model}")
+PY
+    tail -1 "$out"
+  done
+done
+/usr/bin/python3 bench/automl/report.py $BUDGETS
