@@ -60,6 +60,19 @@ static cJSON *input_schema(const aml_dataset *d)
     return input;
 }
 
+/* The feature steps before the model: [{"plugin": "impute", "version": "1.0.0"}, ...]. */
+static cJSON *pipeline_json(const aml_pipeline *p)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < p->n; i++) {
+        cJSON *step = cJSON_CreateObject();
+        cJSON_AddStringToObject(step, "plugin", p->plugins[i]->desc->name);
+        cJSON_AddStringToObject(step, "version", p->plugins[i]->desc->version);
+        cJSON_AddItemToArray(a, step);
+    }
+    return a;
+}
+
 static cJSON *build_manifest(const aml_export_request *req, int version)
 {
     const aml_dataset *d = req->data;
@@ -91,6 +104,7 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
             cJSON_AddStringToObject(e, "plugin_version", f->members[k].plugin->desc->version);
             cJSON_AddNumberToObject(e, "weight", f->weights[k]);
             cJSON_AddItemToObject(e, "params", aml_config_to_json(&f->member_cfgs[k]));
+            cJSON_AddItemToObject(e, "pipeline", pipeline_json(&f->members[k].pipeline));
             cJSON_AddItemToArray(members, e);
         }
     } else {
@@ -120,7 +134,7 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
         cJSON_AddItemToArray(plugins, p);
     }
     cJSON_AddItemToObject(m, "plugins", plugins);
-    cJSON_AddItemToObject(m, "pipeline", cJSON_CreateArray());
+    cJSON_AddItemToObject(m, "pipeline", pipeline_json(&req->model->pipeline));
     cJSON *metrics = req->metrics ? cJSON_Duplicate(req->metrics, 1) : cJSON_CreateObject();
     if (req->metric)
         cJSON_AddStringToObject(metrics, "metric", req->metric);

@@ -13,6 +13,7 @@ static int n_params(const aml_plugin *p) { return p->desc->n_params; }
 static void alloc_config(aml_config *cfg, const aml_plugin *p)
 {
     cfg->plugin = p;
+    cfg->n_steps = 0;
     cfg->num = aml_xcalloc((size_t)n_params(p) + 1, sizeof(double));
     cfg->str = aml_xcalloc((size_t)n_params(p) + 1, sizeof(char *));
 }
@@ -270,6 +271,8 @@ aml_status aml_config_from_json(aml_ctx *c, aml_config *cfg, const aml_plugin *p
 void aml_config_copy(aml_config *dst, const aml_config *src)
 {
     alloc_config(dst, src->plugin);
+    dst->n_steps = src->n_steps;
+    memcpy(dst->steps, src->steps, sizeof dst->steps);
     for (int i = 0; i < n_params(src->plugin); i++) {
         dst->num[i] = src->num[i];
         dst->str[i] = aml_xstrdup(src->str[i]);

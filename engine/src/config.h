@@ -8,10 +8,15 @@
 #include "spec.h"
 #include <cjson/cJSON.h>
 
+#define AML_MAX_STEPS 8
+
 typedef struct aml_config {
     const aml_plugin *plugin;
     double *num;  /* n_params values (CHOICE: index) */
     char **str;   /* n_params texts (CHOICE: the choice, STRING: the text), NULL otherwise */
+    /* Feature steps fitted before the model, in order, with their default parameters. */
+    const aml_plugin *steps[AML_MAX_STEPS];
+    int n_steps;
 } aml_config;
 
 /* Every parameter at the plugin's default. */

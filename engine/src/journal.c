@@ -161,6 +161,11 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     cJSON_AddNumberToObject(o, "trial", (double)t->id);
     cJSON_AddStringToObject(o, "model", t->cfg.plugin->desc->name);
     cJSON_AddItemToObject(o, "params", aml_config_to_json(&t->cfg));
+    if (t->cfg.n_steps > 0) {
+        cJSON *steps = cJSON_AddArrayToObject(o, "pipeline");
+        for (int i = 0; i < t->cfg.n_steps; i++)
+            cJSON_AddItemToArray(steps, cJSON_CreateString(t->cfg.steps[i]->desc->name));
+    }
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
     cJSON_AddStringToObject(o, "seed", seed);

@@ -42,22 +42,40 @@ aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_confi
     aml_fitted m = {.plugin = cfg->plugin};
     copy_task(&m, task);
     omp_set_num_threads(hc->threads > 0 ? hc->threads : 1);
+    /* The feature steps first: the model is fitted on their output. */
+    float *train_buf = NULL, *valid_buf = NULL;
+    aml_matrix train = *X, valid = valid_X ? *valid_X : (aml_matrix){0};
+    aml_task model_task = m.task;
+    aml_status st = AML_OK;
+    m.pipeline.n = cfg->n_steps;
+    m.pipeline.plugins = aml_xcalloc((size_t)cfg->n_steps + 1, sizeof(aml_plugin *));
+    memcpy(m.pipeline.plugins, cfg->steps, sizeof(aml_plugin *) * (size_t)cfg->n_steps);
+    if (cfg->n_steps > 0) {
+        if ((st = aml_pipeline_fit(c, hc, &m.pipeline, &m.task, X, y, &train_buf, &train, &model_task)) != AML_OK)
+            goto fail;
+        if (valid_X && (st = aml_pipeline_transform(c, hc, &m.pipeline, valid_X, &valid_buf, &valid)) != AML_OK)
+            goto fail;
+    }
     hc->msg[0] = 0;
     aml_params params = aml_config_params(cfg);
-    aml_status st = v->create(aml_host_services(), hc, &params, &m.task, &m.model);
+    st = v->create(aml_host_services(), hc, &params, &model_task, &m.model);
     if (st != AML_OK) {
         st = plugin_error(c, hc, st, name, "create");
         goto fail;
     }
     aml_fit_budget budget = {.size = sizeof budget, .resource = resource};
-    st = v->fit(m.model, hc, X, y, valid_X, valid_y, &budget);
+    st = v->fit(m.model, hc, &train, y, valid_X ? &valid : NULL, valid_y, &budget);
     if (st != AML_OK) {
         st = plugin_error(c, hc, st, name, "fit");
         goto fail;
     }
+    free(train_buf);
+    free(valid_buf);
     *out = m;
     return AML_OK;
 fail:
+    free(train_buf);
+    free(valid_buf);
     aml_fitted_free(&m);
     return st;
 }
@@ -94,8 +112,14 @@ aml_status aml_fitted_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m,
     if (m->n_members > 0)
         return ensemble_predict(c, hc, m, X, out);
     omp_set_num_threads(hc->threads > 0 ? hc->threads : 1);
+    float *buf = NULL;
+    aml_matrix rows = *X;
+    aml_status st = aml_pipeline_transform(c, hc, &m->pipeline, X, &buf, &rows);
+    if (st != AML_OK)
+        return st;
     hc->msg[0] = 0;
-    aml_status st = m->plugin->desc->model->predict(m->model, hc, X, out);
+    st = m->plugin->desc->model->predict(m->model, hc, &rows, out);
+    free(buf);
     if (st != AML_OK)
         return plugin_error(c, hc, st, m->plugin->desc->name, "predict");
     return AML_OK;
@@ -107,6 +131,7 @@ void aml_fitted_free(aml_fitted *m)
         return;
     if (m->model)
         m->plugin->desc->model->free(m->model);
+    aml_pipeline_free(&m->pipeline);
     for (int k = 0; k < m->n_members; k++) {
         aml_fitted_free(&m->members[k]);
         aml_config_free(&m->member_cfgs[k]);
@@ -186,6 +211,11 @@ aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_confi
     }
     put_str(w, text);
     free(text);
+    aml_status pst = ensemble ? AML_OK : aml_pipeline_save(c, &m->pipeline, w);
+    if (ensemble)
+        put_u32(w, 0);
+    if (pst != AML_OK)
+        return pst;
     size_t len_at = w->len;
     uint64_t payload = 0;
     put(w, &payload, 8);
@@ -307,6 +337,8 @@ aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, 
     m.n_outputs = kind == AML_TASK_CLASSIFICATION ? (int)n_classes : 1;
     if (!(name = take_str(&k)) || !(version = take_str(&k)) || !(params_text = take_str(&k)))
         goto corrupt;
+    if ((st = aml_pipeline_load(c, reg, what, &m.task, &k.p, &k.left, &m.pipeline)) != AML_OK)
+        goto fail;
     uint64_t payload;
     if (take(&k, &payload, 8) || payload != k.left)
         goto corrupt;
@@ -337,7 +369,12 @@ aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, 
     aml_reader_init(&r, k.p, k.left);
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, 1);
-    st = m.plugin->desc->model->load(aml_host_services(), &hc, &r, &m.task, &m.model);
+    aml_task model_task = m.task;
+    if (m.pipeline.n > 0) {
+        model_task.n_features = m.pipeline.out_cols;
+        model_task.categorical = m.pipeline.out_categorical;
+    }
+    st = m.plugin->desc->model->load(aml_host_services(), &hc, &r, &model_task, &m.model);
     if (st != AML_OK) {
         if (cfg)
             aml_config_free(cfg);

@@ -5,13 +5,15 @@
 
 #include "config.h"
 #include "host.h"
+#include "pipeline.h"
 
 /* A single plugin model, or an ensemble (plugin NULL, n_members > 0) whose prediction is the
  * weighted mean of its members' (class probabilities, or values). */
 typedef struct aml_fitted {
     const aml_plugin *plugin;
     aml_model *model;
-    aml_task task;
+    aml_pipeline pipeline; /* feature steps before the model (n = 0: none) */
+    aml_task task;         /* the raw input: the pipeline's, or the model's when there is none */
     uint8_t *categorical;  /* owned copy behind task.categorical */
     int n_outputs;         /* n_classes or 1 */
     int n_members;
@@ -42,8 +44,8 @@ void aml_fitted_free(aml_fitted *m);
 
 /* Blob layout (little-endian): "AMLMODEL", u32 format major, u32 minor, u32 task, u32 n_classes,
  * i64 n_features, n_features categorical flags, strings (u32 length + bytes) plugin name, plugin
- * version, params JSON, u64 payload length, payload (the plugin's save), 32-byte sha256 of all
- * that precedes it. */
+ * version, params JSON, the pipeline section (pipeline.h; u32 0 when there are no steps), u64
+ * payload length, payload (the plugin's save), 32-byte sha256 of all that precedes it. */
 /* An ensemble's blob has plugin name "ensemble", params {"weights": [...]}, and a payload of u32
  * member count then each member's own blob (u64 length + blob). */
 #define AML_ENSEMBLE_NAME "ensemble"

@@ -53,6 +53,7 @@ typedef struct search {
     aml_scheduler *sched;
     pthread_cond_t finished;   /* signalled when a trial finishes (the scheduler may be waiting) */
     int exhausted;             /* no new configuration could be drawn */
+    int has_missing, has_categorical;
 } search;
 
 static int cmp_i64(const void *a, const void *b)
@@ -64,6 +65,13 @@ static int cmp_i64(const void *a, const void *b)
 static int is_done(const search *s, int64_t id)
 {
     return s->n_done && bsearch(&id, s->done_ids, (size_t)s->n_done, sizeof(int64_t), cmp_i64);
+}
+
+/* features = "auto": the feature steps each family gets for this data (pipeline.h). */
+static void set_auto_steps(const search *s, aml_config *cfg)
+{
+    cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin->desc->name, s->has_missing, s->has_categorical,
+                                     cfg->steps);
 }
 
 static uint64_t trial_seed(const search *s, int64_t id)
@@ -256,6 +264,7 @@ static void *worker(void *arg)
         t->seed = trial_seed(s, job.id);
         t->cfg = job.cfg;
         t->resource = job.resource;
+        set_auto_steps(s, &t->cfg);
         s->running = t->cfg.plugin->desc->name;
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, s->threads_per_trial);
@@ -698,6 +707,8 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         goto done;
     if ((st = drop_columns(c, s.data, spec->data_drop, spec->n_data_drop)) != AML_OK)
         goto done;
+    s.has_missing = aml_dataset_missing(s.data, NULL) > 0;
+    s.has_categorical = aml_dataset_n_categorical(s.data) > 0;
     if (spec->task && spec->task != (int)s.data->task) {
         st = aml_fail(c, AML_ERR_INPUT, "%s: task: the spec asks for %s, but the data's target is for %s",
                       spec->data_path, aml_dataset_task_name(spec->task),
@@ -744,6 +755,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     for (int64_t i = 0; i < n_resumed; i++) {
         aml_trial *t = aml_xmalloc(sizeof *t);
         *t = resumed[i];
+        set_auto_steps(&s, &t->cfg);
         s.done_ids[s.n_done++] = t->id;
         add_trial(&s, t);
         aml_scheduler_done(s.sched, t);
