@@ -69,7 +69,7 @@ static void model_metadata(amld_server *s, amld_version *v, int only_this, amld_
         amld_buf_printf(b, "%s\"%d\"", i ? ", " : "", all[i]->version);
     if (n >= 0)
         amld_versions_release(all, n);
-    amld_buf_printf(b, "], \"platform\": \"automl_%s\", \"inputs\": [", v->art.model.plugin->desc->name);
+    amld_buf_printf(b, "], \"platform\": \"automl_%s\", \"inputs\": [", amld_model_kind(&v->art.model));
     for (int64_t j = 0; j < sc->n_features; j++) {
         amld_buf_puts(b, j ? ", {\"name\": " : "{\"name\": ");
         amld_buf_json_string(b, sc->feature_names[j]);

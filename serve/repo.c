@@ -137,7 +137,7 @@ static amld_version *ensure_loaded(amld_watcher *w, wmodel *m, int v, int64_t mt
         amld_version_release(k->loaded);
         k->loaded = loaded;
         loaded->mtime_ns = mt;
-        amld_log("loaded %s (%s, %lld features%s) in %.1f ms", dir, loaded->art.model.plugin->desc->name,
+        amld_log("loaded %s (%s, %lld features%s) in %.1f ms", dir, amld_model_kind(&loaded->art.model),
                  (long long)loaded->art.schema->n_features, loaded->ref ? ", drift reference" : "",
                  1e3 * (aml_now() - t0));
     } else {

@@ -102,6 +102,12 @@ typedef struct amld_version {
     int64_t mtime_ns;     /* of manifest.json when loaded */
 } amld_version;
 
+/* The model's plugin name, or "ensemble" for an ensemble artifact (which has no plugin). */
+static inline const char *amld_model_kind(const aml_fitted *m)
+{
+    return m->plugin ? m->plugin->desc->name : AML_ENSEMBLE_NAME;
+}
+
 /* Loads dir with aml_artifact_open (checksums verified), reads its reference.json and warms
  * it up with one predict on a zero row. Returns NULL with the reason in c. refs = 1. */
 amld_version *amld_version_load(aml_ctx *c, aml_registry *plugins, const char *dir, const char *model,

@@ -256,6 +256,26 @@ cmp -s "$TMP/cat_got" "$TMP/cat_want" || fail "categorical predictions differ: $
 expect_error 400 '{"error": "inputs[0]: datatype BYTES is for categorical features; '"'x1'"' is numeric"}' POST /v2/models/shades/infer \
   '{"inputs": [{"name": "x1", "datatype": "BYTES", "shape": [1], "data": ["1"]}]}'
 
+# ---- a search's artifact (an ensemble when it wins: no single plugin) serves like automl predict ----
+expect 0 "" -- "$AUTOML" import datasets/breast_cancer.csv "$TMP/bc.h5" --target target
+cat > "$TMP/bc.lua" <<LUA
+return automl.search { data = automl.dataset("$TMP/bc.h5"), budget = { trials = 8 }, models = { "linear", "knn" },
+                       seed = 1, export = { to = "$REPO", name = "bc" } }
+LUA
+expect 0 "" -- "$AUTOML" search "$TMP/bc.lua" --out "$TMP/bc_run" --threads 2
+plugin=$(sed -n 's/^\t\t"plugin":\t"\(.*\)",$/\1/p' "$REPO/bc/1/manifest.json" | head -1)
+[ -n "$plugin" ] || fail "no model plugin in the bc manifest"
+"$AUTOML" predict "$REPO/bc/1" datasets/breast_cancer.csv --proba -o "$TMP/bc_pred.csv" 2> /dev/null || fail "automl predict bc"
+tail -n +2 "$TMP/bc_pred.csv" > "$TMP/bc_want"
+rows_json datasets/breast_cancer.csv > "$TMP/bc_rows"
+{ printf '{"instances": ['; paste -sd, "$TMP/bc_rows"; printf ']}'; } > "$TMP/bc.json"
+wait_for "model bc" eval 'http GET /v2/models/bc && [ "$code" = 200 ]'
+grep -q "\"platform\": \"automl_$plugin\"" "$TMP/body" || fail "bc platform is not automl_$plugin: $(head -c 200 "$TMP/body")"
+http POST /v1/models/bc:predict "$TMP/bc.json"
+tf_to_csv "$TMP/body" > "$TMP/bc_got"
+[ "$(wc -l < "$TMP/bc_got")" = 569 ] || fail "bc: $(wc -l < "$TMP/bc_got") predictions"
+cmp -s "$TMP/bc_got" "$TMP/bc_want" || fail "bc ($plugin) predictions differ from automl predict"
+
 # ---- SIGTERM drains: stops accepting, finishes the request in flight (a slow upload), exits 0 ----
 { printf '{"instances": ['; for _ in $(seq 399); do printf '%s,' "$ROW"; done; printf '%s]}' "$ROW"; } > "$TMP/slow.json"
 curl -s -o "$TMP/slow.out" -w '%{http_code}' --limit-rate 12k -X POST --data-binary "@$TMP/slow.json" \
