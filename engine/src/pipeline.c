@@ -220,6 +220,8 @@ aml_status aml_pipeline_load(aml_ctx *c, const aml_registry *reg, const char *wh
     uint32_t n;
     if (take(k, left, &n, 4) || n > 64)
         return aml_fail(c, AML_ERR_FORMAT, "%s: corrupt pipeline section", what);
+    if (n == 0)
+        return AML_OK;
     p->n = (int)n;
     p->plugins = aml_xcalloc((size_t)n + 1, sizeof(aml_plugin *));
     p->steps = aml_xcalloc((size_t)n + 1, sizeof(aml_feature *));
