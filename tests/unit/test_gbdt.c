@@ -341,17 +341,21 @@ static void test_split_brute_force(void **state)
             if (i % 3 != 1)
                 rows[m++] = i;
         const int cb = 15; /* 20 000 rows < 2^15 */
-        gb_hist_build(&B, rows, m, gq, cb, B.usable, B.n_usable, hist1, scratch, 1);
-        gb_hist_build(&B, rows, m, gq, cb, B.usable, B.n_usable, hist2, scratch, 3);
-        assert_memory_equal(hist1, hist2, sizeof(gb_stat) * B.n_usable * GB_STRIDE);
+        int32_t off[D + 1] = {0};
+        for (int k = 0; k < B.n_usable; k++)
+            off[k + 1] = off[k] + B.n_value_bins[B.usable[k]] + 1;
+        const gb_layout lay = {.feats = B.usable, .nf = B.n_usable, .all = B.n_usable == D, .off = off};
+        gb_hist_build(&B, rows, m, gq, cb, &lay, hist1, scratch, 1);
+        gb_hist_build(&B, rows, m, gq, cb, &lay, hist2, scratch, 3);
+        assert_memory_equal(hist1, hist2, sizeof(gb_stat) * off[B.n_usable]);
         gb_stat tot = {0, 0};
         for (int64_t i = 0; i < m; i++)
             tot.g += gq[2 * rows[i]], tot.hn += ((int64_t)gq[2 * rows[i] + 1] << cb) + 1;
         gb_split_params sp = {.l2 = 1.0, .min_gain = 0, .min_hess = 1e-3, .inv_sg = 1e-6, .inv_sh = 1e-6,
                               .min_leaf = 20 + 100 * trial, .count_bits = cb};
         gb_split best, best2;
-        gb_split_find(&B, hist1, B.usable, B.n_usable, tot, &sp, 1, &best);
-        gb_split_find(&B, hist1, B.usable, B.n_usable, tot, &sp, 2, &best2);
+        gb_split_find(&B, hist1, &lay, tot, &sp, 1, &best);
+        gb_split_find(&B, hist1, &lay, tot, &sp, 2, &best2);
         assert_memory_equal(&best, &best2, sizeof best);
         /* brute force: every feature, threshold and missing direction, straight from the rows */
         double bg = 0;

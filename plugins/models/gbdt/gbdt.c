@@ -199,6 +199,11 @@ static void train_scores(const aml_model *m, const gb_binned *B, double *score, 
 /* Features of one tree: all usable ones, or an ascending random subset of them. */
 static int pick_features(const aml_model *m, const gb_binned *B, int64_t round, int k, int32_t *feats)
 {
+    if (m->cfg.colsample >= 1.0 && B->n_usable == B->d) {
+        for (int a = 0; a < B->n_usable; a++)
+            feats[a] = a;
+        return B->n_usable;
+    }
     int nu = B->n_usable;
     memcpy(feats, B->usable, (size_t)nu * sizeof *feats);
     if (m->cfg.colsample >= 1.0 || nu <= 1)
@@ -225,7 +230,7 @@ typedef struct fit_work {
     gb_grower *grower;
     double *score, *vscore, *median_buf;
     void *gh;              /* float (g, h) pairs, then the same cells as int32 */
-    int32_t *bag, *rows, *feats;
+    int32_t *bag, *rows, *feats, *off;
     float *w, *vw;
     double *class_w;
 } fit_work;
@@ -235,7 +240,7 @@ static void fit_work_free(fit_work *fw)
     gb_cache_release(fw->B);
     gb_grower_free(fw->grower);
     free(fw->score), free(fw->vscore), free(fw->median_buf), free(fw->gh), free(fw->bag), free(fw->rows);
-    free(fw->feats), free(fw->w), free(fw->vw), free(fw->class_w);
+    free(fw->feats), free(fw->off), free(fw->w), free(fw->vw), free(fw->class_w);
 }
 
 /* Quantises class k's float gradients in place to int32 (hessians to at most hmax) and returns
@@ -320,10 +325,12 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     fw.bag = m->cfg.subsample < 1.0 ? malloc((size_t)n * sizeof(int32_t)) : NULL; /* else: every row */
     fw.rows = malloc((size_t)n * sizeof(int32_t));
     fw.feats = malloc((size_t)(B->d > 0 ? B->d : 1) * sizeof(int32_t));
+    fw.off = malloc((size_t)(B->d + 1) * sizeof(int32_t));
     fw.vscore = has_valid ? malloc((size_t)valid_X->rows * K * sizeof(double)) : NULL;
     if (m->obj == GB_OBJ_ABSOLUTE || m->obj == GB_OBJ_HUBER)
         fw.median_buf = malloc((size_t)(2 * n) * sizeof(double));
-    if (!fw.score || !fw.gh || (m->cfg.subsample < 1.0 && !fw.bag) || !fw.rows || !fw.feats || (has_valid && !fw.vscore) ||
+    if (!fw.score || !fw.gh || (m->cfg.subsample < 1.0 && !fw.bag) || !fw.rows || !fw.feats || !fw.off ||
+        (has_valid && !fw.vscore) ||
         ((y->weight || fw.class_w) && !fw.w) || (has_valid && (valid_y->weight || fw.class_w) && !fw.vw) ||
         ((m->obj == GB_OBJ_ABSOLUTE || m->obj == GB_OBJ_HUBER) && !fw.median_buf))
         goto nomem;
@@ -379,13 +386,17 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
             double inv_sg, inv_sh;
             quantise(ghk, n, hmax < QSCALE ? hmax : QSCALE, T, &inv_sg, &inv_sh);
             gb_grower_set_scales(fw.grower, inv_sg, inv_sh);
-            int nf = pick_features(m, B, round, k, fw.feats);
+            const int nf = pick_features(m, B, round, k, fw.feats);
+            fw.off[0] = 0;
+            for (int a = 0; a < nf; a++)
+                fw.off[a + 1] = fw.off[a] + B->n_value_bins[fw.feats[a]] + 1;
+            const gb_layout lay = {.feats = fw.feats, .nf = nf, .all = nf == B->d, .off = fw.off};
             if (fw.bag)
                 memcpy(fw.rows, fw.bag, (size_t)nb * sizeof *fw.rows);
             else
                 for (int64_t i = 0; i < n; i++)
                     fw.rows[i] = (int32_t)i;
-            if ((st = gb_grower_grow(fw.grower, fw.rows, nb, ghk, fw.feats, nf, &m->f)) != AML_OK)
+            if ((st = gb_grower_grow(fw.grower, fw.rows, nb, ghk, &lay, &m->f)) != AML_OK)
                 goto nomem;
             const int64_t t = m->f.n_trees - 1;
             const int64_t *sb, *se;
@@ -402,7 +413,8 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                     fw.score[(int64_t)fw.rows[i] * K + k] += lv[l];
 #pragma omp parallel for num_threads(T) schedule(static) if (n - nb >= GB_PAR_ROWS)
             for (int64_t i = nb; i < n; i++)
-                fw.score[(int64_t)fw.bag[i] * K + k] += gb_tree_eval_bins(&m->f, t, B->bins + (int64_t)fw.bag[i] * B->d);
+                fw.score[(int64_t)fw.bag[i] * K + k] +=
+                    gb_tree_eval_bins(&m->f, t, B->bins + (int64_t)fw.bag[i] * B->d);
             if (has_valid)
 #pragma omp parallel for num_threads(T) schedule(static) if (vy.n >= GB_PAR_ROWS / 4)
                 for (int64_t i = 0; i < vy.n; i++)

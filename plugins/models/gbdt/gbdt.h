@@ -81,18 +81,27 @@ typedef struct gb_split {
     gb_stat left;
 } gb_split;
 
-/* Builds hist[k * GB_STRIDE + bin] over rows[0..m) for features feats[0..nf); gq holds (g, h)
- * int32 pairs per row; cb: count_bits. scratch: threads * nf * GB_STRIDE entries. */
+/* The features of one tree and where each one's bins sit in its histograms: a feature with few
+ * distinct values takes few entries, so small or low-cardinality data clears and scans little. */
+typedef struct gb_layout {
+    const int32_t *feats; /* columns of X, ascending */
+    int nf;
+    int all;              /* feats is every column 0..d-1 */
+    const int32_t *off;   /* nf + 1: position k's bins start at off[k]; off[nf] entries in all */
+} gb_layout;
+
+/* Builds hist[off[k] + bin] over rows[0..m); gq holds (g, h) int32 pairs per row; cb:
+ * count_bits. scratch: threads * off[nf] entries. */
 void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
-                   const int32_t *feats, int nf, gb_stat *hist, gb_stat *scratch, int threads);
+                   const gb_layout *lay, gb_stat *hist, gb_stat *scratch, int threads);
 /* Adds rows[0..m) into hist (no clearing; one thread). */
 void gb_hist_accumulate(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
-                        const int32_t *feats, int nf, gb_stat *hist);
-/* a -= b over nf features. */
-void gb_hist_subtract(gb_stat *a, const gb_stat *b, int nf);
+                        const gb_layout *lay, gb_stat *hist);
+/* a -= b over len entries. */
+void gb_hist_subtract(gb_stat *a, const gb_stat *b, size_t len);
 /* The best split of a node with totals `tot` from its histogram; deterministic: ties go to the
  * lower feature position, then the lower bin, then missing-right. */
-void gb_split_find(const gb_binned *B, const gb_stat *hist, const int32_t *feats, int nf, gb_stat tot,
+void gb_split_find(const gb_binned *B, const gb_stat *hist, const gb_layout *lay, gb_stat tot,
                    const gb_split_params *sp, int threads, gb_split *best);
 /* score of a node: G^2 / (H + l2) in real units */
 double gb_leaf_score(gb_stat s, const gb_split_params *sp);
@@ -194,8 +203,8 @@ void gb_grower_free(gb_grower *g);
  * rows[leaf_begin[l] .. leaf_end[l])) with quantised gradients gq; appends it to f with leaf
  * values -G / (H + l2) * learning_rate. The leaf segments stay readable through
  * gb_grower_leaves until the next grow. */
-aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t *gq, const int32_t *feats,
-                          int nf, gb_forest *f);
+aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t *gq, const gb_layout *lay,
+                          gb_forest *f);
 int gb_grower_leaves(const gb_grower *g, const int64_t **begin, const int64_t **end);
 /* The quantisation scales of the gradients of the next tree. */
 void gb_grower_set_scales(gb_grower *g, double inv_sg, double inv_sh);

@@ -11,11 +11,12 @@
 #define MAX_SPLIT_THREADS 64
 
 static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int64_t i1, const int32_t *gq,
-                        int cb, const int32_t *feats, int nf, gb_stat *hist)
+                        int cb, const gb_layout *lay, gb_stat *hist)
 {
     const int64_t d = B->d;
     const uint8_t *bins = B->bins;
-    const int all = nf == d; /* every column, in order: no indirection */
+    const int32_t *feats = lay->feats, *off = lay->off;
+    const int nf = lay->nf, all = lay->all; /* every column, in order: no indirection */
     for (int64_t i = i0; i < i1; i++) {
         const int64_t r = rows[i];
         if (i + 12 < i1) {
@@ -26,12 +27,12 @@ static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int
         const int64_t g = gq[2 * r], hn = ((int64_t)gq[2 * r + 1] << cb) + 1;
         if (all) {
             for (int k = 0; k < nf; k++) {
-                gb_stat *s = hist + (int64_t)k * GB_STRIDE + b[k];
+                gb_stat *s = hist + off[k] + b[k];
                 s->g += g, s->hn += hn;
             }
         } else {
             for (int k = 0; k < nf; k++) {
-                gb_stat *s = hist + (int64_t)k * GB_STRIDE + b[feats[k]];
+                gb_stat *s = hist + off[k] + b[feats[k]];
                 s->g += g, s->hn += hn;
             }
         }
@@ -39,18 +40,18 @@ static void build_range(const gb_binned *B, const int32_t *rows, int64_t i0, int
 }
 
 void gb_hist_accumulate(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
-                        const int32_t *feats, int nf, gb_stat *hist)
+                        const gb_layout *lay, gb_stat *hist)
 {
-    build_range(B, rows, 0, m, gq, cb, feats, nf, hist);
+    build_range(B, rows, 0, m, gq, cb, lay, hist);
 }
 
 void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int32_t *gq, int cb,
-                   const int32_t *feats, int nf, gb_stat *hist, gb_stat *scratch, int threads)
+                   const gb_layout *lay, gb_stat *hist, gb_stat *scratch, int threads)
 {
-    const size_t len = (size_t)nf * GB_STRIDE;
+    const size_t len = (size_t)lay->off[lay->nf];
     if (threads <= 1 || m < PAR_MIN_ROWS) {
         memset(hist, 0, len * sizeof *hist);
-        build_range(B, rows, 0, m, gq, cb, feats, nf, hist);
+        build_range(B, rows, 0, m, gq, cb, lay, hist);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -61,20 +62,19 @@ void gb_hist_build(const gb_binned *B, const int32_t *rows, int64_t m, const int
         const int64_t nch = (m + ROW_CHUNK - 1) / ROW_CHUNK;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < nch; ch++)
-            build_range(B, rows, ch * ROW_CHUNK, ch + 1 < nch ? (ch + 1) * ROW_CHUNK : m, gq, cb, feats, nf, own);
+            build_range(B, rows, ch * ROW_CHUNK, ch + 1 < nch ? (ch + 1) * ROW_CHUNK : m, gq, cb, lay, own);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t e0 = 0; e0 < (int64_t)len; e0 += GB_STRIDE)
             for (int u = 1; u < T; u++)
-                for (int64_t e = e0; e < e0 + GB_STRIDE; e++) {
+                for (int64_t e = e0; e < e0 + GB_STRIDE && e < (int64_t)len; e++) {
                     const gb_stat *o = scratch + (size_t)u * len + e;
                     hist[e].g += o->g, hist[e].hn += o->hn;
                 }
     }
 }
 
-void gb_hist_subtract(gb_stat *a, const gb_stat *b, int nf)
+void gb_hist_subtract(gb_stat *a, const gb_stat *b, size_t len)
 {
-    const size_t len = (size_t)nf * GB_STRIDE;
     for (size_t e = 0; e < len; e++)
         a[e].g -= b[e].g, a[e].hn -= b[e].hn;
 }
@@ -102,12 +102,12 @@ static inline void try_split(gb_stat L, gb_stat tot, const gb_split_params *sp, 
 }
 
 /* Best split over feature positions [k0, k1). */
-static void find_range(const gb_binned *B, const gb_stat *hist, const int32_t *feats, int k0, int k1, gb_stat tot,
+static void find_range(const gb_binned *B, const gb_stat *hist, const gb_layout *lay, int k0, int k1, gb_stat tot,
                        const gb_split_params *sp, double parent, gb_split *best)
 {
     for (int k = k0; k < k1; k++) {
-        const int32_t f = feats[k];
-        const gb_stat *hh = hist + (int64_t)k * GB_STRIDE;
+        const int32_t f = lay->feats[k];
+        const gb_stat *hh = hist + lay->off[k];
         const int nv = B->n_value_bins[f];
         const gb_stat miss = hh[GB_MISSING_BIN];
         gb_stat L = {0, 0};
@@ -131,16 +131,17 @@ static void find_range(const gb_binned *B, const gb_stat *hist, const int32_t *f
     }
 }
 
-void gb_split_find(const gb_binned *B, const gb_stat *hist, const int32_t *feats, int nf, gb_stat tot,
+void gb_split_find(const gb_binned *B, const gb_stat *hist, const gb_layout *lay, gb_stat tot,
                    const gb_split_params *sp, int threads, gb_split *best)
 {
     const double parent = gb_leaf_score(tot, sp);
+    const int nf = lay->nf;
     gb_split none = {.gain = sp->min_gain, .feature = -1, .bin = 0, .default_left = 0};
     if (threads > MAX_SPLIT_THREADS)
         threads = MAX_SPLIT_THREADS;
     if (threads <= 1 || nf < 512) { /* a feature costs ~ a microsecond: threads pay off only when wide */
         *best = none;
-        find_range(B, hist, feats, 0, nf, tot, sp, parent, best);
+        find_range(B, hist, lay, 0, nf, tot, sp, parent, best);
         return;
     }
     gb_split part[MAX_SPLIT_THREADS];
@@ -149,7 +150,7 @@ void gb_split_find(const gb_binned *B, const gb_stat *hist, const int32_t *feats
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         part[t] = none;
-        find_range(B, hist, feats, (int)((int64_t)nf * t / T), (int)((int64_t)nf * (t + 1) / T), tot, sp, parent,
+        find_range(B, hist, lay, (int)((int64_t)nf * t / T), (int)((int64_t)nf * (t + 1) / T), tot, sp, parent,
                    &part[t]);
         if (t == 0)
             used = T;

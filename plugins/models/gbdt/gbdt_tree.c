@@ -31,7 +31,7 @@ struct gb_grower {
     leaf_info *leaves;
     int64_t *seg_begin, *seg_end;
     int n_leaves;
-    size_t hist_len;      /* entries per histogram: usable features x GB_STRIDE */
+    size_t hist_len;      /* entries per histogram: the bins of every usable feature */
     gb_stat **pool;
     int n_pool, *free_slots, n_free;
     gb_stat *scratch;     /* per-thread histograms */
@@ -47,7 +47,9 @@ aml_status gb_grower_new(const gb_binned *B, const gb_grow_params *gp, int threa
         return AML_ERR_NOMEM;
     g->B = B, g->gp = *gp, g->threads = threads > 0 ? threads : 1;
     const int L = gp->max_leaves;
-    g->hist_len = (size_t)(B->n_usable > 0 ? B->n_usable : 1) * GB_STRIDE;
+    g->hist_len = 1; /* the widest layout: every usable feature */
+    for (int k = 0; k < B->n_usable; k++)
+        g->hist_len += (size_t)B->n_value_bins[B->usable[k]] + 1;
     size_t per = g->hist_len * sizeof(gb_stat);
     int cap = (int)(POOL_BYTES / per);
     g->n_pool = L + 1 < cap ? L + 1 : (cap > 3 ? cap : 3);
@@ -138,14 +140,14 @@ static inline int goes_left(const uint8_t *b, int32_t f, int bin, int dl)
  * chunk's rows while their bins are still in cache. The row moves are branch-free: a row is
  * written to both candidate places and only one cursor advances. */
 static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end, const gb_split *s, int side,
-                         const int32_t *gq, const int32_t *feats, int nf, gb_stat *hist)
+                         const int32_t *gq, const gb_layout *lay, gb_stat *hist)
 {
     const gb_binned *B = g->B;
     const uint8_t *bins = B->bins;
     const int64_t d = B->d, m = end - begin;
     const int32_t f = s->feature;
     const int bin = s->bin, dl = s->default_left, cb = g->gp.sp.count_bits;
-    const size_t len = (size_t)nf * GB_STRIDE;
+    const size_t len = (size_t)lay->off[lay->nf];
     if (g->threads <= 1 || m < PAR_PARTITION_ROWS) {
         if (hist)
             memset(hist, 0, len * sizeof *hist);
@@ -161,8 +163,7 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
                 l += left, nr += !left;
             }
             if (hist)
-                gb_hist_accumulate(B, side ? g->tmp + r0 : rows + l0, side ? nr - r0 : l - l0, gq, cb, feats, nf,
-                                   hist);
+                gb_hist_accumulate(B, side ? g->tmp + r0 : rows + l0, side ? nr - r0 : l - l0, gq, cb, lay, hist);
         }
         memcpy(rows + l, g->tmp, (size_t)nr * sizeof *rows);
         return l;
@@ -193,7 +194,7 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
             }
             memcpy(lb + nl, rb, (size_t)nr * sizeof *rb);
             if (own)
-                gb_hist_accumulate(B, side ? rb : lb, side ? nr : nl, gq, cb, feats, nf, own);
+                gb_hist_accumulate(B, side ? rb : lb, side ? nr : nl, gq, cb, lay, own);
             cnt[ch] = nl;
         }
 #pragma omp single
@@ -217,7 +218,7 @@ static int64_t partition(gb_grower *g, int32_t *rows, int64_t begin, int64_t end
 #pragma omp for schedule(dynamic, 1)
             for (int64_t e0 = 0; e0 < (int64_t)len; e0 += GB_STRIDE)
                 for (int u = 1; u < T; u++)
-                    for (int64_t e = e0; e < e0 + GB_STRIDE; e++) {
+                    for (int64_t e = e0; e < e0 + GB_STRIDE && e < (int64_t)len; e++) {
                         const gb_stat *o = g->scratch + (size_t)u * len + e;
                         hist[e].g += o->g, hist[e].hn += o->hn;
                     }
@@ -237,16 +238,17 @@ static int can_split(const gb_grower *g, const leaf_info *l, int nf)
 }
 
 /* Finds the leaf's best split from its histogram; releases the histogram when it will not split. */
-static void settle(gb_grower *g, leaf_info *l, const int32_t *feats, int nf)
+static void settle(gb_grower *g, leaf_info *l, const gb_layout *lay)
 {
-    gb_split_find(g->B, g->pool[l->hist], feats, nf, l->tot, &g->gp.sp, g->threads, &l->best);
+    gb_split_find(g->B, g->pool[l->hist], lay, l->tot, &g->gp.sp, g->threads, &l->best);
     if (l->best.feature < 0)
         release_slot(g, l);
 }
 
-aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t *gq, const int32_t *feats, int nf,
+aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t *gq, const gb_layout *lay,
                           gb_forest *f)
 {
+    const int nf = lay->nf;
     const gb_binned *B = g->B;
     const gb_grow_params *gp = &g->gp;
     if (gb_forest_reserve(f, gp->max_leaves) != AML_OK)
@@ -265,9 +267,9 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
     if (can_split(g, &lv[0], nf)) {
         if ((lv[0].hist = take_slot(g, -1, -1)) < 0)
             return AML_ERR_NOMEM;
-        gb_hist_build(B, rows, m, gq, g->gp.sp.count_bits, feats, nf, g->pool[lv[0].hist], g->scratch,
+        gb_hist_build(B, rows, m, gq, g->gp.sp.count_bits, lay, g->pool[lv[0].hist], g->scratch,
                       g->threads);
-        settle(g, &lv[0], feats, nf);
+        settle(g, &lv[0], lay);
     }
     aml_status st = AML_OK;
     while (g->n_leaves < gp->max_leaves) {
@@ -301,7 +303,7 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
             st = AML_ERR_NOMEM;
             break;
         }
-        const int64_t mid = partition(g, rows, L->begin, L->end, &s, small_left ? 0 : 1, gq, feats, nf,
+        const int64_t mid = partition(g, rows, L->begin, L->end, &s, small_left ? 0 : 1, gq, lay,
                                       need_small ? g->pool[sslot] : NULL);
         const int r = g->n_leaves++;
         leaf_info *R = &lv[r];
@@ -324,7 +326,7 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
         if (large_splits) {
             if (parent_hist >= 0) {
                 Lg->hist = parent_hist;
-                gb_hist_subtract(g->pool[parent_hist], g->pool[sslot], nf);
+                gb_hist_subtract(g->pool[parent_hist], g->pool[sslot], (size_t)lay->off[nf]);
             } else {
                 int lslot = take_slot(g, pick, r);
                 if (lslot < 0) {
@@ -332,15 +334,15 @@ aml_status gb_grower_grow(gb_grower *g, int32_t *rows, int64_t m, const int32_t 
                     break;
                 }
                 Lg->hist = lslot;
-                gb_hist_build(B, rows + Lg->begin, Lg->end - Lg->begin, gq, g->gp.sp.count_bits, feats, nf,
+                gb_hist_build(B, rows + Lg->begin, Lg->end - Lg->begin, gq, g->gp.sp.count_bits, lay,
                               g->pool[lslot], g->scratch, g->threads);
             }
-            settle(g, Lg, feats, nf);
+            settle(g, Lg, lay);
         } else if (parent_hist >= 0) {
             g->free_slots[g->n_free++] = parent_hist;
         }
         if (S == L ? cl : cr)
-            settle(g, S, feats, nf);
+            settle(g, S, lay);
         else
             release_slot(g, S);
     }
