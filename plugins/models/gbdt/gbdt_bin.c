@@ -11,7 +11,7 @@
 
 #define SAMPLE_ROWS 200000  /* rows used to place the cuts (as LightGBM's bin_construct_sample_cnt) */
 #define CACHE_MAX_ENTRIES 8
-#define CACHE_MAX_IDLE_BYTES ((size_t)1 << 31) /* unreferenced entries beyond this are dropped */
+#define CACHE_MAX_IDLE_BYTES ((size_t)1 << 30) /* unreferenced entries beyond this are dropped */
 
 /* Order-preserving map of a float to uint32 (NaN never reaches here). */
 static inline uint32_t float_key(float v)
