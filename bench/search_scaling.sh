@@ -2,11 +2,14 @@
 # Search throughput: the same N trials on digits (knn + linear, 5-fold CV) with 1 trial at a time
 # on 1 thread, then 2 parallel trials on 2 threads; prints trials per second and the ratio
 # (target >= 1.6). Run on an otherwise idle machine.
-#   bench/search_scaling.sh [N_TRIALS] [BUILD_DIR]
+#   bench/search_scaling.sh [N_TRIALS] [BUILD_DIR] [STRATEGY]
+# STRATEGY (default random) is the spec's: random measures the engine's parallel trial throughput;
+# auto adds the synchronous halving rungs, whose barriers leave a worker idle at each rung's end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-300}
 AUTOML=${2:-build}/bin/automl
+STRATEGY=${3:-random}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 "$AUTOML" import datasets/digits.csv "$TMP/digits.h5" > /dev/null
@@ -14,6 +17,7 @@ cat > "$TMP/spec.lua" <<LUA
 return automl.search {
   data = "$TMP/digits.h5",
   budget = { trials = $N },
+  strategy = "$STRATEGY",
   models = { "knn", "linear" },
   seed = 1,
   export = { to = "$TMP/repo", name = "digits" },
@@ -28,4 +32,4 @@ rate() { # parallel threads
 }
 r1=$(rate 1 1)
 r2=$(rate 2 2)
-echo "digits, $N trials: 1 trial x 1 thread: $r1 trials/s; 2 parallel trials x 1 thread: $r2 trials/s; ratio $(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2f", a / b }')"
+echo "digits, $N trials, strategy $STRATEGY: 1 trial x 1 thread: $r1 trials/s; 2 parallel trials x 1 thread: $r2 trials/s; ratio $(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2f", a / b }')"
