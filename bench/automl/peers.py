@@ -67,7 +67,9 @@ optuna_wall = time.time() - t0
 results = {}
 for label, model in (
         ("hgb", HistGradientBoostingClassifier() if clf else HistGradientBoostingRegressor()),
-        ("rf", RandomForestClassifier(n_jobs=2, random_state=0) if clf else RandomForestRegressor(n_jobs=2, random_state=0)),
+        # scikit-learn 1.2's forests reject NaN: impute first
+        ("rf", make_pipeline(SimpleImputer(), RandomForestClassifier(n_jobs=2, random_state=0) if clf
+                             else RandomForestRegressor(n_jobs=2, random_state=0))),
         ("linear", make_pipeline(SimpleImputer(), StandardScaler(),
                                  LogisticRegression(max_iter=1000) if clf else Ridge()))):
     t = time.time()
