@@ -340,14 +340,31 @@ static aml_status resolve_models(aml_ctx *c, search *s)
         }
         return AML_OK;
     }
+    /* Every model plugin found, but those that cannot take this task (naive_bayes and discriminant
+     * refuse regression at create): trying them would only fill the leaderboard with failures. */
     int n = aml_registry_count(s->reg);
     s->models = aml_xcalloc((size_t)n + 1, sizeof *s->models);
     s->model_specs = aml_xcalloc((size_t)n + 1, sizeof *s->model_specs);
-    for (int i = 0; i < n; i++)
-        if (aml_registry_at(s->reg, i)->desc->kind == AML_PLUGIN_MODEL)
-            s->models[s->n_models++] = aml_registry_at(s->reg, i);
+    aml_task task = {.kind = s->data->task, .n_classes = s->data->n_classes, .n_features = s->data->n_features,
+                     .categorical = s->data->categorical};
+    for (int i = 0; i < n; i++) {
+        const aml_plugin *p = aml_registry_at(s->reg, i);
+        if (p->desc->kind != AML_PLUGIN_MODEL)
+            continue;
+        aml_config cfg;
+        aml_config_defaults(&cfg, p);
+        aml_params params = aml_config_params(&cfg);
+        aml_host_ctx hc;
+        aml_host_ctx_init(&hc, 1);
+        aml_model *m = NULL;
+        if (p->desc->model->create(aml_host_services(), &hc, &params, &task, &m) == AML_OK) {
+            p->desc->model->free(m);
+            s->models[s->n_models++] = p;
+        }
+        aml_config_free(&cfg);
+    }
     if (s->n_models == 0)
-        return aml_fail(c, AML_ERR_INPUT, "no model plugins found (see automl plugins)");
+        return aml_fail(c, AML_ERR_INPUT, "no model plugin takes this task (see automl plugins)");
     return AML_OK;
 }
 

@@ -20,7 +20,7 @@ expect 0 "" -- "$AUTOML" search "$TMP/wine.lua" --threads 2 --out "$TMP/run"
 cp "$TMP/out" "$TMP/search.out"
 artifact=$(sed -n 's/^artifact: //p' "$TMP/search.out")
 [ "$artifact" = "$TMP/repo/wine/1" ] || fail "artifact line: $(cat "$TMP/search.out")"
-for f in trials.jsonl leaderboard.csv summary.json refit_predictions.csv artifact.txt; do
+for f in trials.jsonl leaderboard.csv summary.json refit_predictions.csv artifact.txt report.html; do
   [ -s "$TMP/run/$f" ] || fail "run dir lacks $f"
 done
 [ "$(wc -l < "$TMP/run/trials.jsonl")" -eq 12 ] || fail "journal has $(wc -l < "$TMP/run/trials.jsonl") lines, expected 12"
@@ -29,6 +29,17 @@ grep -q '^rank,trial,model,status,accuracy,' "$TMP/run/leaderboard.csv" || fail 
 grep -q '^1 ' "$TMP/search.out" || fail "no leaderboard table on stdout"
 [ -s "$artifact/manifest.json" ] && [ -s "$artifact/model.bin" ] || fail "artifact files"
 ls -A "$TMP/repo/wine" | grep -q '^\.tmp' && fail "temporary directory left in the repository"
+
+# report.html: one well-formed page, self-contained, showing the leaderboard's best trial score
+r="$TMP/run/report.html"
+head -c 15 "$r" | grep -q '^<!DOCTYPE html>' && tail -1 "$r" | grep -q '</body></html>$' || fail "report.html is not a whole page"
+[ "$(grep -o '<svg' "$r" | wc -l)" -ge 2 ] && [ "$(grep -o '<svg' "$r" | wc -l)" -eq "$(grep -o '</svg>' "$r" | wc -l)" ] || fail "report.html: unbalanced or missing SVG plots"
+for tag in table tr h2 p; do
+  [ "$(grep -o "<$tag[ >]" "$r" | wc -l)" -eq "$(grep -o "</$tag>" "$r" | wc -l)" ] || fail "report.html: unbalanced <$tag>"
+done
+grep -q -E 'src=|href=|<script' "$r" && fail "report.html loads something from outside or runs scripts"
+best=$(awk -F, '$1 == 1 { printf "%.4f", $5 }' "$TMP/run/leaderboard.csv")
+grep -q "<b id='best-score'>$best</b>" "$r" || fail "report.html does not show the best score $best"
 
 # predict on the training file reproduces the refit model's predictions byte for byte
 expect 0 "" -- "$AUTOML" predict "$artifact" "$TMP/train.h5" --proba -o "$TMP/pred_train.csv"

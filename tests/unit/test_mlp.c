@@ -595,8 +595,10 @@ static void test_missing_values(void **state)
     fit_to(m, &tr, NULL, 1.0, 2);
     double mean1 = 0;
     int cnt = 0;
+    /* without a validation fold the model holds out every 10th row for early stopping, so its
+     * statistics come from the others */
     for (int i = 0; i < RN; i++)
-        if (!isnan(X[i * RD + 1]))
+        if (!isnan(X[i * RD + 1]) && !(RN >= 50 && i % 10 == 9))
             mean1 += X[i * RD + 1], cnt++;
     mean1 /= cnt;
     float qn[RD], qm[RD];

@@ -390,8 +390,8 @@ static int early_stopping(aml_model *m, double loss, double acc)
     return ++m->bad_epochs >= m->patience;
 }
 
-static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
-                            const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
+static aml_status fit_rows(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
+                           const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
     aml_status st = check_data(m, c, X, y, "training");
@@ -720,6 +720,46 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
     m->fitted = 1; /* not resumable: the optimiser state is not saved; a fit starts afresh */
     *out = m;
     return AML_OK;
+}
+
+/* Without a validation fold (the refit on every row), early stopping would have nothing to watch
+ * and the network would train far past the epoch the search's folds stopped at: hold out every
+ * 10th row (a fixed choice, so a continued fit sees the same rows) and stop on those, as
+ * scikit-learn's early_stopping does with validation_fraction = 0.1. */
+static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
+                            const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
+{
+    if ((valid_X && valid_X->rows > 0) || X->rows < 50)
+        return fit_rows(m, c, X, y, valid_X, valid_y, b);
+    const int64_t n = X->rows, d = X->cols, nv = n / 10, nt = n - nv;
+    float *tx = malloc(sizeof(float) * (size_t)(nt * d)), *vx = malloc(sizeof(float) * (size_t)(nv * d));
+    int32_t *tl = y->label ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
+    double *tv = y->value ? malloc(sizeof(double) * (size_t)n) : NULL;
+    float *tw = y->weight ? malloc(sizeof(float) * (size_t)n) : NULL;
+    if (!tx || !vx || (y->label && !tl) || (y->value && !tv) || (y->weight && !tw)) {
+        free(tx), free(vx), free(tl), free(tv), free(tw);
+        m->h->set_error(c, "mlp: out of memory holding out rows for early stopping");
+        return AML_ERR_NOMEM;
+    }
+    int64_t it = 0, iv = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int held = i % 10 == 9 && iv < nv;
+        int64_t at = held ? nt + iv : it;
+        memcpy(held ? vx + iv * d : tx + it * d, X->data + i * X->ld, sizeof(float) * (size_t)d);
+        if (tl)
+            tl[at] = y->label[i];
+        if (tv)
+            tv[at] = y->value[i];
+        if (tw)
+            tw[at] = y->weight[i];
+        held ? iv++ : it++;
+    }
+    aml_matrix train = {tx, nt, d, d}, valid = {vx, nv, d, d};
+    aml_target ty = {.label = tl, .value = tv, .weight = tw};
+    aml_target vy = {.label = tl ? tl + nt : NULL, .value = tv ? tv + nt : NULL, .weight = tw ? tw + nt : NULL};
+    aml_status st = fit_rows(m, c, &train, &ty, &valid, &vy, b);
+    free(tx), free(vx), free(tl), free(tv), free(tw);
+    return st;
 }
 
 static const aml_model_vtable vtable = {
