@@ -441,6 +441,7 @@ static int ensemble_candidates(search *s, aml_trial **cand)
             aml_config_copy(&again.cfg, &cand[kept]->cfg);
             aml_host_ctx hc;
             aml_host_ctx_init(&hc, s->threads);
+            hc.verbose = 3;
             aml_trial_run(&again, &hc, s->data, &s->splits, s->metric);
             cand[kept]->oof = again.oof;
             cand[kept]->n_out = again.n_out;
@@ -524,6 +525,7 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
     aml_target y = {.label = d->label, .value = d->value, .weight = d->weight};
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, s->threads);
+    hc.verbose = 2; /* plugins' warnings and errors only */
     /* The refit may run a little past the trial deadline but not past the budget's tolerance. */
     if (s->hard_end > 0)
         hc.deadline = s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
