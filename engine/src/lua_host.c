@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 static const char TOP_FIELDS[] = "data, task, metric, budget, resampling, models, features, strategy, "
-                                 "parallel, threads, ensemble, seed, export, plugins, out, on_trial";
+                                 "parallel, threads, ensemble, seed, export, plugins, out, on_trial, warm_start";
 
 int aml_spec_raise(aml_spec_loader *ld, int line, const char *fmt, ...)
 {
@@ -598,6 +598,7 @@ static int load_protected(lua_State *L)
     read_resampling(ld, t);
     read_plugins(ld, t);
     aml_spec_read_models(ld, t);
+    aml_spec_read_warm_start(ld, t);
     read_misc(ld, t);
     read_export(ld, t);
     return 0;
@@ -687,17 +688,22 @@ void aml_spec_free(aml_search_spec *s)
 {
     if (!s)
         return;
-    for (int i = 0; s->models && i < s->n_models; i++) {
-        aml_model_spec *m = &s->models[i];
-        for (int j = 0; m->ranges && j < m->n_ranges; j++) {
-            free(m->ranges[j].name);
-            free(m->ranges[j].str);
-            free_strings(m->ranges[j].choices, m->ranges[j].n_choices);
+    for (int list = 0; list < 2; list++) {
+        aml_model_spec *models = list ? s->warm : s->models;
+        int n = list ? s->n_warm : s->n_models;
+        for (int i = 0; models && i < n; i++) {
+            aml_model_spec *m = &models[i];
+            for (int j = 0; m->ranges && j < m->n_ranges; j++) {
+                free(m->ranges[j].name);
+                free(m->ranges[j].str);
+                free_strings(m->ranges[j].choices, m->ranges[j].n_choices);
+            }
+            free(m->ranges);
+            free(m->name);
         }
-        free(m->ranges);
-        free(m->name);
     }
     free(s->models);
+    free(s->warm);
     free(s->spec_path);
     free(s->data_path);
     free(s->data_target);

@@ -40,5 +40,7 @@ int aml_spec_getint(lua_State *L, int idx, lua_Integer *v);
 
 /* models = ...: lua_models.c. t is the spec table's stack index. */
 void aml_spec_read_models(aml_spec_loader *ld, int t);
+/* warm_start = { { model = "gbdt", learning_rate = 0.05 }, ... }: lua_models.c. */
+void aml_spec_read_warm_start(aml_spec_loader *ld, int t);
 
 #endif

@@ -342,3 +342,59 @@ void aml_spec_read_models(aml_spec_loader *ld, int t)
     lua_pop(L, 1);
 }
 
+
+/* warm_start = { { model = "gbdt", learning_rate = 0.05 }, ... }: configurations the search tries
+ * before its own, each a model name and fixed parameter values (the rest keep their defaults). */
+void aml_spec_read_warm_start(aml_spec_loader *ld, int t)
+{
+    lua_State *L = ld->L;
+    aml_search_spec *o = ld->out;
+    int ty = aml_spec_field(L, t, "warm_start"), v = lua_gettop(L);
+    long base = aml_spec_key_off(ld, ld->search_off, "warm_start");
+    int line = aml_spec_line_at(ld, base);
+    char names[1024], field[64];
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_Integer n = ty == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, v) : 0;
+    if (ty != LUA_TTABLE || n == 0)
+        aml_spec_raise(ld, line, "warm_start: expected a list of { model = name, param = value, ... }");
+    o->warm = aml_xcalloc((size_t)n, sizeof *o->warm);
+    for (lua_Integer i = 1; i <= n; i++) {
+        snprintf(field, sizeof field, "warm_start[%lld]", (long long)i);
+        if (lua_rawgeti(L, v, i) != LUA_TTABLE)
+            aml_spec_raise(ld, line, "%s: expected a table { model = name, ... }, got %s", field, luaL_typename(L, -1));
+        int e = lua_gettop(L);
+        if (aml_spec_field(L, e, "model") != LUA_TSTRING)
+            aml_spec_raise(ld, line, "%s.model: expected a model name", field);
+        aml_model_spec *m = &o->warm[o->n_warm++];
+        m->name = aml_xstrdup(lua_tostring(L, -1));
+        m->line = line;
+        lua_pop(L, 1);
+        const aml_plugin *pl = ld->reg ? aml_registry_find(ld->reg, AML_PLUGIN_MODEL, m->name) : NULL;
+        if (ld->reg && !pl)
+            aml_spec_raise(ld, line, "%s.model: unknown model '%s' (available: %s)", field, m->name,
+                           model_names(ld->reg, names, sizeof names));
+        /* the parameters: the entry without its "model" key */
+        lua_newtable(L);
+        int params = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, e)) {
+            if (lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), "model")) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, params);
+        }
+        read_params(ld, m, pl ? pl->desc : NULL, params, base);
+        for (int k = 0; k < m->n_ranges; k++)
+            if (m->ranges[k].kind != AML_RANGE_FIXED)
+                aml_spec_raise(ld, m->ranges[k].line, "%s.%s: expected a fixed value, not a range", field,
+                               m->ranges[k].name);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+}

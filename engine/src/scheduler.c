@@ -102,6 +102,17 @@ aml_scheduler *aml_scheduler_new(aml_strategy strategy, uint64_t seed, const aml
     return s;
 }
 
+void aml_scheduler_prepend(aml_scheduler *s, const aml_config *cfgs, int n)
+{
+    aml_config *warm = aml_xcalloc((size_t)(s->n_warm + n + 1), sizeof(aml_config));
+    for (int i = 0; i < n; i++)
+        aml_config_copy(&warm[i], &cfgs[i]);
+    memcpy(warm + n, s->warm, sizeof(aml_config) * (size_t)s->n_warm);
+    free(s->warm);
+    s->warm = warm;
+    s->n_warm += n;
+}
+
 void aml_scheduler_free(aml_scheduler *s)
 {
     if (!s)

@@ -32,6 +32,9 @@ typedef enum { AML_SCHED_JOB = 0, AML_SCHED_WAIT = 1, AML_SCHED_DONE = 2 } aml_s
  * awareness would make the sequence depend on the machine's speed). */
 aml_scheduler *aml_scheduler_new(aml_strategy strategy, uint64_t seed, const aml_space *sp, aml_metric metric,
                                  int timeless);
+/* Puts the user's fixed configurations (the spec's warm_start; each family must be in the space)
+ * before the warm start. Call before the first aml_scheduler_next. */
+void aml_scheduler_prepend(aml_scheduler *s, const aml_config *cfgs, int n);
 void aml_scheduler_free(aml_scheduler *s);
 /* The next job, or WAIT (results of earlier trials are needed first), or DONE (the space is
  * exhausted). Not thread-safe: call under the search's lock. */

@@ -743,6 +743,27 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     }
     aml_space space = {.models = s.models, .specs = s.model_specs, .n_models = s.n_models};
     s.sched = aml_scheduler_new((aml_strategy)strategy, spec->seed, &space, s.metric, s.hard_end <= 0);
+    if (spec->n_warm > 0) { /* the user's own configurations come first */
+        aml_config *cfgs = aml_xcalloc((size_t)spec->n_warm, sizeof(aml_config));
+        int n = 0;
+        for (int i = 0; i < spec->n_warm && st == AML_OK; i++) {
+            int m = 0;
+            while (m < s.n_models && strcmp(s.models[m]->desc->name, spec->warm[i].name) != 0)
+                m++;
+            if (m == s.n_models)
+                st = aml_fail(c, AML_ERR_INPUT, "%s: warm_start[%d]: model '%s' is not among the models searched",
+                              spec->spec_path ? spec->spec_path : "spec", i + 1, spec->warm[i].name);
+            else
+                aml_config_base(&cfgs[n++], s.models[m], &spec->warm[i]);
+        }
+        if (st == AML_OK)
+            aml_scheduler_prepend(s.sched, cfgs, n);
+        for (int i = 0; i < n; i++)
+            aml_config_free(&cfgs[i]);
+        free(cfgs);
+        if (st != AML_OK)
+            goto done;
+    }
     aml_folds folds;
     if ((st = aml_folds_make(c, spec->resampling, spec->folds, spec->holdout_fraction, spec->seed,
                              s.data->n_rows, s.data->label, s.data->n_classes, &folds)) != AML_OK)

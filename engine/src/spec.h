@@ -51,6 +51,8 @@ typedef struct aml_search_spec {
     double holdout_fraction;  /* validation share for holdout (default 0.2) */
     aml_model_spec *models;   /* empty = every model plugin found */
     int n_models;
+    aml_model_spec *warm;     /* warm_start: the user's fixed configurations, tried first */
+    int n_warm;
     char *strategy;           /* "random" for now */
     int threads;              /* total thread budget (0 = all cores) */
     int parallel_trials;      /* 0 = auto */

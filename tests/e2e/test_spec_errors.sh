@@ -39,6 +39,23 @@ expect 0 "" -- "$AUTOML" search "$TMP/cb.lua" --out "$TMP/cbrun2" --parallel 1
 [ "$(wc -l < "$TMP/cbrun2/trials.jsonl")" -eq 2 ] || fail "on_trial stop: $(wc -l < "$TMP/cbrun2/trials.jsonl") trials, expected 2"
 grep -q '^artifact: ' "$TMP/out" || fail "no export after on_trial stop"
 
+# warm_start: the user's fixed configurations are the first trials; a range there is refused
+cat > "$TMP/warm.lua" <<LUA
+return automl.search {
+  data = "$TMP/diabetes.h5",
+  models = { "knn", "linear" },
+  budget = { trials = 3 },
+  warm_start = { { model = "knn", k = 7, weights = "distance" }, { model = "linear", l2 = 0.5 } },
+  export = { to = "$TMP/repo", name = "warm" },
+}
+LUA
+expect 0 "" -- "$AUTOML" search "$TMP/warm.lua" --out "$TMP/warmrun" --parallel 1
+head -1 "$TMP/warmrun/trials.jsonl" | grep -q '^{"trial":0,"model":"knn","params":{"k":7,"weights":"distance"}' || fail "warm_start[1] is not trial 0: $(head -1 "$TMP/warmrun/trials.jsonl")"
+sed -n 2p "$TMP/warmrun/trials.jsonl" | grep -q '"model":"linear","params":{"l2":0.5,' || fail "warm_start[2] is not trial 1"
+sed -i 's/k = 7,/k = automl.int(1, 9),/' "$TMP/warm.lua"
+expect 2 "" -- "$AUTOML" search "$TMP/warm.lua" --out "$TMP/warmrun2"
+grep -q "^$TMP/warm.lua:5: warm_start\[1\].k: expected a fixed value, not a range$" "$TMP/err" || fail "warm_start range: $(cat "$TMP/err")"
+
 expect 2 "automl: search: --budget: expected a number >= 0.001, got 'abc'" -- "$AUTOML" search tests/specs/good_regression.lua --budget abc
 expect 2 "automl: search: unknown option '--bogus' (see automl search --help)" -- "$AUTOML" search tests/specs/good_regression.lua --bogus
 expect 2 "automl: search: --resume needs --out RUN_DIR (the run to continue)" -- "$AUTOML" search tests/specs/good_regression.lua --resume

@@ -348,7 +348,7 @@ static void test_unknown_field(void **state)
                  "}\n",
                  ":3: unknown field 'budgt' (expected one of: data, task, metric, budget, resampling, "
                  "models, features, strategy, parallel, threads, ensemble, seed, export, plugins, out, "
-                 "on_trial)");
+                 "on_trial, warm_start)");
     expect_error(NULL, "unknown2.lua",
                  "return automl.search {\n  data = 'iris.h5',\n  budget = { seconds = 5, trails = 3 },\n}\n",
                  ":3: budget: unknown field 'trails' (expected one of: seconds, trials)");
