@@ -112,3 +112,24 @@ void aml_reader_init(aml_reader *r, const void *buf, size_t len)
     r->len = len;
     r->pos = 0;
 }
+
+int aml_cursor_take(aml_cursor *k, void *out, size_t n)
+{
+    if (n > k->left)
+        return -1;
+    memcpy(out, k->p, n);
+    k->p += n;
+    k->left -= n;
+    return 0;
+}
+
+char *aml_cursor_take_str(aml_cursor *k)
+{
+    uint32_t n;
+    if (aml_cursor_take(k, &n, 4) || n > k->left)
+        return NULL;
+    char *s = aml_xmalloc(n + 1u);
+    aml_cursor_take(k, s, n);
+    s[n] = 0;
+    return s;
+}

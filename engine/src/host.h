@@ -31,4 +31,14 @@ void aml_writer_init(aml_writer *w);
 void aml_writer_release(aml_writer *w);
 void aml_reader_init(aml_reader *r, const void *buf, size_t len);
 
+/* A read position in a blob the engine parses itself (model and pipeline headers). */
+typedef struct aml_cursor {
+    const unsigned char *p;
+    size_t left;
+} aml_cursor;
+/* Copies n bytes out and moves on; -1 (nothing moved) when fewer are left. */
+int aml_cursor_take(aml_cursor *k, void *out, size_t n);
+/* A u32 length then that many bytes, as a malloc'd string; NULL when truncated. */
+char *aml_cursor_take_str(aml_cursor *k);
+
 #endif

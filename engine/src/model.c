@@ -239,41 +239,15 @@ aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_confi
     return AML_OK;
 }
 
-typedef struct cursor {
-    const unsigned char *p;
-    size_t left;
-} cursor;
-
-static int take(cursor *k, void *out, size_t n)
-{
-    if (n > k->left)
-        return -1;
-    memcpy(out, k->p, n);
-    k->p += n;
-    k->left -= n;
-    return 0;
-}
-
-static char *take_str(cursor *k)
-{
-    uint32_t n;
-    if (take(k, &n, 4) || n > k->left)
-        return NULL;
-    char *s = aml_xmalloc(n + 1u);
-    take(k, s, n);
-    s[n] = 0;
-    return s;
-}
-
 /* Reads an ensemble's weights and members into m (which holds the task already). */
-static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what, cursor *k,
+static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what, aml_cursor *k,
                                 const char *params_text, aml_fitted *m)
 {
     cJSON *params = cJSON_Parse(params_text);
     const cJSON *wts = cJSON_GetObjectItemCaseSensitive(params, "weights");
     uint32_t n;
     aml_status st = AML_OK;
-    if (!cJSON_IsArray(wts) || take(k, &n, 4) || n == 0 || (int)n != cJSON_GetArraySize(wts) || n > 100000) {
+    if (!cJSON_IsArray(wts) || aml_cursor_take(k, &n, 4) || n == 0 || (int)n != cJSON_GetArraySize(wts) || n > 100000) {
         cJSON_Delete(params);
         return aml_fail(c, AML_ERR_FORMAT, "%s: corrupt ensemble header", what);
     }
@@ -286,7 +260,7 @@ static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what,
         const cJSON *wt = cJSON_GetArrayItem(wts, (int)i);
         m->weights[i] = cJSON_IsNumber(wt) ? wt->valuedouble : 0;
         uint64_t len;
-        if (take(k, &len, 8) || len > k->left) {
+        if (aml_cursor_take(k, &len, 8) || len > k->left) {
             st = aml_fail(c, AML_ERR_FORMAT, "%s: ensemble member %u is truncated", what, i);
             break;
         }
@@ -314,33 +288,33 @@ aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, 
         return aml_fail(c, AML_ERR_FORMAT, "%s: truncated (%zu bytes)", what, n);
     unsigned char digest[32];
     aml_sha256(b, n - 32, digest);
-    cursor k = {b + 8, n - 8 - 32};
+    aml_cursor k = {b + 8, n - 8 - 32};
     uint32_t major, minor, kind, n_classes;
-    take(&k, &major, 4);
-    take(&k, &minor, 4);
+    aml_cursor_take(&k, &major, 4);
+    aml_cursor_take(&k, &minor, 4);
     if (major > AML_BLOB_FORMAT_MAJOR)
         return aml_fail(c, AML_ERR_FORMAT, "%s: model format %u.%u is newer than this automl reads (%d.x)",
                         what, major, minor, AML_BLOB_FORMAT_MAJOR);
     if (memcmp(digest, b + n - 32, 32) != 0)
         return aml_fail(c, AML_ERR_FORMAT, "%s: checksum mismatch: the blob is corrupt or truncated", what);
-    take(&k, &kind, 4);
-    take(&k, &n_classes, 4);
+    aml_cursor_take(&k, &kind, 4);
+    aml_cursor_take(&k, &n_classes, 4);
     int64_t nf;
-    if (take(&k, &nf, 8) || nf < 0 || (uint64_t)nf > k.left)
+    if (aml_cursor_take(&k, &nf, 8) || nf < 0 || (uint64_t)nf > k.left)
         goto corrupt;
     m.task.kind = (aml_task_kind)kind;
     m.task.n_classes = (int)n_classes;
     m.task.n_features = nf;
     m.categorical = aml_xmalloc((size_t)nf + 1);
-    take(&k, m.categorical, (size_t)nf);
+    aml_cursor_take(&k, m.categorical, (size_t)nf);
     m.task.categorical = m.categorical;
     m.n_outputs = kind == AML_TASK_CLASSIFICATION ? (int)n_classes : 1;
-    if (!(name = take_str(&k)) || !(version = take_str(&k)) || !(params_text = take_str(&k)))
+    if (!(name = aml_cursor_take_str(&k)) || !(version = aml_cursor_take_str(&k)) || !(params_text = aml_cursor_take_str(&k)))
         goto corrupt;
-    if ((st = aml_pipeline_load(c, reg, what, &m.task, &k.p, &k.left, &m.pipeline)) != AML_OK)
+    if ((st = aml_pipeline_load(c, reg, what, &m.task, &k, &m.pipeline)) != AML_OK)
         goto fail;
     uint64_t payload;
-    if (take(&k, &payload, 8) || payload != k.left)
+    if (aml_cursor_take(&k, &payload, 8) || payload != k.left)
         goto corrupt;
     if (!strcmp(name, AML_ENSEMBLE_NAME)) {
         st = ensemble_read(c, reg, what, &k, params_text, &m);

@@ -192,33 +192,12 @@ aml_status aml_pipeline_save(aml_ctx *c, const aml_pipeline *p, aml_writer *w)
     return AML_OK;
 }
 
-static int take(const unsigned char **k, size_t *left, void *out, size_t n)
-{
-    if (n > *left)
-        return -1;
-    memcpy(out, *k, n);
-    *k += n;
-    *left -= n;
-    return 0;
-}
-
-static char *take_str(const unsigned char **k, size_t *left)
-{
-    uint32_t n;
-    if (take(k, left, &n, 4) || n > *left)
-        return NULL;
-    char *s = aml_xmalloc(n + 1u);
-    take(k, left, s, n);
-    s[n] = 0;
-    return s;
-}
-
 aml_status aml_pipeline_load(aml_ctx *c, const aml_registry *reg, const char *what, const aml_task *task,
-                             const unsigned char **k, size_t *left, aml_pipeline *p)
+                             aml_cursor *k, aml_pipeline *p)
 {
     memset(p, 0, sizeof *p);
     uint32_t n;
-    if (take(k, left, &n, 4) || n > 64)
+    if (aml_cursor_take(k, &n, 4) || n > 64)
         return aml_fail(c, AML_ERR_FORMAT, "%s: corrupt pipeline section", what);
     if (n == 0)
         return AML_OK;
@@ -229,14 +208,14 @@ aml_status aml_pipeline_load(aml_ctx *c, const aml_registry *reg, const char *wh
     p->flags = aml_xcalloc((size_t)n + 1, sizeof(uint8_t *));
     aml_status st = AML_OK;
     for (uint32_t i = 0; i < n && st == AML_OK; i++) {
-        char *name = take_str(k, left), *version = take_str(k, left);
+        char *name = aml_cursor_take_str(k), *version = aml_cursor_take_str(k);
         int64_t cols;
         uint64_t len;
-        if (!name || !version || take(k, left, &cols, 8) || cols < 0 || (uint64_t)cols > *left) {
+        if (!name || !version || aml_cursor_take(k, &cols, 8) || cols < 0 || (uint64_t)cols > k->left) {
             st = aml_fail(c, AML_ERR_FORMAT, "%s: corrupt pipeline step %u", what, i);
         } else {
             p->flags[i] = aml_xmalloc((size_t)cols + 1);
-            take(k, left, p->flags[i], (size_t)cols);
+            aml_cursor_take(k, p->flags[i], (size_t)cols);
             p->tasks[i] = *task;
             p->tasks[i].n_features = cols;
             p->tasks[i].categorical = p->flags[i];
@@ -244,18 +223,18 @@ aml_status aml_pipeline_load(aml_ctx *c, const aml_registry *reg, const char *wh
             if (!p->plugins[i])
                 st = aml_fail(c, AML_ERR_INPUT, "%s: needs feature plugin '%s' (version %s), which is not installed",
                               what, name, version);
-            else if (take(k, left, &len, 8) || len > *left)
+            else if (aml_cursor_take(k, &len, 8) || len > k->left)
                 st = aml_fail(c, AML_ERR_FORMAT, "%s: pipeline step %s is truncated", what, name);
             else {
                 aml_reader r;
-                aml_reader_init(&r, *k, (size_t)len);
+                aml_reader_init(&r, k->p, (size_t)len);
                 aml_host_ctx hc;
                 aml_host_ctx_init(&hc, 1);
                 st = p->plugins[i]->desc->feature->load(aml_host_services(), &hc, &r, &p->tasks[i], &p->steps[i]);
                 if (st != AML_OK)
                     st = aml_fail(c, AML_ERR_FORMAT, "%s: feature step %s: %s", what, name, hc.msg[0] ? hc.msg : "load failed");
-                *k += len;
-                *left -= len;
+                k->p += len;
+                k->left -= len;
             }
         }
         free(name);
@@ -263,13 +242,13 @@ aml_status aml_pipeline_load(aml_ctx *c, const aml_registry *reg, const char *wh
     }
     if (st == AML_OK && n > 0) {
         int64_t out;
-        if (take(k, left, &out, 8) || out < 0 || (uint64_t)out > *left ||
+        if (aml_cursor_take(k, &out, 8) || out < 0 || (uint64_t)out > k->left ||
             out != p->plugins[n - 1]->desc->feature->output_cols(p->steps[n - 1])) {
             st = aml_fail(c, AML_ERR_FORMAT, "%s: corrupt pipeline output schema", what);
         } else {
             p->out_cols = out;
             p->out_categorical = aml_xmalloc((size_t)out + 1);
-            take(k, left, p->out_categorical, (size_t)out);
+            aml_cursor_take(k, p->out_categorical, (size_t)out);
         }
     }
     if (st != AML_OK) {

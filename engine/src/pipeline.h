@@ -39,8 +39,8 @@ void aml_pipeline_free(aml_pipeline *p);
 /* Blob section: u32 steps, then per step: name, version (u32 length + bytes), i64 input columns,
  * their categorical flags, u64 payload length, payload (the plugin's save). */
 aml_status aml_pipeline_save(aml_ctx *c, const aml_pipeline *p, aml_writer *w);
-/* what names the blob in messages; k_p/k_left: the cursor into the blob, moved past the section. */
+/* what names the blob in messages; k: the cursor into the blob, moved past the section. */
 aml_status aml_pipeline_load(aml_ctx *c, const aml_registry *reg, const char *what, const aml_task *task,
-                             const unsigned char **k_p, size_t *k_left, aml_pipeline *p);
+                             aml_cursor *k, aml_pipeline *p);
 
 #endif
