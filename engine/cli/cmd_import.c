@@ -54,6 +54,63 @@ static int same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* 1 when name is one of the comma-separated names in list. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && !strncmp(p, name, n))
+            return 1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
+/* 1 when every class label reads as a number (the target column held numbers, not text). */
+static int numeric_labels(const aml_dataset *d)
+{
+    for (int k = 0; k < d->n_classes; k++) {
+        char *end;
+        strtod(d->class_names[k], &end);
+        if (end == d->class_names[k] || *end)
+            return 0;
+    }
+    return 1;
+}
+
+/* What import decided for each column, and why: the type inferred from the values or forced by an
+ * option, the levels of a categorical column, the missing cells, and the task from the target. */
+static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
+{
+    int64_t *missing = calloc((size_t)d->n_features + 1, sizeof(int64_t));
+    aml_dataset_missing(d, missing);
+    printf("  %-24s %-11s %7s %8s  %s\n", "column", "type", "levels", "missing", "decided by");
+    for (int64_t j = 0; j < d->n_features; j++) {
+        const char *name = d->feature_names[j];
+        int cat = d->categorical && d->categorical[j];
+        char levels[32] = "-";
+        if (cat)
+            snprintf(levels, sizeof levels, "%d", d->n_categories ? d->n_categories[j] : 0);
+        const char *why = in_list(opt->categorical, name) ? "--categorical"
+                          : in_list(opt->numeric, name)   ? "--numeric"
+                          : cat                            ? "text values"
+                                                           : "every value a number";
+        printf("  %-24s %-11s %7s %8lld  %s\n", name, cat ? "categorical" : "numeric", levels,
+               (long long)missing[j], why);
+    }
+    free(missing);
+    const char *why = opt->task ? "--task"
+                      : d->task == AML_TASK_REGRESSION ? "numbers with many distinct values"
+                      : numeric_labels(d) ? "integers with few distinct values (at most 50, under half the rows)"
+                                          : "text values";
+    char levels[32] = "-";
+    if (d->task == AML_TASK_CLASSIFICATION)
+        snprintf(levels, sizeof levels, "%d", d->n_classes);
+    printf("  %-24s %-11s %7s %8s  target, %s by %s\n", d->target_name, d->task == AML_TASK_CLASSIFICATION
+           ? "categorical" : "numeric", levels, "0", aml_dataset_task_name(d->task), why);
+}
+
 int cmd_import(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -119,6 +176,7 @@ int cmd_import(int argc, char **argv)
         printf("wrote %s: %lld rows x %lld features, %s%s, %d categorical columns, %lld missing cells\n", pos[1],
                (long long)d->n_rows, (long long)d->n_features, aml_dataset_task_name(d->task), classes,
                aml_dataset_n_categorical(d), (long long)aml_dataset_missing(d, NULL));
+        print_decisions(d, &opt);
     }
     aml_dataset_free(d);
     aml_ctx_free(c);

@@ -60,7 +60,7 @@ static cJSON *input_schema(const aml_dataset *d)
     return input;
 }
 
-/* The feature steps before the model: [{"plugin": "impute", "version": "1.0.0"}, ...]. */
+/* The feature steps before the model: [{"plugin": "impute", "version": "1.0.0", "params": {...}}, ...]. */
 static cJSON *pipeline_json(const aml_pipeline *p)
 {
     cJSON *a = cJSON_CreateArray();
@@ -68,6 +68,9 @@ static cJSON *pipeline_json(const aml_pipeline *p)
         cJSON *step = cJSON_CreateObject();
         cJSON_AddStringToObject(step, "plugin", p->plugins[i]->desc->name);
         cJSON_AddStringToObject(step, "version", p->plugins[i]->desc->version);
+        cJSON *params = p->params_json && p->params_json[i] ? cJSON_Parse(p->params_json[i]) : NULL;
+        if (params)
+            cJSON_AddItemToObject(step, "params", params);
         cJSON_AddItemToArray(a, step);
     }
     return a;

@@ -14,6 +14,8 @@ static void alloc_config(aml_config *cfg, const aml_plugin *p)
 {
     cfg->plugin = p;
     cfg->n_steps = 0;
+    cfg->pipeline = 0;
+    memset(cfg->step_params, 0, sizeof cfg->step_params);
     cfg->num = aml_xcalloc((size_t)n_params(p) + 1, sizeof(double));
     cfg->str = aml_xcalloc((size_t)n_params(p) + 1, sizeof(char *));
 }
@@ -273,6 +275,8 @@ void aml_config_copy(aml_config *dst, const aml_config *src)
     alloc_config(dst, src->plugin);
     dst->n_steps = src->n_steps;
     memcpy(dst->steps, src->steps, sizeof dst->steps);
+    memcpy(dst->step_params, src->step_params, sizeof dst->step_params);
+    dst->pipeline = src->pipeline;
     for (int i = 0; i < n_params(src->plugin); i++) {
         dst->num[i] = src->num[i];
         dst->str[i] = aml_xstrdup(src->str[i]);

@@ -14,9 +14,13 @@ typedef struct aml_config {
     const aml_plugin *plugin;
     double *num;  /* n_params values (CHOICE: index) */
     char **str;   /* n_params texts (CHOICE: the choice, STRING: the text), NULL otherwise */
-    /* Feature steps fitted before the model, in order, with their default parameters. */
+    /* Feature steps fitted before the model, in order; each with its default parameters, or
+     * with the fixed values of step_params[i] (a spec's step, NULL: defaults). */
     const aml_plugin *steps[AML_MAX_STEPS];
+    const aml_model_spec *step_params[AML_MAX_STEPS];
     int n_steps;
+    /* Which of the family's pipelines (the spec's features = automl.choice{...}; 0 otherwise). */
+    int pipeline;
 } aml_config;
 
 /* Every parameter at the plugin's default. */

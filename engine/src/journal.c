@@ -51,6 +51,8 @@ static aml_status parse_line(aml_ctx *c, const char *path, int64_t line_no, cons
         aml_errprefix(c, "%s:%lld", path, (long long)line_no);
         goto done;
     }
+    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(o, "pipeline_choice");
+    t->cfg.pipeline = cJSON_IsNumber(choice) && choice->valuedouble >= 0 ? (int)choice->valuedouble : 0;
     t->id = (int64_t)id->valuedouble;
     t->seed = strtoull(seed->valuestring, NULL, 10);
     t->status = !strcmp(status->valuestring, "ok") ? AML_TRIAL_OK : AML_TRIAL_FAILED;
@@ -161,6 +163,8 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     cJSON_AddNumberToObject(o, "trial", (double)t->id);
     cJSON_AddStringToObject(o, "model", t->cfg.plugin->desc->name);
     cJSON_AddItemToObject(o, "params", aml_config_to_json(&t->cfg));
+    if (t->cfg.pipeline > 0)
+        cJSON_AddNumberToObject(o, "pipeline_choice", t->cfg.pipeline);
     if (t->cfg.n_steps > 0) {
         cJSON *steps = cJSON_AddArrayToObject(o, "pipeline");
         for (int i = 0; i < t->cfg.n_steps; i++)

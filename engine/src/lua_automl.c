@@ -141,9 +141,10 @@ static int l_choice(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (lua_Integer i = 1; i <= n; i++) {
         int t = lua_geti(L, 1, i);
-        if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN)
-            return luaL_error(L, "automl.choice: value %d must be a string, number or boolean, got %s",
-                              (int)i, lua_typename(L, t));
+        /* tables: pipelines, for features = automl.choice{ {...}, {...} } */
+        if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TTABLE)
+            return luaL_error(L, "automl.choice: value %d must be a string, number, boolean or a list of "
+                              "feature steps, got %s", (int)i, lua_typename(L, t));
         lua_seti(L, -2, i);
     }
     lua_setfield(L, -2, "values");

@@ -437,17 +437,12 @@ static void read_misc(aml_spec_loader *ld, int t)
     long base = ld->search_off;
     char nb[64];
 
-    int ty = aml_spec_field(L, t, "features");
-    if (ty != LUA_TNIL && !(ty == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto")))
-        aml_spec_raise(ld, aml_spec_key_line(ld, base, "features"), "features: not supported yet (only \"auto\")");
-    lua_pop(L, 1);
-
     static const char *strategies[] = {"auto", "random", "tpe", "halving"};
     o->strategy = aml_xstrdup(strategies[opt_enum(ld, t, base, "strategy", "strategy", "auto, random, tpe, halving", 0)]);
     o->parallel_trials = auto_or_count(ld, t, "parallel");
     o->threads = auto_or_count(ld, t, "threads");
 
-    ty = aml_spec_field(L, t, "ensemble");
+    int ty = aml_spec_field(L, t, "ensemble");
     if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
         aml_spec_raise(ld, aml_spec_key_line(ld, base, "ensemble"), "ensemble: expected true or false, got %s", lua_typename(L, ty));
     o->ensemble = ty == LUA_TNIL ? 1 : lua_toboolean(L, -1); /* on by default */
@@ -599,6 +594,7 @@ static int load_protected(lua_State *L)
     read_plugins(ld, t);
     aml_spec_read_models(ld, t);
     aml_spec_read_warm_start(ld, t);
+    aml_spec_read_features(ld, t);
     read_misc(ld, t);
     read_export(ld, t);
     return 0;
@@ -684,24 +680,36 @@ static void free_strings(char **v, int n)
     free(v);
 }
 
+static void free_model_spec(aml_model_spec *m)
+{
+    for (int j = 0; m->ranges && j < m->n_ranges; j++) {
+        free(m->ranges[j].name);
+        free(m->ranges[j].str);
+        free_strings(m->ranges[j].choices, m->ranges[j].n_choices);
+    }
+    free(m->ranges);
+    free(m->name);
+}
+
 void aml_spec_free(aml_search_spec *s)
 {
     if (!s)
         return;
-    for (int list = 0; list < 2; list++) {
-        aml_model_spec *models = list ? s->warm : s->models;
-        int n = list ? s->n_warm : s->n_models;
-        for (int i = 0; models && i < n; i++) {
-            aml_model_spec *m = &models[i];
-            for (int j = 0; m->ranges && j < m->n_ranges; j++) {
-                free(m->ranges[j].name);
-                free(m->ranges[j].str);
-                free_strings(m->ranges[j].choices, m->ranges[j].n_choices);
-            }
-            free(m->ranges);
-            free(m->name);
+    for (int i = 0; s->models && i < s->n_models; i++)
+        free_model_spec(&s->models[i]);
+    for (int i = 0; s->warm && i < s->n_warm; i++)
+        free_model_spec(&s->warm[i]);
+    for (int i = 0; s->features && i < s->n_features; i++) {
+        aml_features_spec *e = &s->features[i];
+        for (int k = 0; e->choices && k < e->n_choices; k++) {
+            for (int j = 0; e->choices[k].steps && j < e->choices[k].n_steps; j++)
+                free_model_spec(&e->choices[k].steps[j]);
+            free(e->choices[k].steps);
         }
+        free(e->choices);
+        free(e->model);
     }
+    free(s->features);
     free(s->models);
     free(s->warm);
     free(s->spec_path);
@@ -719,4 +727,16 @@ void aml_spec_free(aml_search_spec *s)
         lua_close(s->lua);
     memset(s, 0, sizeof *s);
     s->on_trial_ref = LUA_NOREF;
+}
+
+const aml_features_spec *aml_spec_features_for(const aml_search_spec *s, const char *model)
+{
+    const aml_features_spec *fallback = NULL;
+    for (int i = 0; s && i < s->n_features; i++) {
+        if (!s->features[i].model)
+            fallback = &s->features[i];
+        else if (!strcmp(s->features[i].model, model))
+            return &s->features[i];
+    }
+    return fallback;
 }

@@ -38,9 +38,17 @@ const char *aml_spec_numtext(lua_State *L, int idx, char *buf, size_t n);
 /* 1 when idx holds an integral number (2 or 2.0; not 2.5 nor "2"); *v gets it. */
 int aml_spec_getint(lua_State *L, int idx, lua_Integer *v);
 
+/* The registry's plugin names of one kind, sorted: the list a user picks from after a typo. */
+const char *aml_spec_plugin_names(const aml_registry *reg, aml_plugin_kind kind, char *buf, size_t n);
+/* name = { param = value | automl.range, ... } at stack index p into m->ranges, checked against
+ * the plugin d (NULL without registry); where names the table in messages ("models.gbdt"). */
+void aml_spec_read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin_descriptor *d, int p, long base,
+                          const char *where);
 /* models = ...: lua_models.c. t is the spec table's stack index. */
 void aml_spec_read_models(aml_spec_loader *ld, int t);
 /* warm_start = { { model = "gbdt", learning_rate = 0.05 }, ... }: lua_models.c. */
 void aml_spec_read_warm_start(aml_spec_loader *ld, int t);
+/* features = ...: lua_features.c. */
+void aml_spec_read_features(aml_spec_loader *ld, int t);
 
 #endif

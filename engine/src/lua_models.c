@@ -24,14 +24,13 @@ static void append_name(char *buf, size_t n, const char *name)
         snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
 }
 
-/* The registry's model names, sorted: the list a user picks from after a typo. */
-static const char *model_names(const aml_registry *reg, char *buf, size_t n)
+const char *aml_spec_plugin_names(const aml_registry *reg, aml_plugin_kind kind, char *buf, size_t n)
 {
     const char *names[256];
     int k = 0;
     for (int i = 0; i < aml_registry_count(reg) && k < 256; i++) {
         const aml_plugin *p = aml_registry_at(reg, i);
-        if (p->desc->kind == AML_PLUGIN_MODEL)
+        if (p->desc->kind == kind)
             names[k++] = p->desc->name;
     }
     qsort(names, (size_t)k, sizeof *names, cmp_cstr);
@@ -39,8 +38,13 @@ static const char *model_names(const aml_registry *reg, char *buf, size_t n)
     for (int i = 0; i < k; i++)
         append_name(buf, n, names[i]);
     if (!k)
-        snprintf(buf, n, "none: no model plugins were found");
+        snprintf(buf, n, "none: no %s plugins were found", kind == AML_PLUGIN_MODEL ? "model" : "such");
     return buf;
+}
+
+static const char *model_names(const aml_registry *reg, char *buf, size_t n)
+{
+    return aml_spec_plugin_names(reg, AML_PLUGIN_MODEL, buf, n);
 }
 
 static int param_index(const aml_plugin_descriptor *d, const char *name)
@@ -210,8 +214,8 @@ static void sort_by_declaration(aml_param_range *r, int n, const aml_plugin_desc
     }
 }
 
-/* name = { param = value | automl.range, ... } for the model m (plugin d, NULL without registry). */
-static void read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin_descriptor *d, int p, long base)
+void aml_spec_read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin_descriptor *d, int p, long base,
+                          const char *where)
 {
     lua_State *L = ld->L;
     char field[300], valid[512];
@@ -220,7 +224,7 @@ static void read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin
     while (lua_next(L, p)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
-            aml_spec_raise(ld, m->line, "models.%s: expected name = value pairs, got a value at [%s]", m->name,
+            aml_spec_raise(ld, m->line, "%s: expected name = value pairs, got a value at [%s]", where,
                      luaL_tolstring(L, -1, NULL));
         n++;
     }
@@ -242,7 +246,7 @@ static void read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin
         valid[0] = 0;
         for (int j = 0; j < d->n_params; j++)
             append_name(valid, sizeof valid, d->params[j].name);
-        aml_spec_raise(ld, m->ranges[i].line, "models.%s.%s: unknown parameter '%s' (valid: %s)", m->name,
+        aml_spec_raise(ld, m->ranges[i].line, "%s.%s: unknown parameter '%s' (valid: %s)", where,
                  m->ranges[i].name, m->ranges[i].name, d->n_params ? valid : "none: it takes no parameters");
     }
     if (d)
@@ -250,7 +254,7 @@ static void read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin
     for (int i = 0; i < n; i++) {
         aml_param_range *r = &m->ranges[i];
         const aml_param_def *pd = d ? &d->params[param_index(d, r->name)] : NULL;
-        snprintf(field, sizeof field, "models.%s.%s", m->name, r->name);
+        snprintf(field, sizeof field, "%s.%s", where, r->name);
         aml_spec_field(L, p, r->name);
         if (aml_lua_is(L, -1, AML_LUA_RANGE)) {
             check_range(ld, field, pd, lua_gettop(L), r);
@@ -333,7 +337,7 @@ void aml_spec_read_models(aml_spec_loader *ld, int t)
             continue;
         int pty = aml_spec_field(L, v, m->name);
         if (pty == LUA_TTABLE)
-            read_params(ld, m, pl ? pl->desc : NULL, lua_gettop(L), aml_spec_key_off(ld, base, m->name));
+            aml_spec_read_params(ld, m, pl ? pl->desc : NULL, lua_gettop(L), aml_spec_key_off(ld, base, m->name), field);
         else if (pty != LUA_TBOOLEAN || !lua_toboolean(L, -1))
             aml_spec_raise(ld, m->line, "%s: expected a table of parameters { name = value }, got %s", field,
                      lua_typename(L, pty));
@@ -389,7 +393,7 @@ void aml_spec_read_warm_start(aml_spec_loader *ld, int t)
             lua_insert(L, -2);
             lua_settable(L, params);
         }
-        read_params(ld, m, pl ? pl->desc : NULL, params, base);
+        aml_spec_read_params(ld, m, pl ? pl->desc : NULL, params, base, field);
         for (int k = 0; k < m->n_ranges; k++)
             if (m->ranges[k].kind != AML_RANGE_FIXED)
                 aml_spec_raise(ld, m->ranges[k].line, "%s.%s: expected a fixed value, not a range", field,

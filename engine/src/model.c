@@ -50,6 +50,7 @@ aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_confi
     m.pipeline.n = cfg->n_steps;
     m.pipeline.plugins = aml_xcalloc((size_t)cfg->n_steps + 1, sizeof(aml_plugin *));
     memcpy(m.pipeline.plugins, cfg->steps, sizeof(aml_plugin *) * (size_t)cfg->n_steps);
+    m.pipeline.params = cfg->step_params; /* cleared below: only fit reads them */
     if (cfg->n_steps > 0) {
         if ((st = aml_pipeline_fit(c, hc, &m.pipeline, &m.task, X, y, &train_buf, &train, &model_task)) != AML_OK)
             goto fail;
@@ -71,6 +72,7 @@ aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_confi
     }
     free(train_buf);
     free(valid_buf);
+    m.pipeline.params = NULL;
     *out = m;
     return AML_OK;
 fail:

@@ -47,6 +47,8 @@ static uint8_t *output_flags(aml_ctx *c, aml_host_ctx *hc, const aml_pipeline *p
                 out[j] = src[j] >= 0 && src[j] < n_in ? in_flags[(int64_t)src[j]] : 0;
         free(probe);
         free(src);
+    } else if (!strcmp(name, "onehot") || !strcmp(name, "target_encode")) {
+        /* the encoders' output is numeric: the flags stay 0 */
     } else if (n_out == n_in || !strcmp(name, "impute")) {
         for (int64_t j = 0; j < n_in && j < n_out; j++)
             out[j] = in_flags[j];
@@ -85,6 +87,7 @@ aml_status aml_pipeline_fit(aml_ctx *c, aml_host_ctx *hc, aml_pipeline *p, const
     p->steps = aml_xcalloc((size_t)p->n, sizeof(aml_feature *));
     p->tasks = aml_xcalloc((size_t)p->n, sizeof(aml_task));
     p->flags = aml_xcalloc((size_t)p->n, sizeof(uint8_t *));
+    p->params_json = aml_xcalloc((size_t)p->n, sizeof(char *));
     aml_task cur = *task;
     uint8_t *cur_flags = aml_xcalloc((size_t)task->n_features + 1, 1);
     if (task->categorical)
@@ -98,8 +101,11 @@ aml_status aml_pipeline_fit(aml_ctx *c, aml_host_ctx *hc, aml_pipeline *p, const
         cur.n_features = view.cols;
         p->tasks[i] = cur;
         aml_config cfg;
-        aml_config_defaults(&cfg, p->plugins[i]);
+        aml_config_base(&cfg, p->plugins[i], p->params ? p->params[i] : NULL);
         aml_params params = aml_config_params(&cfg);
+        cJSON *json = aml_config_to_json(&cfg);
+        p->params_json[i] = cJSON_PrintUnformatted(json);
+        cJSON_Delete(json);
         hc->msg[0] = 0;
         st = v->create(aml_host_services(), hc, &params, &p->tasks[i], &p->steps[i]);
         aml_config_free(&cfg);
@@ -145,7 +151,10 @@ void aml_pipeline_free(aml_pipeline *p)
             p->plugins[i]->desc->feature->free(p->steps[i]);
         if (p->flags)
             free(p->flags[i]);
+        if (p->params_json)
+            free(p->params_json[i]);
     }
+    free(p->params_json);
     free(p->steps);
     free(p->tasks);
     free(p->flags);

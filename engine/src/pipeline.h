@@ -6,13 +6,18 @@
 
 #include "host.h"
 #include "plugin_loader.h"
+#include "spec.h"
 
 typedef struct aml_pipeline {
     int n;
     const aml_plugin **plugins;
+    const aml_model_spec *const *params; /* fixed parameter values per step (NULL, or NULL entries: defaults);
+                                      read only while fitting */
     aml_feature **steps;       /* fitted steps (NULL before fit) */
     aml_task *tasks;           /* the input each step was fitted on */
     uint8_t **flags;           /* owned categorical flags behind tasks[i].categorical */
+    char **params_json;        /* each step's parameters as JSON, kept from fit for the manifest
+                                  (NULL after a blob load) */
     int64_t out_cols;
     uint8_t *out_categorical;  /* flags of the last step's output columns */
 } aml_pipeline;

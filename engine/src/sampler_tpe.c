@@ -11,10 +11,14 @@
 #define N_STARTUP 8
 #define N_CANDIDATES 24
 
+static int n_pipelines(const aml_space *sp, int m) { return sp->n_pipelines ? sp->n_pipelines[m] : 1; }
+
 void aml_sample_random(const aml_space *sp, aml_rng *rng, aml_config *out)
 {
     int m = (int)aml_rng_below(rng, (uint64_t)sp->n_models);
     aml_config_sample(out, sp->models[m], sp->specs[m], rng);
+    if (n_pipelines(sp, m) > 1) /* no draw otherwise: runs without choices keep their sequence */
+        out->pipeline = (int)aml_rng_below(rng, (uint64_t)n_pipelines(sp, m));
 }
 
 /* The range TPE works in for parameter i of a family: the spec's, else the plugin's. */
@@ -268,6 +272,9 @@ void aml_sample_tpe(const aml_space *sp, aml_metric metric, const aml_observatio
             bad[nb++] = r[i].o->cfg;
     }
     aml_config_sample(out, p, ms, rng); /* fixed values, strings, and the draws for ng == 0 */
+    int n_pipe = n_pipelines(sp, fam);
+    if (n_pipe > 1 && ng == 0)
+        out->pipeline = (int)aml_rng_below(rng, (uint64_t)n_pipe);
     if (ng > 0) {
         double *gt = aml_xmalloc(sizeof(double) * (size_t)(ng + 1)), *bt = aml_xmalloc(sizeof(double) * (size_t)(nb + 1));
         for (int i = 0; i < p->desc->n_params; i++) {
@@ -288,6 +295,17 @@ void aml_sample_tpe(const aml_space *sp, aml_metric metric, const aml_observatio
                 free(gc);
                 free(bc);
             }
+        }
+        if (n_pipe > 1) {
+            dim d = {.kind = 2, .n_choices = n_pipe};
+            int *gc = aml_xcalloc((size_t)n_pipe, sizeof(int)), *bc = aml_xcalloc((size_t)n_pipe, sizeof(int));
+            for (int k = 0; k < ng; k++)
+                gc[good[k]->pipeline < n_pipe ? good[k]->pipeline : 0]++;
+            for (int k = 0; k < nb; k++)
+                bc[bad[k]->pipeline < n_pipe ? bad[k]->pipeline : 0]++;
+            out->pipeline = pick_choice(&d, gc, ng, bc, nb, rng);
+            free(gc);
+            free(bc);
         }
         free(gt);
         free(bt);

@@ -54,6 +54,8 @@ static uint64_t config_hash(const aml_config *cfg)
         h = (h ^ (unsigned char)*k) * 1099511628211ULL;
     for (const char *k = text; *k; k++)
         h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+    if (cfg->pipeline > 0) /* the same parameters with another pipeline are another configuration */
+        h = (h ^ (uint64_t)cfg->pipeline) * 1099511628211ULL;
     free(text);
     return h ? h : 1;
 }

@@ -34,6 +34,7 @@ typedef struct search {
     const aml_plugin **models;
     const aml_model_spec **model_specs;
     int n_models;
+    int *n_pipelines;          /* per family: its pipeline choices (sampler.h) */
     aml_journal journal;
     pthread_mutex_t lock;
     aml_trial **trials;        /* finished trials, resumed ones first */
@@ -67,11 +68,25 @@ static int is_done(const search *s, int64_t id)
     return s->n_done && bsearch(&id, s->done_ids, (size_t)s->n_done, sizeof(int64_t), cmp_i64);
 }
 
-/* features = "auto": the feature steps each family gets for this data (pipeline.h). */
-static void set_auto_steps(const search *s, aml_config *cfg)
+/* The feature steps of cfg's family: the spec's pipeline (the one cfg->pipeline picks among the
+ * family's choices), or for "auto" what suits the family and this data (pipeline.h). */
+static void set_steps(const search *s, aml_config *cfg)
 {
-    cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin->desc->name, s->has_missing, s->has_categorical,
-                                     cfg->steps);
+    const aml_features_spec *f = aml_spec_features_for(s->spec, cfg->plugin->desc->name);
+    const aml_pipeline_spec *p = f ? &f->choices[cfg->pipeline < f->n_choices ? cfg->pipeline : 0] : NULL;
+    memset(cfg->step_params, 0, sizeof cfg->step_params);
+    if (!p || p->automatic) {
+        cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin->desc->name, s->has_missing, s->has_categorical,
+                                         cfg->steps);
+        return;
+    }
+    cfg->n_steps = 0;
+    for (int i = 0; i < p->n_steps && i < AML_MAX_STEPS; i++) {
+        cfg->steps[cfg->n_steps] = aml_registry_find(s->reg, AML_PLUGIN_FEATURE, p->steps[i].name);
+        cfg->step_params[cfg->n_steps] = &p->steps[i];
+        if (cfg->steps[cfg->n_steps]) /* checked when the spec was read */
+            cfg->n_steps++;
+    }
 }
 
 static uint64_t trial_seed(const search *s, int64_t id)
@@ -264,7 +279,7 @@ static void *worker(void *arg)
         t->seed = trial_seed(s, job.id);
         t->cfg = job.cfg;
         t->resource = job.resource;
-        set_auto_steps(s, &t->cfg);
+        set_steps(s, &t->cfg);
         s->running = t->cfg.plugin->desc->name;
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, s->threads_per_trial);
@@ -741,7 +756,12 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         st = aml_fail(c, AML_ERR_INPUT, "strategy: expected auto, random, tpe or halving, got '%s'", spec->strategy);
         goto done;
     }
-    aml_space space = {.models = s.models, .specs = s.model_specs, .n_models = s.n_models};
+    s.n_pipelines = aml_xcalloc((size_t)s.n_models + 1, sizeof(int));
+    for (int m = 0; m < s.n_models; m++) {
+        const aml_features_spec *f = aml_spec_features_for(spec, s.models[m]->desc->name);
+        s.n_pipelines[m] = f ? f->n_choices : 1;
+    }
+    aml_space space = {.models = s.models, .specs = s.model_specs, .n_pipelines = s.n_pipelines, .n_models = s.n_models};
     s.sched = aml_scheduler_new((aml_strategy)strategy, spec->seed, &space, s.metric, s.hard_end <= 0);
     if (spec->n_warm > 0) { /* the user's own configurations come first */
         aml_config *cfgs = aml_xcalloc((size_t)spec->n_warm, sizeof(aml_config));
@@ -795,7 +815,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     for (int64_t i = 0; i < n_resumed; i++) {
         aml_trial *t = aml_xmalloc(sizeof *t);
         *t = resumed[i];
-        set_auto_steps(&s, &t->cfg);
+        set_steps(&s, &t->cfg);
         s.done_ids[s.n_done++] = t->id;
         add_trial(&s, t);
         aml_scheduler_done(s.sched, t);
@@ -903,6 +923,7 @@ done:
     pthread_cond_destroy(&s.finished);
     free(s.models);
     free(s.model_specs);
+    free(s.n_pipelines);
     aml_journal_close(&s.journal);
     aml_splits_free(&s.splits);
     aml_dataset_free(s.data);

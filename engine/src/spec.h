@@ -33,6 +33,23 @@ typedef struct aml_model_spec {
     int line;
 } aml_model_spec;
 
+/* features = ...: the feature steps fitted before a model. One pipeline is "auto" (pipeline.h
+ * chooses by family and data) or a list of steps, each a feature plugin with fixed parameters. */
+typedef struct aml_pipeline_spec {
+    int automatic;            /* "auto" */
+    aml_model_spec *steps;    /* name: the feature plugin; ranges: its fixed parameter values */
+    int n_steps;
+} aml_pipeline_spec;
+
+/* The pipelines one model family may get: one is fixed, several (automl.choice) are a
+ * hyperparameter the search tunes like the family's own. */
+typedef struct aml_features_spec {
+    char *model;              /* the family; NULL: every family without an entry of its own */
+    aml_pipeline_spec *choices;
+    int n_choices;
+    int line;
+} aml_features_spec;
+
 typedef struct aml_search_spec {
     char *spec_path;          /* the .lua file (NULL when built from the command line) */
     char spec_hash[65];       /* sha256 of the spec file's bytes */
@@ -51,6 +68,8 @@ typedef struct aml_search_spec {
     double holdout_fraction;  /* validation share for holdout (default 0.2) */
     aml_model_spec *models;   /* empty = every model plugin found */
     int n_models;
+    aml_features_spec *features; /* empty: "auto" for every family */
+    int n_features;
     aml_model_spec *warm;     /* warm_start: the user's fixed configurations, tried first */
     int n_warm;
     char *strategy;           /* "random" for now */
@@ -79,6 +98,8 @@ struct aml_registry;
 /* Plugin paths the spec names are loaded into reg before its models and parameters are checked. */
 aml_status aml_spec_load(aml_ctx *c, const char *path, struct aml_registry *reg, aml_search_spec *out);
 void aml_spec_free(aml_search_spec *s);
+/* The features entry for a family: its own, else the default one, else NULL ("auto"). */
+const aml_features_spec *aml_spec_features_for(const aml_search_spec *s, const char *model);
 
 /* Calls the spec's on_trial(t) with a table describing a finished trial (fields: id, model,
  * score, status, seconds, params). Returns 1 when the callback asks to stop (returns false or

@@ -31,8 +31,14 @@ no_files() {
 
 # ---- a good import, then info ----
 expect 0 "" -- "$AUTOML" import datasets/wine.csv "$TMP/wine.h5"
-[ "$(cat "$TMP/out")" = "wrote $TMP/wine.h5: 178 rows x 13 features, classification (3 classes), 0 categorical columns, 0 missing cells" ] \
+[ "$(head -1 "$TMP/out")" = "wrote $TMP/wine.h5: 178 rows x 13 features, classification (3 classes), 0 categorical columns, 0 missing cells" ] \
   || fail "import summary: $(cat "$TMP/out")"
+# then one line per column with what import decided and why
+[ "$(wc -l < "$TMP/out")" -eq 16 ] || fail "import decisions: $(cat "$TMP/out")"
+grep -qx "  alcohol                  numeric           -        0  every value a number" "$TMP/out" \
+  || fail "import decision for alcohol: $(cat "$TMP/out")"
+grep -qx "  target                   categorical       3        0  target, classification by integers with few distinct values (at most 50, under half the rows)" \
+  "$TMP/out" || fail "import decision for the target: $(cat "$TMP/out")"
 [ "$(ls -A "$TMP")" = "$(printf 'err\nout\nwine.h5')" ] || fail "unexpected files: $(ls -A "$TMP")"
 
 expect 0 "" -- "$AUTOML" info "$TMP/wine.h5"
@@ -51,11 +57,13 @@ rm -f "$TMP/wine2.h5"
 
 # Regression with missing cells, and the options.
 expect 0 "" -- "$AUTOML" import datasets/PimaIndiansDiabetes2.csv "$TMP/pima.h5" --target target
-[ "$(cat "$TMP/out")" = "wrote $TMP/pima.h5: 768 rows x 8 features, classification (2 classes), 0 categorical columns, 652 missing cells" ] \
+[ "$(head -1 "$TMP/out")" = "wrote $TMP/pima.h5: 768 rows x 8 features, classification (2 classes), 0 categorical columns, 652 missing cells" ] \
   || fail "pima summary: $(cat "$TMP/out")"
 expect 0 "" -- "$AUTOML" import datasets/iris.csv "$TMP/iris.h5" --task=regression --categorical 'sepal_length_(cm)'
-[ "$(cat "$TMP/out")" = "wrote $TMP/iris.h5: 150 rows x 4 features, regression, 1 categorical columns, 0 missing cells" ] \
+[ "$(head -1 "$TMP/out")" = "wrote $TMP/iris.h5: 150 rows x 4 features, regression, 1 categorical columns, 0 missing cells" ] \
   || fail "iris options summary: $(cat "$TMP/out")"
+grep -qx "  sepal_length_(cm)        categorical      35        0  --categorical" "$TMP/out" || fail "iris --categorical: $(cat "$TMP/out")"
+grep -qx "  target                   numeric           -        0  target, regression by --task" "$TMP/out" || fail "iris --task: $(cat "$TMP/out")"
 expect 0 "" -- "$AUTOML" info "$TMP/iris.h5"
 grep -qx "     0  sepal_length_(cm)  categorical (35)           0" "$TMP/out" || fail "iris categorical: $(cat "$TMP/out")"
 grep -qx "target: mean 1  std 0.819232  min 0  max 2" "$TMP/out" || fail "iris regression target: $(cat "$TMP/out")"

@@ -22,7 +22,7 @@
 
 static char dir[256];
 static char spec_path[512];
-static aml_registry *plugins; /* linear + knn (+ native), or NULL when they are not built */
+static aml_registry *plugins; /* linear + knn (+ native and the feature plugins), or NULL when they are not built */
 
 static void write_file(const char *path, const char *text)
 {
@@ -63,6 +63,12 @@ static int setup(void **state)
     aml_registry_load_file(plugins, NULL, AML_PLUGIN_BUILD_DIR "/aml_model_linear.so");
     aml_registry_load_file(plugins, NULL, AML_PLUGIN_BUILD_DIR "/aml_model_knn.so");
     aml_registry_load_file(plugins, NULL, AML_PLUGIN_BUILD_DIR "/aml_exporter_native.so");
+    static const char *features[] = {"impute", "onehot", "pca", "scale", "select", "target_encode"};
+    for (int i = 0; i < 6; i++) {
+        char path[512];
+        snprintf(path, sizeof path, AML_PLUGIN_BUILD_DIR "/aml_feature_%s.so", features[i]);
+        aml_registry_load_file(plugins, NULL, path);
+    }
     if (!aml_registry_find(plugins, AML_PLUGIN_MODEL, "linear") ||
         !aml_registry_find(plugins, AML_PLUGIN_MODEL, "knn")) {
         aml_registry_free(plugins);
@@ -368,8 +374,9 @@ static void test_wrong_type(void **state)
     expect_error(NULL, "type4.lua",
                  "return automl.search {\n  data = 'iris.h5', task = 'regression',\n  metric = 'accuracy',\n}\n",
                  ":3: metric: 'accuracy' is a classification metric, but task is 'regression'");
-    expect_error(NULL, "type5.lua", "return automl.search {\n  data = 'iris.h5',\n  features = { 'pca' },\n}\n",
-                 ":3: features: not supported yet (only \"auto\")");
+    expect_error(NULL, "type5.lua", "return automl.search {\n  data = 'iris.h5',\n  features = 42,\n}\n",
+                 ":3: features: expected \"auto\", a list of feature steps, automl.choice over pipelines, or a "
+                 "table model = pipeline, got number");
     expect_error(NULL, "type6.lua", "return automl.search {\n  data = 'iris.h5',\n  resampling = { folds = 1 },\n}\n",
                  ":3: resampling.folds: must be an integer in [2, 20], got 1");
     expect_error(NULL, "type7.lua", "return automl.search {\n  data = 'iris.h5',\n  parallel = 0,\n}\n",
