@@ -1,9 +1,16 @@
 /* The scheduler behind the search loop. It hands out trial ids in order: first the warm start
  * (the portfolio for `auto`, each family's defaults otherwise), then draws. Random and TPE draws
  * never repeat a configuration. TPE draws use only trials at least LAG ids older, waiting for them
- * if needed, so the sequence does not depend on which worker finishes first. Halving runs
- * synchronous brackets: 9 configurations at 1/9 of the resource, the best third promoted to 1/3,
- * the best of those to the full resource; a rung is promoted only when all its trials are done. */
+ * if needed, so the sequence does not depend on which worker finishes first.
+ *
+ * Halving has three rungs: 1/9 of the resource, 1/3, and all of it. Under a wall-clock budget it
+ * is asynchronous (ASHA, Li et al. 2020): whenever a worker is free, the best not yet promoted
+ * configuration in the top third of a rung's finished trials moves up one rung (the highest rung
+ * first); with none to promote, a new configuration starts at 1/9. No worker ever waits for a
+ * rung to fill. With a trial budget and no clock (the deterministic mode) the brackets are
+ * synchronous instead — 9 configurations at 1/9, the best 3 at 1/3, the best at the full
+ * resource, each rung promoted when all of it is done — because which trials an asynchronous
+ * rung holds depends on which worker finished first. */
 #include "scheduler.h"
 
 #include "portfolio.h"
@@ -33,6 +40,9 @@ struct aml_scheduler {
     int64_t rung_start;        /* first id of the current rung */
     int rung_n, rung_emitted;
     aml_config *rung_cfgs;
+    /* asynchronous halving: by id, 1 when that trial's configuration was promoted a rung */
+    uint8_t *promoted;
+    int64_t promoted_cap;
 };
 
 int aml_strategy_parse(const char *name)
@@ -124,6 +134,7 @@ void aml_scheduler_free(aml_scheduler *s)
     for (int i = 0; s->rung_cfgs && i < s->rung_n; i++)
         aml_config_free(&s->rung_cfgs[i]);
     free(s->rung_cfgs);
+    free(s->promoted);
     free(s->warm);
     free(s->by_id);
     free(s->seen);
@@ -292,6 +303,65 @@ static aml_sched_state next_halving(aml_scheduler *s, aml_job *job)
     }
 }
 
+/* The rung a finished trial ran at (-1: the warm start at the full resource, not in a rung). */
+static int rung_of(const aml_trial *t, int64_t id, int64_t n_warm)
+{
+    if (id < n_warm)
+        return -1;
+    for (int k = 0; k < AML_HALVING_RUNGS; k++)
+        if (fabs(t->resource - rung_resource(k)) < 1e-9)
+            return k;
+    return -1;
+}
+
+static int was_promoted(const aml_scheduler *s, int64_t id) { return id < s->promoted_cap && s->promoted[id]; }
+
+static void mark_promoted(aml_scheduler *s, int64_t id)
+{
+    if (id >= s->promoted_cap) {
+        int64_t cap = s->promoted_cap ? s->promoted_cap : 256;
+        while (cap <= id)
+            cap *= 2;
+        s->promoted = aml_xrealloc(s->promoted, (size_t)cap);
+        memset(s->promoted + s->promoted_cap, 0, (size_t)(cap - s->promoted_cap));
+        s->promoted_cap = cap;
+    }
+    s->promoted[id] = 1;
+}
+
+/* ASHA: a promotion from the highest rung that has one, else a new configuration at rung 0. */
+static aml_sched_state next_async_halving(aml_scheduler *s, aml_job *job)
+{
+    int higher = aml_metric_higher_is_better(s->metric);
+    scored *sc = aml_xmalloc(sizeof(scored) * (size_t)(s->next_id + 1));
+    for (int k = AML_HALVING_RUNGS - 2; k >= 0; k--) {
+        int64_t n = 0;
+        for (int64_t id = s->n_warm; id < s->next_id; id++) {
+            const aml_trial *t = finished(s, id);
+            if (t && rung_of(t, id, s->n_warm) == k)
+                sc[n++] = (scored){id, t->status == AML_TRIAL_OK ? (higher ? t->score : -t->score) : -INFINITY};
+        }
+        qsort(sc, (size_t)n, sizeof *sc, cmp_scored);
+        int64_t top = n / AML_HALVING_ETA;
+        for (int64_t i = 0; i < top; i++) {
+            if (was_promoted(s, sc[i].id) || sc[i].value == -INFINITY)
+                continue;
+            mark_promoted(s, sc[i].id);
+            job->id = s->next_id++;
+            aml_config_copy(&job->cfg, &finished(s, sc[i].id)->cfg);
+            job->resource = rung_resource(k + 1);
+            free(sc);
+            return AML_SCHED_JOB;
+        }
+    }
+    free(sc);
+    if (!draw_new(s, s->next_id, s->strategy == AML_STRATEGY_AUTO, s->next_id, &job->cfg))
+        return AML_SCHED_DONE;
+    job->id = s->next_id++;
+    job->resource = rung_resource(0);
+    return AML_SCHED_JOB;
+}
+
 aml_sched_state aml_scheduler_next(aml_scheduler *s, aml_job *job)
 {
     memset(job, 0, sizeof *job);
@@ -317,6 +387,6 @@ aml_sched_state aml_scheduler_next(aml_scheduler *s, aml_job *job)
         return AML_SCHED_JOB;
     }
     default:
-        return next_halving(s, job);
+        return s->timeless ? next_halving(s, job) : next_async_halving(s, job);
     }
 }

@@ -175,6 +175,77 @@ static void halving_rungs_and_promotions(void **state)
     aml_scheduler_free(s);
 }
 
+/* Under a wall-clock budget halving is asynchronous: nobody waits for a rung to fill; the best of
+ * each third of a rung's finished trials moves up as soon as it is in the top third. */
+static void async_halving_promotes_without_waiting(void **state)
+{
+    (void)state;
+    const aml_plugin *models[1] = {&fake};
+    const aml_model_spec *specs[1] = {NULL};
+    aml_space sp = {.models = models, .specs = specs, .n_models = 1};
+    aml_scheduler *s = aml_scheduler_new(AML_STRATEGY_HALVING, 3, &sp, AML_METRIC_R2, 0);
+    aml_trial trials[64];
+    memset(trials, 0, sizeof trials);
+    aml_job job;
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB); /* the warm start, full resource */
+    assert_true(job.resource == 1);
+    trials[0] = (aml_trial){.id = 0, .cfg = job.cfg, .resource = 1, .score = objective(&job.cfg)};
+    /* no waiting for the warm start: rung-0 trials start at once */
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+        assert_int_equal(job.id, i);
+        assert_true(fabs(job.resource - 1.0 / 9) < 1e-12);
+        trials[i] = (aml_trial){.id = i, .cfg = job.cfg, .resource = job.resource, .score = 0.1 * i};
+    }
+    /* two of three finished: nothing is in a top third yet, so a new configuration */
+    aml_scheduler_done(s, &trials[1]);
+    aml_scheduler_done(s, &trials[2]);
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_true(fabs(job.resource - 1.0 / 9) < 1e-12);
+    trials[4] = (aml_trial){.id = 4, .cfg = job.cfg, .resource = job.resource, .score = -1};
+    /* the third finishes: the best of the three (trial 3) goes up to 1/3, once */
+    aml_scheduler_done(s, &trials[3]);
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_int_equal(job.id, 5);
+    assert_true(fabs(job.resource - 1.0 / 3) < 1e-12);
+    assert_true(job.cfg.num[0] == trials[3].cfg.num[0]);
+    trials[5] = (aml_trial){.id = 5, .cfg = job.cfg, .resource = job.resource, .score = 0.9};
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_true(fabs(job.resource - 1.0 / 9) < 1e-12); /* not trial 3 again */
+    trials[6] = (aml_trial){.id = 6, .cfg = job.cfg, .resource = job.resource, .score = 0.05};
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_true(fabs(job.resource - 1.0 / 9) < 1e-12);
+    trials[7] = (aml_trial){.id = 7, .cfg = job.cfg, .resource = job.resource, .score = 0.15};
+    /* rung 0 has six finished (top two: trials 3 and 2): trial 2 goes up next */
+    aml_scheduler_done(s, &trials[4]);
+    aml_scheduler_done(s, &trials[6]);
+    aml_scheduler_done(s, &trials[7]);
+    aml_scheduler_done(s, &trials[5]);
+    assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+    assert_int_equal(job.id, 8);
+    assert_true(fabs(job.resource - 1.0 / 3) < 1e-12);
+    assert_true(job.cfg.num[0] == trials[2].cfg.num[0]);
+    trials[8] = (aml_trial){.id = 8, .cfg = job.cfg, .resource = job.resource, .score = 0.2};
+    aml_scheduler_done(s, &trials[8]);
+    /* rung 1 holds trials 5 (0.9) and 8 (0.2); once a third finishes there, trial 5's
+     * configuration goes to the full resource */
+    int full = 0;
+    for (int i = 9; i < 40 && !full; i++) {
+        assert_int_equal(aml_scheduler_next(s, &job), AML_SCHED_JOB);
+        if (job.resource == 1) {
+            assert_true(job.cfg.num[0] == trials[5].cfg.num[0]);
+            full = 1;
+        }
+        trials[i] = (aml_trial){.id = i, .cfg = job.cfg, .resource = job.resource, .score = 0.01 * i};
+        aml_scheduler_done(s, &trials[i]);
+    }
+    assert_true(full);
+    for (int i = 0; i < 64; i++) /* every job's configuration went into a trial */
+        if (trials[i].cfg.plugin)
+            aml_config_free(&trials[i].cfg);
+    aml_scheduler_free(s);
+}
+
 static void strategy_names(void **state)
 {
     (void)state;
@@ -191,6 +262,7 @@ int main(void)
         cmocka_unit_test(ensemble_picks_complementary_models),
         cmocka_unit_test(tpe_concentrates_on_the_optimum),
         cmocka_unit_test(halving_rungs_and_promotions),
+        cmocka_unit_test(async_halving_promotes_without_waiting),
         cmocka_unit_test(strategy_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
