@@ -209,14 +209,43 @@ static void test_descriptor(void **state)
 {
     assert_string_equal(desc->name, "linear");
     assert_int_equal(desc->kind, AML_PLUGIN_MODEL);
-    assert_int_equal(desc->n_params, 4);
-    const char *names[] = {"l2", "l1", "max_iter", "tol"};
-    for (int i = 0; i < 4; i++)
+    assert_int_equal(desc->n_params, 6);
+    const char *names[] = {"l2", "l1", "max_iter", "tol", "penalty", "class_weight"};
+    for (int i = 0; i < 6; i++)
         assert_string_equal(desc->params[i].name, names[i]);
     assert_true(desc->params[0].log_scale);
     assert_true(desc->params[0].def == 1.0 && desc->params[0].lo == 1e-6 && desc->params[0].hi == 1e3);
-    assert_true(desc->params[1].def == 0.0);
+    /* l1: searched log-uniformly, default 0 (and penalty = l2 by default) */
+    assert_true(desc->params[1].def == 0.0 && desc->params[1].lo == 1e-5 && desc->params[1].hi == 1.0);
+    assert_true(desc->params[1].log_scale);
     assert_true(desc->params[2].def == 200 && desc->params[3].def == 1e-4);
+    assert_int_equal(desc->params[4].type, AML_PARAM_CHOICE);
+    assert_int_equal(desc->params[4].n_choices, 2);
+    assert_string_equal(desc->params[4].choices[0], "l2");
+    assert_string_equal(desc->params[4].choices[1], "elasticnet");
+    assert_true(desc->params[4].def == 0);
+    assert_int_equal(desc->params[5].type, AML_PARAM_CHOICE);
+    assert_string_equal(desc->params[5].choices[0], "none");
+    assert_string_equal(desc->params[5].choices[1], "balanced");
+    assert_true(desc->params[5].def == 0);
+}
+
+/* Parameter values: the defaults, then (name, value) pairs up to a NULL name. */
+static const aml_params *params_list(param_set *ps, ...)
+{
+    params_of(ps, NULL, 0, NULL, 0);
+    va_list ap;
+    va_start(ap, ps);
+    for (const char *name; (name = va_arg(ap, const char *)) != NULL;) {
+        double v = va_arg(ap, double);
+        int found = 0;
+        for (int i = 0; i < desc->n_params; i++)
+            if (!strcmp(desc->params[i].name, name))
+                ps->num[i] = v, found = 1;
+        assert_true(found);
+    }
+    va_end(ap);
+    return &ps->p;
 }
 
 /* ---- ridge ---------------------------------------------------------------------------------- */
@@ -255,37 +284,38 @@ static void solve(double *A, double *b, int d)
 static void ridge_reference(const float *X, const double *y, const float *w, int n, int d, double alpha,
                             double *coef_raw, double *intercept)
 {
-    double mean[8], sd[8], A[64], b[8], sw = 0, ybar = 0;
+    double *mean = malloc(sizeof(double) * d), *sd = malloc(sizeof(double) * d), *z = malloc(sizeof(double) * d);
+    double *A = calloc((size_t)d * d, sizeof(double)), *b = calloc((size_t)d, sizeof(double)), sw = 0, ybar = 0;
     col_stats(X, n, d, w, mean, sd);
     for (int i = 0; i < n; i++)
         sw += w ? w[i] : 1, ybar += (w ? w[i] : 1) * y[i];
     ybar /= sw;
-    memset(A, 0, sizeof A), memset(b, 0, sizeof b);
     for (int i = 0; i < n; i++) {
-        double wi = w ? w[i] : 1, z[8];
+        double wi = w ? w[i] : 1;
         for (int j = 0; j < d; j++)
-            z[j] = isnan(X[i * d + j]) ? 0.0 : (X[i * d + j] - mean[j]) / sd[j];
+            z[j] = isnan(X[(size_t)i * d + j]) ? 0.0 : (X[(size_t)i * d + j] - mean[j]) / sd[j];
         for (int j = 0; j < d; j++) {
             b[j] += wi * z[j] * (y[i] - ybar);
             for (int k = 0; k < d; k++)
-                A[j * d + k] += wi * z[j] * z[k];
+                A[(size_t)j * d + k] += wi * z[j] * z[k];
         }
     }
     for (int j = 0; j < d; j++)
-        A[j * d + j] += alpha;
+        A[(size_t)j * d + j] += alpha;
     solve(A, b, d);
     *intercept = ybar;
     for (int j = 0; j < d; j++) {
         coef_raw[j] = b[j] / sd[j];
         *intercept -= coef_raw[j] * mean[j];
     }
+    free(mean), free(sd), free(z), free(A), free(b);
 }
 
 /* Raw-unit coefficients of a fitted regression model, read back through predict_row:
  * f(0) is the intercept and f(e_j) - f(0) the j-th coefficient. */
 static void probe_regression(const aml_model *m, int d, double *coef, double *intercept)
 {
-    float x[8] = {0};
+    float *x = calloc((size_t)d, sizeof *x);
     double f0, fj;
     assert_int_equal(vt->predict_row(m, x, &f0), AML_OK);
     for (int j = 0; j < d; j++) {
@@ -295,6 +325,7 @@ static void probe_regression(const aml_model *m, int d, double *coef, double *in
         x[j] = 0.0f;
     }
     *intercept = f0;
+    free(x);
 }
 
 /* n x d rows: features on different scales, y linear + noise. */
@@ -662,16 +693,20 @@ static void test_garbage_blob_rejected(void **state)
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
-static void test_l1_rejected(void **state)
+static void test_bad_params_rejected(void **state)
 {
     aml_host_ctx hc;
     aml_host_ctx_init(&hc, 1);
     aml_task task = {.kind = AML_TASK_CLASSIFICATION, .n_classes = 2, .n_features = 3};
     param_set ps;
     aml_model *m = NULL;
-    assert_int_equal(vt->create(host, &hc, params_of(&ps, "l1", 0.5, NULL, 0), &task, &m), AML_ERR_INPUT);
+    assert_int_equal(vt->create(host, &hc, params_list(&ps, "l1", -0.5, NULL), &task, &m), AML_ERR_INPUT);
     assert_null(m);
-    assert_non_null(strstr(hc.msg, "l1 = 0.5 is not supported"));
+    assert_non_null(strstr(hc.msg, "l1 = -0.5"));
+    assert_int_equal(vt->create(host, &hc, params_list(&ps, "penalty", 2.0, NULL), &task, &m), AML_ERR_INPUT);
+    assert_int_equal(vt->create(host, &hc, params_list(&ps, "class_weight", 3.0, NULL), &task, &m), AML_ERR_INPUT);
+    assert_non_null(strstr(hc.msg, "class_weight"));
+    assert_null(m);
 }
 
 static void test_bad_labels_rejected(void **state)
@@ -739,6 +774,427 @@ static void test_infinite_input_rejected(void **state)
     aml_target tv = {.value = v};
     assert_int_equal(vt->fit(m, &hc, &mx, &tv, NULL, NULL, NULL), AML_ERR_INPUT);
     assert_string_equal(hc.msg, "linear: row 7, feature 1 is infinite (NaN marks a missing value)");
+    vt->free(m);
+}
+
+/* ---- solver by shape: the dual (d > n) and the float32 Gram matrix (large n d^2) ------------- */
+
+/* d > n: the dual solution equals the primal normal equations solved here in double. */
+static void test_ridge_dual_matches_primal(void **state)
+{
+    enum { N = 40, D = 90 };
+    static float X[N * D], W[N];
+    static double y[N], ref[D], got[D];
+    aml_rng r;
+    aml_rng_seed(&r, 17);
+    for (int i = 0; i < N; i++) {
+        y[i] = 2.0;
+        for (int j = 0; j < D; j++) {
+            X[i * D + j] = (float)((aml_rng_uniform(&r) - 0.5) * (1 + j % 5) + j);
+            y[i] += (j % 7 == 0 ? 0.3 : 0.0) * X[i * D + j];
+        }
+        y[i] += aml_rng_uniform(&r);
+        W[i] = (float)(0.5 + aml_rng_uniform(&r));
+    }
+    X[3 * D + 5] = NAN;
+    for (int weighted = 0; weighted < 2; weighted++) {
+        param_set ps;
+        const float *w = weighted ? W : NULL;
+        aml_model *m = fit_model(AML_TASK_REGRESSION, 0, X, N, D, NULL, y, w, params_list(&ps, "l2", 0.7, NULL));
+        double ref_b, got_b, scale = 0;
+        ridge_reference(X, y, w, N, D, 0.7, ref, &ref_b);
+        probe_regression(m, D, got, &got_b);
+        for (int j = 0; j < D; j++)
+            scale = fmax(scale, fabs(ref[j]));
+        for (int j = 0; j < D; j++)
+            assert_near(got[j], ref[j], 1e-8 * scale);
+        assert_near(got_b, ref_b, 1e-8 * fmax(1.0, fabs(ref_b)));
+        vt->free(m);
+    }
+}
+
+/* Large shapes build the Gram matrix from float32 blocks summed in double: the coefficients stay
+ * within 1e-5 of the double solution, relative to the largest, and the predictions within 1e-5 of
+ * the target's std (features with offsets and scales that differ by 10^3, so the centring in the
+ * one-pass path is exercised). */
+static void test_ridge_float_gram_agrees(void **state)
+{
+    enum { N = 30000, D = 40 };
+    float *X = malloc(sizeof(float) * N * D);
+    double *y = malloc(sizeof(double) * N), ref[D], got[D], ref_b, got_b, scale = 0, worst = 0;
+    aml_rng r;
+    aml_rng_seed(&r, 23);
+    for (int i = 0; i < N; i++) {
+        y[i] = 1.0;
+        for (int j = 0; j < D; j++) {
+            X[(size_t)i * D + j] = (float)((aml_rng_uniform(&r) - 0.5) * pow(10.0, j % 4) + 50.0 * (j % 3));
+            y[i] += (j % 2 ? 1.0 : -0.5) * X[(size_t)i * D + j] / pow(10.0, j % 4);
+        }
+        y[i] += aml_rng_uniform(&r) - 0.5;
+    }
+    param_set ps;
+    aml_model *m = fit_model(AML_TASK_REGRESSION, 0, X, N, D, NULL, y, NULL, params_list(&ps, "l2", 1.0, NULL));
+    ridge_reference(X, y, NULL, N, D, 1.0, ref, &ref_b);
+    probe_regression(m, D, got, &got_b);
+    for (int j = 0; j < D; j++)
+        scale = fmax(scale, fabs(ref[j]));
+    for (int j = 0; j < D; j++)
+        worst = fmax(worst, fabs(got[j] - ref[j]) / scale);
+    fprintf(stderr, "float32 Gram: largest coefficient difference %.3g of the largest coefficient\n", worst);
+    assert_true(worst <= 1e-5);
+    /* predictions within 1e-5 of the target's spread (the intercept alone absorbs the means) */
+    double ybar = 0, var = 0, far = 0;
+    for (int i = 0; i < N; i++)
+        ybar += y[i] / N;
+    for (int i = 0; i < N; i++)
+        var += (y[i] - ybar) * (y[i] - ybar) / N;
+    for (int i = 0; i < N; i++) {
+        double f_ref = ref_b, f_got = got_b;
+        for (int j = 0; j < D; j++)
+            f_ref += ref[j] * X[(size_t)i * D + j], f_got += got[j] * X[(size_t)i * D + j];
+        far = fmax(far, fabs(f_got - f_ref));
+    }
+    fprintf(stderr, "float32 Gram: largest prediction difference %.3g of the target's std\n", far / sqrt(var));
+    assert_true(far <= 1e-5 * sqrt(var));
+    vt->free(m);
+    free(X), free(y);
+}
+
+/* ---- elastic net regression ----------------------------------------------------------------- */
+
+static int hadamard(int i, int j) { return __builtin_popcount((unsigned)(i & j)) % 2 ? -1 : 1; }
+
+/* Orthogonal standardised columns (Hadamard patterns, offsets and scales exact in float): the
+ * elastic net solution is the soft-threshold closed form b_j = S(z_j.(y - ybar), lambda) / (n + l2)
+ * with lambda = n sd(y) l1, and l1 is ignored under penalty = l2. */
+static void test_lasso_orthonormal_closed_form(void **state)
+{
+    enum { N = 16, D = 5 };
+    const int cols[D] = {1, 2, 3, 4, 8};
+    const double offset[D] = {3, -1, 10, 0.5, 100}, scl[D] = {2, 0.5, 4, 1, 8}, c[D] = {3, -1, 0.2, 0.05, 0.5};
+    float X[N * D];
+    double y[N], ybar = 0, var = 0;
+    for (int i = 0; i < N; i++) {
+        y[i] = 1 + 0.1 * hadamard(i, 15); /* a part of y no feature explains */
+        for (int a = 0; a < D; a++) {
+            X[i * D + a] = (float)(offset[a] + scl[a] * hadamard(i, cols[a]));
+            y[i] += c[a] * hadamard(i, cols[a]);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        ybar += y[i] / N;
+    for (int i = 0; i < N; i++)
+        var += (y[i] - ybar) * (y[i] - ybar) / N;
+    const double l1 = 0.03, l2 = 0.5, lambda = N * sqrt(var) * l1;
+    for (int pen = 0; pen < 2; pen++) {
+        param_set ps;
+        aml_model *m = fit_model(AML_TASK_REGRESSION, 0, X, N, D, NULL, y, NULL,
+                                 params_list(&ps, "l1", l1, "l2", l2, "penalty", (double)pen, "tol", 1e-12, NULL));
+        double got[D], got_b, want_b = ybar;
+        probe_regression(m, D, got, &got_b);
+        for (int a = 0; a < D; a++) {
+            double rho = 0;
+            for (int i = 0; i < N; i++)
+                rho += hadamard(i, cols[a]) * (y[i] - ybar);
+            double t = pen ? (rho > lambda ? rho - lambda : rho < -lambda ? rho + lambda : 0.0) : rho;
+            double want = t / (N + l2) / scl[a];
+            want_b -= want * offset[a];
+            assert_near(got[a], want, 1e-9 * fmax(1.0, fabs(want)));
+        }
+        assert_near(got_b, want_b, 1e-9 * fmax(1.0, fabs(want_b)));
+        if (pen)
+            assert_true(got[3] == 0.0); /* 0.05 < lambda / n: an exact zero */
+        else
+            assert_true(got[3] != 0.0);
+        vt->free(m);
+    }
+}
+
+/* Checks the optimality conditions of the elastic net at the fitted model, in standardised units:
+ * g_j = sum_i w_i z_ij (y_i - f_i); |g_j| <= lambda where b_j = 0, g_j - l2 b_j = lambda sign(b_j)
+ * elsewhere, with lambda = sw sd(y) l1. */
+static void check_regression_kkt(const aml_model *m, const float *X, const double *y, const float *w, int n, int d,
+                                 double l1, double l2, const double *coef_raw)
+{
+    double *mean = malloc(sizeof(double) * d), *sd = malloc(sizeof(double) * d), *f = malloc(sizeof(double) * n);
+    double sw = 0, ybar = 0, var = 0, g0 = 0;
+    col_stats(X, n, d, w, mean, sd);
+    predict(m, X, n, d, f);
+    for (int i = 0; i < n; i++)
+        sw += w ? w[i] : 1, ybar += (w ? w[i] : 1) * y[i];
+    ybar /= sw;
+    for (int i = 0; i < n; i++)
+        var += (w ? w[i] : 1) * (y[i] - ybar) * (y[i] - ybar) / sw;
+    const double lambda = sw * sqrt(var) * l1;
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < d; j++) {
+            double g = 0, gz = 0;
+            for (int i = 0; i < n; i++) {
+                double z = isnan(X[(size_t)i * d + j]) ? 0 : (X[(size_t)i * d + j] - mean[j]) / sd[j];
+                g += (w ? w[i] : 1) * z * (y[i] - f[i]);
+                gz += (w ? w[i] : 1) * z * (y[i] - ybar);
+            }
+            if (pass == 0) {
+                g0 = fmax(g0, fabs(gz)); /* the scale: the gradient at b = 0 */
+                continue;
+            }
+            double b = coef_raw[j] * sd[j];
+            if (b == 0)
+                assert_true(fabs(g) <= lambda + 1e-6 * g0);
+            else
+                assert_near(g - l2 * b, b > 0 ? lambda : -lambda, 1e-6 * g0);
+        }
+    free(mean), free(sd), free(f);
+}
+
+/* y depends on 3 of d features: the L1 fit keeps exactly those (exact zeros elsewhere), with the
+ * right signs, and satisfies the optimality conditions. n > d takes coordinate descent on the
+ * Gram matrix, d > n coordinate descent on residuals. */
+static void check_lasso_support(int n, int d, double l1, int weighted)
+{
+    float *X = malloc(sizeof(float) * n * d), *w = weighted ? malloc(sizeof(float) * n) : NULL;
+    double *y = malloc(sizeof(double) * n), *coef = malloc(sizeof(double) * d), b0;
+    aml_rng r;
+    aml_rng_seed(&r, (uint64_t)(n * 1000 + d));
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++)
+            X[(size_t)i * d + j] = (float)((aml_rng_uniform(&r) - 0.5) * (1 + j % 4) + 3 * (j % 5));
+        y[i] = 7 + 4 * X[(size_t)i * d] - 3 * X[(size_t)i * d + 1] / 2 + 2 * X[(size_t)i * d + 2] / 3 +
+               0.05 * (aml_rng_uniform(&r) - 0.5);
+        if (w)
+            w[i] = (float)(0.5 + aml_rng_uniform(&r));
+    }
+    param_set ps;
+    const double l2 = 1e-3;
+    aml_model *m = fit_model(AML_TASK_REGRESSION, 0, X, n, d, NULL, y, w,
+                             params_list(&ps, "l1", l1, "l2", l2, "penalty", 1.0, "tol", 1e-10, "max_iter", 2000.0,
+                                         NULL));
+    probe_regression(m, d, coef, &b0);
+    assert_true(coef[0] > 0 && coef[1] < 0 && coef[2] > 0);
+    for (int j = 3; j < d; j++)
+        if (coef[j] != 0.0) {
+            print_error("feature %d: coefficient %g, expected exactly 0\n", j, coef[j]);
+            fail();
+        }
+    check_regression_kkt(m, X, y, w, n, d, l1, l2, coef);
+    vt->free(m);
+    free(X), free(w), free(y), free(coef);
+}
+
+static void test_lasso_support_covariance(void **state)
+{
+    check_lasso_support(400, 20, 0.05, 0);
+    check_lasso_support(400, 20, 0.05, 1);
+}
+static void test_lasso_support_residual(void **state)
+{
+    check_lasso_support(60, 200, 0.05, 0);
+    check_lasso_support(60, 200, 0.05, 1);
+}
+
+/* ---- L1 logistic / softmax ------------------------------------------------------------------- */
+
+/* Binary labels from 3 of 10 features: OWL-QN gives exact zeros on most of the others, and every
+ * zero coefficient satisfies |gradient_j| <= l1 (the mean log loss's gradient in standardised
+ * units); non-zero ones gradient_j + l2/sw b_j + l1 sign(b_j) = 0, both to 2e-5 (the loss is
+ * evaluated in float32). */
+static void test_logistic_l1_kkt(void **state)
+{
+    enum { N = 600, D = 10 };
+    static float X[N * D];
+    static int32_t y[N];
+    static double P[N * 2];
+    aml_rng r;
+    aml_rng_seed(&r, 29);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < D; j++)
+            X[i * D + j] = (float)((aml_rng_uniform(&r) - 0.5) * (1 + j % 3) * 3.4 + j);
+        double z = 2 * (X[i * D] - 0) - 1.5 * (X[i * D + 1] - 1) / 2 + (X[i * D + 2] - 2) / 3;
+        y[i] = aml_rng_uniform(&r) < 1 / (1 + exp(-z));
+    }
+    const double l1 = 0.03, l2 = 1e-4;
+    param_set ps;
+    aml_model *m = fit_model(AML_TASK_CLASSIFICATION, 2, X, N, D, y, NULL, NULL,
+                             params_list(&ps, "l1", l1, "l2", l2, "penalty", 1.0, "tol", 1e-9, "max_iter", 2000.0,
+                                         NULL));
+    double mean[D], sd[D], p0[2], pj[2];
+    col_stats(X, N, D, NULL, mean, sd);
+    predict(m, X, N, D, P);
+    float x[D] = {0};
+    assert_int_equal(vt->predict_row(m, x, p0), AML_OK);
+    int zeros = 0;
+    for (int j = 0; j < D; j++) {
+        x[j] = 1;
+        assert_int_equal(vt->predict_row(m, x, pj), AML_OK);
+        x[j] = 0;
+        double b = (log(pj[1] / pj[0]) - log(p0[1] / p0[0])) * sd[j], g = 0;
+        for (int i = 0; i < N; i++)
+            g += (P[i * 2 + 1] - y[i]) * (X[i * D + j] - mean[j]) / sd[j] / N;
+        if (j < 3)
+            assert_true(b != 0);
+        if (b == 0) {
+            zeros++;
+            assert_true(fabs(g) <= l1 + 2e-5);
+        } else {
+            assert_near(g + l2 / N * b + (b > 0 ? l1 : -l1), 0.0, 2e-5);
+        }
+    }
+    fprintf(stderr, "L1 logistic: %d of %d coefficients exactly 0\n", zeros, D);
+    assert_true(zeros >= 5);
+    vt->free(m);
+}
+
+/* Softmax: a feature no class depends on gets exactly zero coefficients for every class. */
+static void test_softmax_l1_zeros(void **state)
+{
+    enum { N = 900, D = 6, K = 3 };
+    static float X[N * D];
+    static int32_t y[N];
+    aml_rng r;
+    aml_rng_seed(&r, 31);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < D; j++)
+            X[i * D + j] = (float)(aml_rng_uniform(&r) * 4 - 2);
+        double s[K] = {2 * X[i * D], -2 * X[i * D], 1.5 * X[i * D + 1]}, u = aml_rng_uniform(&r), tot = 0, acc = 0;
+        for (int q = 0; q < K; q++)
+            tot += exp(s[q]);
+        y[i] = K - 1;
+        for (int q = 0; q < K; q++)
+            if ((acc += exp(s[q]) / tot) > u) {
+                y[i] = q;
+                break;
+            }
+    }
+    param_set ps;
+    aml_model *m = fit_model(AML_TASK_CLASSIFICATION, K, X, N, D, y, NULL, NULL,
+                             params_list(&ps, "l1", 0.05, "penalty", 1.0, "tol", 1e-8, "max_iter", 1000.0, NULL));
+    float x[D] = {0};
+    double p0[K], pj[K];
+    assert_int_equal(vt->predict_row(m, x, p0), AML_OK);
+    int zero_features = 0;
+    for (int j = 0; j < D; j++) {
+        x[j] = 1;
+        assert_int_equal(vt->predict_row(m, x, pj), AML_OK);
+        x[j] = 0;
+        int all_zero = 1;
+        for (int q = 0; q < K; q++)
+            all_zero &= pj[q] == p0[q];
+        if (j < 2)
+            assert_false(all_zero);
+        zero_features += all_zero;
+    }
+    assert_true(zero_features >= 3); /* of the 4 irrelevant ones */
+    vt->free(m);
+}
+
+/* ---- class weights ---------------------------------------------------------------------------- */
+
+/* 8 rows of class 0, 32 of class 1: balanced weights are 2.5 and 0.625. They equal passing those
+ * weights (bit for bit), and repeating each class-0 row 4 times with l2 scaled by 64 / 40 (the
+ * objective is then the same up to that factor; equal to the optimiser's tolerance). Regression
+ * ignores class_weight. */
+static void test_balanced_class_weights(void **state)
+{
+    enum { N = 40, N0 = 8, R = 4 };
+    static float X[N * 2], Xr[(N + (R - 1) * N0) * 2], w[N];
+    static int32_t y[N], yr[N + (R - 1) * N0];
+    static double Pa[N * 2], Pb[N * 2], Pc[N * 2], v[N];
+    aml_rng r;
+    aml_rng_seed(&r, 37);
+    int nr = 0;
+    for (int i = 0; i < N; i++) {
+        y[i] = i >= N0;
+        X[i * 2] = (float)(aml_rng_uniform(&r) * 2 + (y[i] ? 0.0 : 0.8));
+        X[i * 2 + 1] = (float)(aml_rng_uniform(&r) * 3);
+        w[i] = y[i] ? 0.625f : 2.5f;
+        v[i] = X[i * 2] - 2 * X[i * 2 + 1];
+        for (int k = 0; k < (y[i] ? 1 : R); k++, nr++)
+            Xr[nr * 2] = X[i * 2], Xr[nr * 2 + 1] = X[i * 2 + 1], yr[nr] = y[i];
+    }
+    param_set ps;
+    aml_model *a = fit_model(AML_TASK_CLASSIFICATION, 2, X, N, 2, y, NULL, NULL,
+                             params_list(&ps, "class_weight", 1.0, "tol", 1e-10, NULL));
+    aml_model *b = fit_model(AML_TASK_CLASSIFICATION, 2, X, N, 2, y, NULL, w, params_list(&ps, "tol", 1e-10, NULL));
+    aml_model *c = fit_model(AML_TASK_CLASSIFICATION, 2, Xr, nr, 2, yr, NULL, NULL,
+                             params_list(&ps, "l2", 64.0 / 40.0, "tol", 1e-10, NULL));
+    /* to 1e-4: each fit stops at scipy's relative decrease of 2.2e-9, not at the exact optimum */
+    predict(a, X, N, 2, Pa);
+    predict(b, X, N, 2, Pb);
+    predict(c, X, N, 2, Pc);
+    assert_memory_equal(Pa, Pb, sizeof Pa);
+    for (int i = 0; i < 2 * N; i++)
+        assert_near(Pa[i], Pc[i], 1e-4);
+    /* and balancing moves the class-0 probabilities up */
+    aml_model *none = fit_model(AML_TASK_CLASSIFICATION, 2, X, N, 2, y, NULL, NULL, params_list(&ps, NULL));
+    predict(none, X, N, 2, Pb);
+    for (int i = 0; i < N; i++)
+        assert_true(Pa[i * 2] > Pb[i * 2]);
+    vt->free(a), vt->free(b), vt->free(c), vt->free(none);
+
+    a = fit_model(AML_TASK_REGRESSION, 0, X, N, 2, NULL, v, NULL, params_list(&ps, "class_weight", 1.0, NULL));
+    b = fit_model(AML_TASK_REGRESSION, 0, X, N, 2, NULL, v, NULL, params_list(&ps, NULL));
+    predict(a, X, N, 2, Pa);
+    predict(b, X, N, 2, Pb);
+    assert_memory_equal(Pa, Pb, sizeof(double) * N);
+    vt->free(a), vt->free(b);
+}
+
+/* ---- save / load of the new parameters --------------------------------------------------------- */
+
+static void check_roundtrip(const aml_model *m, int n_classes, const float *X, int64_t n, int64_t d)
+{
+    const int no = n_classes ? n_classes : 1;
+    double *P1 = malloc(sizeof(double) * n * no), *P2 = malloc(sizeof(double) * n * no);
+    aml_writer w, w2;
+    aml_model *back = roundtrip(m, &w, n_classes, d);
+    assert_int_equal(w.buf[8], 2); /* format version 2: the penalty and class weights are stored */
+    predict(m, X, n, d, P1);
+    predict(back, X, n, d, P2);
+    assert_memory_equal(P1, P2, sizeof(double) * n * no);
+    aml_model *again = roundtrip(back, &w2, n_classes, d);
+    assert_int_equal(w.len, w2.len);
+    assert_memory_equal(w.buf, w2.buf, w.len);
+    vt->free(back), vt->free(again);
+    aml_writer_release(&w2);
+    /* the same blob as version 1 (no parameter block) still loads, as an L2 model */
+    const size_t header = 56, params = 16; /* sizes of the header and the parameter block */
+    unsigned char *v1 = malloc(w.len - params);
+    memcpy(v1, w.buf, header);
+    memcpy(v1 + header, w.buf + header + params, w.len - header - params);
+    v1[8] = 1;
+    aml_host_ctx hc;
+    aml_host_ctx_init(&hc, 1);
+    aml_reader r;
+    aml_reader_init(&r, v1, w.len - params);
+    aml_task task = {.kind = n_classes ? AML_TASK_CLASSIFICATION : AML_TASK_REGRESSION, .n_classes = n_classes,
+                     .n_features = d};
+    assert_int_equal(vt->load(host, &hc, &r, &task, &back), AML_OK);
+    predict(back, X, n, d, P2);
+    assert_memory_equal(P1, P2, sizeof(double) * n * no);
+    vt->free(back);
+    free(v1), free(P1), free(P2);
+    aml_writer_release(&w);
+}
+
+static void test_save_load_l1_and_class_weights(void **state)
+{
+    enum { N = 400 };
+    static float X[N * 3];
+    static int32_t y[N];
+    static double v[N];
+    param_set ps;
+    for (int k = 2; k <= 3; k++) {
+        separable(N, k, 43, X, y);
+        aml_model *m = fit_model(AML_TASK_CLASSIFICATION, k, X, N, 3, y, NULL, NULL,
+                                 params_list(&ps, "l1", 0.01, "penalty", 1.0, "class_weight", 1.0, NULL));
+        check_roundtrip(m, k, X, N, 3);
+        vt->free(m);
+    }
+    for (int i = 0; i < N; i++)
+        v[i] = X[i * 3] * 2.0 - X[i * 3 + 2] * 0.01;
+    aml_model *m = fit_model(AML_TASK_REGRESSION, 0, X, N, 3, NULL, v, NULL,
+                             params_list(&ps, "l1", 0.1, "penalty", 1.0, NULL));
+    check_roundtrip(m, 0, X, N, 3);
     vt->free(m);
 }
 
@@ -831,7 +1287,16 @@ int main(void)
         cmocka_unit_test(test_thread_count_independent),
         cmocka_unit_test(test_save_load_exact),
         cmocka_unit_test(test_garbage_blob_rejected),
-        cmocka_unit_test(test_l1_rejected),
+        cmocka_unit_test(test_bad_params_rejected),
+        cmocka_unit_test(test_ridge_dual_matches_primal),
+        cmocka_unit_test(test_ridge_float_gram_agrees),
+        cmocka_unit_test(test_lasso_orthonormal_closed_form),
+        cmocka_unit_test(test_lasso_support_covariance),
+        cmocka_unit_test(test_lasso_support_residual),
+        cmocka_unit_test(test_logistic_l1_kkt),
+        cmocka_unit_test(test_softmax_l1_zeros),
+        cmocka_unit_test(test_balanced_class_weights),
+        cmocka_unit_test(test_save_load_l1_and_class_weights),
         cmocka_unit_test(test_bad_labels_rejected),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_infinite_input_rejected),

@@ -1,6 +1,6 @@
 /* Logistic (binary) and softmax regression for the `linear` plugin: the mean log loss with an L2
  * penalty, its gradient from two sgemm per row block on the same cached standardised block, and
- * L-BFGS with scikit-learn's stopping rule. */
+ * L-BFGS with scikit-learn's stopping rule, or OWL-QN when an L1 penalty is on. */
 #include "linear.h"
 
 #include <cblas.h>
@@ -123,36 +123,67 @@ static double max_abs(const double *a, int64_t n)
     return s;
 }
 
-/* L-BFGS (Nocedal & Wright, alg. 7.4/7.5) with a backtracking Armijo line search. Stops when
- * max |g| * sw_sum <= tol (scikit-learn's gtol on the summed objective), when the relative
- * decrease falls below scipy's ftol, when no decrease is possible at float32 precision, or at
- * max_iter. work holds 2 * M * n + 4 * n doubles. */
+static double l1_norm(const double *a, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += fabs(a[i]);
+    return s;
+}
+
+/* OWL-QN's pseudo-gradient of f + l1 |x[0:n_pen]|_1: the gradient on the unpenalised tail (the
+ * intercepts), and on the penalised head the one-sided derivative that points downhill, or 0 where
+ * neither side does (the coordinate is optimal at 0). */
+static void pseudo_gradient(const double *x, const double *g, int64_t n, int64_t n_pen, double l1, double *pg)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (i >= n_pen || l1 == 0)
+            pg[i] = g[i];
+        else if (x[i] > 0)
+            pg[i] = g[i] + l1;
+        else if (x[i] < 0)
+            pg[i] = g[i] - l1;
+        else
+            pg[i] = g[i] + l1 < 0 ? g[i] + l1 : g[i] - l1 > 0 ? g[i] - l1 : 0.0;
+    }
+}
+
+/* L-BFGS (Nocedal & Wright, alg. 7.4/7.5) with a backtracking Armijo line search; with an L1
+ * penalty it is OWL-QN (Andrew & Gao 2007): the quasi-Newton direction of the pseudo-gradient, kept
+ * in the orthant it points to, and every trial point projected onto that orthant, so coefficients
+ * that cross zero stop at exactly zero. The curvature pairs use the smooth part's gradient only.
+ * Stops when max |pseudo-gradient| * sw_sum <= tol (scikit-learn's gtol on the summed objective),
+ * when the relative decrease falls below scipy's ftol, when no decrease is possible at float32
+ * precision, or at max_iter. work holds 2 * M * n + 5 * n doubles. */
 static aml_status lbfgs(logit_problem *lp, aml_host_ctx *c, double *x, int64_t n, int max_iter, double *work)
 {
     aml_model *m = lp->m;
     const aml_host *h = m->h;
     double *S = work, *Y = S + (size_t)LBFGS_MEMORY * n, *g = Y + (size_t)LBFGS_MEMORY * n;
-    double *dir = g + n, *xn = dir + n, *gn = xn + n;
+    double *dir = g + n, *xn = dir + n, *gn = xn + n, *pg = gn + n;
     double rho[LBFGS_MEMORY], alpha[LBFGS_MEMORY];
     int mem = 0, head = 0; /* pairs stored in a ring: newest at head - 1 */
     const double gscale = lp->sw_sum, fscale = 1.0 / lp->sw_sum;
+    const double l1 = lin_l1(m);
+    const int64_t n_pen = m->d * m->k; /* the coefficients; the intercepts are not penalised */
 
-    double f = logit_eval(lp, x, g);
+    double f = logit_eval(lp, x, g) + l1 * l1_norm(x, n_pen);
     m->n_iter = 0;
     if (!isfinite(f)) {
         h->set_error(c, "linear: loss became NaN at iteration 0 (check the input for infinities)");
         return AML_ERR_RUNTIME;
     }
     for (int it = 1; it <= max_iter; it++) {
-        if (max_abs(g, n) * gscale <= m->tol)
+        pseudo_gradient(x, g, n, n_pen, l1, pg);
+        if (max_abs(pg, n) * gscale <= m->tol)
             break;
         if (h->should_stop(c)) {
             h->set_error(c, "linear: stopped after %d L-BFGS iterations (deadline or cancel)", it - 1);
             return AML_ERR_CANCELLED;
         }
-        /* two-loop recursion: dir = -H g */
+        /* two-loop recursion: dir = -H pg */
         for (int64_t i = 0; i < n; i++)
-            dir[i] = -g[i];
+            dir[i] = -pg[i];
         for (int t = 0; t < mem; t++) {
             int s = (head - 1 - t + LBFGS_MEMORY) % LBFGS_MEMORY;
             alpha[s] = rho[s] * dot(S + (size_t)s * n, dir, n);
@@ -168,20 +199,36 @@ static aml_status lbfgs(logit_problem *lp, aml_host_ctx *c, double *x, int64_t n
             double beta = rho[s] * dot(Y + (size_t)s * n, dir, n);
             cblas_daxpy((int)n, alpha[s] - beta, S + (size_t)s * n, 1, dir, 1);
         }
-        double gd = dot(g, dir, n);
+        if (l1 > 0) /* OWL-QN: no move against the pseudo-gradient's sign */
+            for (int64_t i = 0; i < n_pen; i++)
+                if (dir[i] * pg[i] >= 0)
+                    dir[i] = 0;
+        double gd = dot(pg, dir, n);
         if (!(gd < 0)) { /* not a descent direction: forget the curvature pairs */
             mem = 0;
             for (int64_t i = 0; i < n; i++)
-                dir[i] = -g[i];
-            gd = dot(g, dir, n);
+                dir[i] = -pg[i];
+            gd = dot(pg, dir, n);
         }
         double step = mem == 0 ? fmin(1.0, 1.0 / sqrt(dot(dir, dir, n))) : 1.0, fn = f;
         int ok = 0;
         for (int ls = 0; ls < 40; ls++) {
             for (int64_t i = 0; i < n; i++)
                 xn[i] = x[i] + step * dir[i];
-            fn = logit_eval(lp, xn, gn);
-            if (isfinite(fn) && fn <= f + 1e-4 * step * gd) {
+            double decrease = gd * step; /* the model's decrease, pg . (xn - x) */
+            if (l1 > 0) {
+                /* project onto the orthant of x (of -pg where x is 0) */
+                decrease = 0;
+                for (int64_t i = 0; i < n_pen; i++) {
+                    double orthant = x[i] != 0 ? x[i] : -pg[i];
+                    if (xn[i] * orthant <= 0)
+                        xn[i] = 0;
+                }
+                for (int64_t i = 0; i < n; i++)
+                    decrease += pg[i] * (xn[i] - x[i]);
+            }
+            fn = logit_eval(lp, xn, gn) + l1 * l1_norm(xn, n_pen);
+            if (isfinite(fn) && fn <= f + 1e-4 * decrease) {
                 ok = 1;
                 break;
             }
@@ -191,7 +238,7 @@ static aml_status lbfgs(logit_problem *lp, aml_host_ctx *c, double *x, int64_t n
             step = fmin(fmax(next, 0.1 * step), 0.5 * step);
         }
         if (!ok) {
-            if (mem > 0) { /* retry once along the gradient */
+            if (mem > 0) { /* retry once along the (pseudo-)gradient */
                 mem = 0;
                 it--;
                 continue;
@@ -238,7 +285,7 @@ aml_status lin_fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     lp.p = lin_plan_rows(n, lp.bs, MAX_CHUNKS);
     lp.nt = lin_budget_threads(h, c, lp.p.n_chunks);
     double *theta = lin_alloc(h, (size_t)nx * sizeof *theta);
-    double *work = lin_alloc(h, ((size_t)2 * LBFGS_MEMORY + 4) * (size_t)nx * sizeof *work);
+    double *work = lin_alloc(h, ((size_t)2 * LBFGS_MEMORY + 5) * (size_t)nx * sizeof *work);
     double *count = lin_alloc(h, (size_t)k * sizeof *count);
     lp.Wf = lin_alloc(h, (size_t)d * k * sizeof *lp.Wf);
     lp.mean_f = lin_alloc(h, (size_t)d * 2 * sizeof *lp.mean_f);
@@ -280,6 +327,7 @@ aml_status lin_fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                 theta[d * k + q] = log(count[q] + 0.5) - mean_log;
         }
     }
+    m->solver = lin_l1(m) > 0 ? LIN_SOLVER_OWLQN : LIN_SOLVER_LBFGS;
     st = lbfgs(&lp, c, theta, nx, max_iter, work);
     if (st == AML_OK) {
         memcpy(m->coef, theta, (size_t)d * k * sizeof *theta);
