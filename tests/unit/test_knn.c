@@ -1,6 +1,7 @@
 /* The knn model plugin, loaded as a .so through the registry: neighbours and votes against a
- * brute-force loop written here, exact matches, distance weighting, thread-count independence,
- * exact save/load round trips, corrupt blobs, and held-out accuracy on digits. */
+ * brute-force loop written here (euclidean and cosine), exact matches, distance weighting,
+ * thread-count independence, exact save/load round trips (the metric included), corrupt blobs,
+ * and held-out accuracy on digits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,15 +66,18 @@ typedef struct {
     aml_params p;
 } param_set;
 
-static const aml_params *params_of(param_set *ps, int k, int distance)
+static const aml_params *params_metric(param_set *ps, int k, int distance, int cosine)
 {
-    assert_int_equal(desc->n_params, 2);
+    assert_int_equal(desc->n_params, 3);
     ps->num[0] = k, ps->str[0] = NULL;
     ps->num[1] = distance, ps->str[1] = distance ? "distance" : "uniform";
+    ps->num[2] = cosine, ps->str[2] = cosine ? "cosine" : "euclidean";
     ps->p.num = ps->num;
     ps->p.str = ps->str;
     return &ps->p;
 }
+
+static const aml_params *params_of(param_set *ps, int k, int distance) { return params_metric(ps, k, distance, 0); }
 
 static aml_model *fit_model(int n_classes, const float *X, int64_t n, int64_t d, const int32_t *label,
                             const double *value, const float *w, const aml_params *p)
@@ -154,6 +158,20 @@ static double dist2(const scaler *s, const float *a, const float *b, int d)
 
 /* The k nearest training rows of q by a full scan (ties: lower index); returns 0 when the k-th
  * and (k+1)-th distances are too close to call at float32 precision. */
+/* 1 - cos of the standardised rows; 1 when either has norm 0 (a row at the training mean). */
+static double cos_dist(const scaler *s, const float *a, const float *b, int d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int j = 0; j < d; j++) {
+        double u = isnan(a[j]) ? 0 : (a[j] - s->mean[j]) / s->sd[j];
+        double v = isnan(b[j]) ? 0 : (b[j] - s->mean[j]) / s->sd[j];
+        ab += u * v, aa += u * u, bb += v * v;
+    }
+    return aa > 0 && bb > 0 ? 1 - ab / sqrt(aa * bb) : 1.0;
+}
+
+static int use_cosine; /* brute_knn's metric */
+
 static int brute_knn(const scaler *s, const float *X, int n, int d, const float *q, int k, int *idx, double *dd)
 {
     double best[64];
@@ -161,7 +179,7 @@ static int brute_knn(const scaler *s, const float *X, int n, int d, const float 
     for (int a = 0; a < cap; a++)
         best[a] = HUGE_VAL, bi[a] = -1;
     for (int i = 0; i < n; i++) {
-        double t = dist2(s, q, X + i * d, d);
+        double t = use_cosine ? cos_dist(s, q, X + i * d, d) : dist2(s, q, X + i * d, d);
         if (!(t < best[cap - 1]))
             continue;
         int p = cap - 1;
@@ -192,6 +210,12 @@ static void test_descriptor(void **state)
     assert_string_equal(desc->params[1].choices[0], "uniform");
     assert_string_equal(desc->params[1].choices[1], "distance");
     assert_true(desc->params[1].def == 0);
+    assert_string_equal(desc->params[2].name, "metric");
+    assert_int_equal(desc->params[2].type, AML_PARAM_CHOICE);
+    assert_int_equal(desc->params[2].n_choices, 2);
+    assert_string_equal(desc->params[2].choices[0], "euclidean");
+    assert_string_equal(desc->params[2].choices[1], "cosine");
+    assert_true(desc->params[2].def == 0);
 }
 
 /* Regression with y = row index: the prediction is the (weighted) mean of the neighbours'
@@ -230,6 +254,59 @@ static void check_regression_neighbours(int k, int distance)
     assert_true(checked >= Q * 9 / 10);
     vt->free(m);
 }
+
+/* Cosine: the same neighbours and votes as a brute-force 1 - cos on the standardised rows, with a
+ * training row and a query at the training mean (norm 0: distance 1 to everything, no NaN). */
+static void check_cosine_neighbours(int k, int distance)
+{
+    enum { N = 2500, Q = 600, D = 7 };
+    static float X[N * D], Xq[Q * D];
+    static double y[N], P[Q];
+    random_rows(N, D, 11, X);
+    random_rows(Q, D, 12, Xq);
+    for (int i = 0; i < N; i++)
+        y[i] = i;
+    for (int j = 0; j < D; j++)
+        X[10 * D + j] = NAN, Xq[5 * D + j] = NAN; /* NaN cells standardise to 0 */
+    param_set ps;
+    aml_model *m = fit_model(0, X, N, D, NULL, y, NULL, params_metric(&ps, k, distance, 1));
+    predict(m, Xq, Q, D, P);
+    scaler s;
+    fit_scaler(X, N, D, &s);
+    use_cosine = 1;
+    int checked = 0;
+    for (int q = 0; q < Q; q++) {
+        assert_true(isfinite(P[q]));
+        int idx[64];
+        double dd[64], num = 0, den = 0;
+        if (!brute_knn(&s, X, N, D, Xq + q * D, k, idx, dd))
+            continue;
+        for (int a = 0; a < k; a++) {
+            double wt = distance ? 1.0 / dd[a] : 1.0;
+            num += wt * idx[a], den += wt;
+        }
+        if (k == 1)
+            assert_true(P[q] == idx[0]);
+        else
+            assert_near(P[q], num / den, 1e-4 * (1 + num / den));
+        checked++;
+    }
+    use_cosine = 0;
+    assert_true(checked >= Q * 9 / 10);
+    /* the query at the mean: every distance is 1, so the k lowest indices vote equally */
+    double want = 0;
+    for (int a = 0; a < k; a++)
+        want += (double)a / k;
+    assert_near(P[5], want, 1e-9);
+    double row;
+    assert_int_equal(vt->predict_row(m, Xq + 5 * D, &row), AML_OK);
+    assert_true(row == P[5]);
+    vt->free(m);
+}
+
+static void test_cosine_nearest_one(void **state) { check_cosine_neighbours(1, 0); }
+static void test_cosine_nearest_seven_uniform(void **state) { check_cosine_neighbours(7, 0); }
+static void test_cosine_nearest_seven_distance(void **state) { check_cosine_neighbours(7, 1); }
 
 static void test_nearest_one(void **state) { check_regression_neighbours(1, 0); }
 static void test_nearest_seven_uniform(void **state) { check_regression_neighbours(7, 0); }
@@ -307,17 +384,19 @@ static void test_paths_agree(void **state)
     for (int i = 0; i < N; i++)
         y[i] = (int32_t)(i % C);
     Xq[3 * D + 2] = NAN; /* a missing cell on the way */
-    param_set ps;
-    aml_model *m = fit_model(C, X, N, D, y, NULL, NULL, params_of(&ps, 6, 1));
-    predict_threads(m, Xq, Q, D, P1, 1);
-    predict_threads(m, Xq, Q, D, P2, 2);
-    assert_memory_equal(P1, P2, sizeof P1);
-    for (int q = 0; q < Q; q++) {
-        double row[C];
-        assert_int_equal(vt->predict_row(m, Xq + q * D, row), AML_OK);
-        assert_memory_equal(row, P1 + q * C, sizeof row);
+    for (int cosine = 0; cosine < 2; cosine++) {
+        param_set ps;
+        aml_model *m = fit_model(C, X, N, D, y, NULL, NULL, params_metric(&ps, 6, 1, cosine));
+        predict_threads(m, Xq, Q, D, P1, 1);
+        predict_threads(m, Xq, Q, D, P2, 2);
+        assert_memory_equal(P1, P2, sizeof P1);
+        for (int q = 0; q < Q; q++) {
+            double row[C];
+            assert_int_equal(vt->predict_row(m, Xq + q * D, row), AML_OK);
+            assert_memory_equal(row, P1 + q * C, sizeof row);
+        }
+        vt->free(m);
     }
-    vt->free(m);
 }
 
 /* Rows wider than predict_row's stack buffer standardise on the fly and still agree. */
@@ -332,15 +411,17 @@ static void test_wide_rows(void **state)
         Xq[i] = (float)cos(0.91 * i);
     for (int i = 0; i < N; i++)
         y[i] = i;
-    param_set ps;
-    aml_model *m = fit_model(0, X, N, D, NULL, y, NULL, params_of(&ps, 3, 1));
-    predict(m, Xq, Q, D, P);
-    for (int q = 0; q < Q; q++) {
-        double row;
-        assert_int_equal(vt->predict_row(m, Xq + q * D, &row), AML_OK);
-        assert_near(row, P[q], 1e-12 * (1 + fabs(P[q])));
+    for (int cosine = 0; cosine < 2; cosine++) {
+        param_set ps;
+        aml_model *m = fit_model(0, X, N, D, NULL, y, NULL, params_metric(&ps, 3, 1, cosine));
+        predict(m, Xq, Q, D, P);
+        for (int q = 0; q < Q; q++) {
+            double row;
+            assert_int_equal(vt->predict_row(m, Xq + q * D, &row), AML_OK);
+            assert_near(row, P[q], 1e-12 * (1 + fabs(P[q])));
+        }
+        vt->free(m);
     }
-    vt->free(m);
 }
 
 /* A NaN cell is the training mean, in the training rows and in queries. */
@@ -451,6 +532,61 @@ static void test_save_load_exact(void **state)
     vt->free(m), vt->free(back);
 }
 
+/* The metric survives save/load: a cosine model reloads bit for bit (and re-saves to the same
+ * bytes), its neighbours differ from the euclidean model's, and a version 1 blob (no metric) loads
+ * as euclidean. */
+static void test_save_load_metric(void **state)
+{
+    enum { N = 800, Q = 200, D = 5 };
+    static float X[N * D], Xq[Q * D];
+    static double v[N], P1[Q], P2[Q], Pe[Q];
+    random_rows(N, D, 13, X);
+    random_rows(Q, D, 14, Xq);
+    for (int i = 0; i < N; i++)
+        v[i] = i;
+    param_set ps;
+    aml_model *cos_m = fit_model(0, X, N, D, NULL, v, NULL, params_metric(&ps, 3, 1, 1));
+    aml_model *euc_m = fit_model(0, X, N, D, NULL, v, NULL, params_metric(&ps, 3, 1, 0));
+    aml_writer w, w2;
+    aml_model *back = roundtrip(cos_m, &w, 0, D);
+    predict(cos_m, Xq, Q, D, P1);
+    predict(back, Xq, Q, D, P2);
+    predict(euc_m, Xq, Q, D, Pe);
+    assert_memory_equal(P1, P2, sizeof P1);
+    assert_true(memcmp(P1, Pe, sizeof P1) != 0);
+    for (int q = 0; q < Q; q++) {
+        double a, b;
+        vt->predict_row(cos_m, Xq + q * D, &a);
+        vt->predict_row(back, Xq + q * D, &b);
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+    aml_model *again = roundtrip(back, &w2, 0, D);
+    assert_int_equal(w.len, w2.len);
+    assert_memory_equal(w.buf, w2.buf, w.len);
+    aml_writer_release(&w), aml_writer_release(&w2);
+    vt->free(back), vt->free(again);
+
+    /* version 1: the euclidean model's blob without the 8-byte metric block after the 48-byte header */
+    aml_writer_init(&w);
+    aml_host_ctx hc;
+    aml_host_ctx_init(&hc, 1);
+    assert_int_equal(vt->save(euc_m, &hc, &w), AML_OK);
+    assert_int_equal(w.buf[8], 2);
+    unsigned char *v1 = malloc(w.len - 8);
+    memcpy(v1, w.buf, 48);
+    memcpy(v1 + 48, w.buf + 56, w.len - 56);
+    v1[8] = 1;
+    aml_reader r;
+    aml_reader_init(&r, v1, w.len - 8);
+    aml_task task = {.kind = AML_TASK_REGRESSION, .n_features = D};
+    assert_int_equal(vt->load(host, &hc, &r, &task, &back), AML_OK);
+    predict(back, Xq, Q, D, P2);
+    assert_memory_equal(Pe, P2, sizeof Pe);
+    vt->free(back), vt->free(cos_m), vt->free(euc_m);
+    free(v1);
+    aml_writer_release(&w);
+}
+
 static void test_garbage_blob_rejected(void **state)
 {
     aml_host_ctx hc;
@@ -498,6 +634,9 @@ static void test_bad_params_rejected(void **state)
     assert_int_equal(vt->create(host, &hc, params_of(&ps, 0, 0), &task, &m), AML_ERR_INPUT);
     assert_string_equal(hc.msg, "knn: k = 0 must be an integer in [1, 50]");
     assert_int_equal(vt->create(host, &hc, params_of(&ps, 3, 2), &task, &m), AML_ERR_INPUT);
+    assert_null(m);
+    assert_int_equal(vt->create(host, &hc, params_metric(&ps, 3, 0, 2), &task, &m), AML_ERR_INPUT);
+    assert_string_equal(hc.msg, "knn: metric must be \"euclidean\" or \"cosine\"");
     assert_null(m);
 }
 
@@ -566,6 +705,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_descriptor),
         cmocka_unit_test(test_nearest_one),
+        cmocka_unit_test(test_cosine_nearest_one),
+        cmocka_unit_test(test_cosine_nearest_seven_uniform),
+        cmocka_unit_test(test_cosine_nearest_seven_distance),
         cmocka_unit_test(test_nearest_seven_uniform),
         cmocka_unit_test(test_nearest_seven_distance),
         cmocka_unit_test(test_nearest_fifty),
@@ -577,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_k_larger_than_training_set),
         cmocka_unit_test(test_sample_weights_scale_votes),
         cmocka_unit_test(test_save_load_exact),
+        cmocka_unit_test(test_save_load_metric),
         cmocka_unit_test(test_garbage_blob_rejected),
         cmocka_unit_test(test_bad_params_rejected),
         cmocka_unit_test(test_digits_accuracy),

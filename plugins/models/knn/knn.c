@@ -1,9 +1,12 @@
-/* The `knn` model plugin: k nearest neighbours on standardised features (NaN -> training mean).
- * Fit keeps an owned float32 copy of the standardised training rows and their squared norms.
- * Predict works on blocks of queries against tiles of training rows: distances come from sgemm
- * (||x||^2 - 2 q.x; ||q||^2 is the same for every candidate of a query), a bounded insertion keeps
- * a few more than k candidates per query, and those are re-ranked by exact distances, so the
- * batch path and the single-row path agree. The full query x train distance matrix never exists. */
+/* The `knn` model plugin: k nearest neighbours on standardised features (NaN -> training mean),
+ * by euclidean or cosine distance. Fit keeps an owned float32 copy of the standardised training
+ * rows (for cosine, scaled to unit length once) and their squared norms. Predict works on blocks
+ * of queries against tiles of training rows: distances come from sgemm (euclidean: ||x||^2 - 2 q.x,
+ * ||q||^2 being the same for every candidate of a query; cosine: 1 - q.x on unit rows, queries
+ * normalised per block), a bounded insertion keeps a few more than k candidates per query, and
+ * those are re-ranked by exact distances, so the batch path and the single-row path agree. The full
+ * query x train distance matrix never exists. A row with zero norm (every cell at the training
+ * mean) has cosine similarity 0 with everything: distance 1, never NaN. */
 #include <automl/plugin.h>
 
 #include <cblas.h>
@@ -13,35 +16,39 @@
 #include <string.h>
 
 #define KNN_MAGIC 0x4e4e4b4c4d41ULL /* "AMLKNN" little-endian */
-#define KNN_FORMAT_VERSION 1u
+#define KNN_FORMAT_VERSION 2u /* 2: the metric follows the header */
 #define KNN_MAX_K 50
 #define KNN_EXTRA 8          /* candidates kept beyond k, re-ranked by exact distance */
 #define QUERY_BLOCK 256
 #define TRAIN_TILE 512     /* a 256 x 512 float distance tile: 512 KiB, stays in L2 */
 
-enum { P_K, P_WEIGHTS, N_PARAMS };
+enum { P_K, P_WEIGHTS, P_METRIC, N_PARAMS };
 enum { W_UNIFORM = 0, W_DISTANCE = 1 };
+enum { M_EUCLIDEAN = 0, M_COSINE = 1 };
 
 static const char *const weight_choices[] = {"uniform", "distance"};
+static const char *const metric_choices[] = {"euclidean", "cosine"};
 
 static const aml_param_def params[N_PARAMS] = {
     [P_K] = {.name = "k", .type = AML_PARAM_INT, .lo = 1, .hi = KNN_MAX_K, .def = 5, .log_scale = 1,
              .help = "number of neighbours"},
     [P_WEIGHTS] = {.name = "weights", .type = AML_PARAM_CHOICE, .def = W_UNIFORM, .choices = weight_choices,
                    .n_choices = 2, .help = "uniform votes, or votes weighted by 1 / distance"},
+    [P_METRIC] = {.name = "metric", .type = AML_PARAM_CHOICE, .def = M_EUCLIDEAN, .choices = metric_choices,
+                  .n_choices = 2, .help = "euclidean, or cosine (1 - cosine similarity) on standardised features"},
 };
 
 struct aml_model {
     const aml_host *h;
     aml_task_kind kind;
     int n_classes;
-    int k, weighting;
+    int k, weighting, metric;
     int fitted;
     int64_t n, d;
     double *mean, *inv_scale; /* d */
     float *mean_f, *inv_f;    /* d: float copies used to standardise queries */
     float *Xs;                /* n x d standardised training rows, owned */
-    float *norm;              /* n: squared norms of Xs rows */
+    float *norm;              /* n: squared norms of Xs rows (euclidean); 1 (cosine: the distance's constant) */
     int32_t *label;           /* classification */
     double *value;            /* regression */
     float *weight;            /* sample weights or NULL */
@@ -78,8 +85,44 @@ static double exact_d2(const float *q, const float *x, int64_t d)
     return s;
 }
 
+/* Cosine distance of unit (or zero) rows: 1 - q.x, never below 0 (rounding can push q.x past 1). */
+static double exact_cos(const float *q, const float *x, int64_t d)
+{
+    double s = 0;
+    for (int64_t j = 0; j < d; j++)
+        s += (double)q[j] * (double)x[j];
+    return s < 1 ? 1 - s : 0.0;
+}
+
+static double exact_dist(const aml_model *m, const float *q, const float *x)
+{
+    return m->metric == M_COSINE ? exact_cos(q, x, m->d) : exact_d2(q, x, m->d);
+}
+
+/* The factor that scales a standardised row to unit length; 0 for a zero row, so that it stays
+ * zero (cosine similarity 0 with every row) instead of becoming NaN. */
+static float unit_scale(const float *x, int64_t d)
+{
+    double s = 0;
+    for (int64_t j = 0; j < d; j++)
+        s += (double)x[j] * x[j];
+    return s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+}
+
+static void normalise_row(float *x, int64_t d)
+{
+    const float f = unit_scale(x, d);
+    for (int64_t j = 0; j < d; j++)
+        x[j] *= f;
+}
+
 static void row_norms(aml_model *m)
 {
+    if (m->metric == M_COSINE) {
+        for (int64_t i = 0; i < m->n; i++)
+            m->norm[i] = 1.0f;
+        return;
+    }
     for (int64_t i = 0; i < m->n; i++) {
         const float *x = m->Xs + i * m->d;
         double s = 0;
@@ -128,8 +171,8 @@ static void vote_ranked(const aml_model *m, double *cd, int64_t *ci, int nc, dou
             out[o] = 0;
         for (int a = 0; a < k; a++) {
             double wt = 1.0;
-            if (m->weighting == W_DISTANCE)
-                wt = exact_hits ? (cd[a] == 0.0) : 1.0 / sqrt(cd[a]);
+            if (m->weighting == W_DISTANCE) /* cd: squared euclidean, or the cosine distance itself */
+                wt = exact_hits ? (cd[a] == 0.0) : 1.0 / (m->metric == M_COSINE ? cd[a] : sqrt(cd[a]));
             if (pass == 0 && m->weight)
                 wt *= m->weight[ci[a]];
             if (m->kind == AML_TASK_CLASSIFICATION)
@@ -150,7 +193,7 @@ static void vote_ranked(const aml_model *m, double *cd, int64_t *ci, int nc, dou
 static void vote(const aml_model *m, const float *q, double *cd, int64_t *ci, int nc, double *out)
 {
     for (int a = 0; a < nc; a++)
-        cd[a] = ci[a] >= 0 ? exact_d2(q, m->Xs + ci[a] * m->d, m->d) : HUGE_VAL;
+        cd[a] = ci[a] >= 0 ? exact_dist(m, q, m->Xs + ci[a] * m->d) : HUGE_VAL;
     vote_ranked(m, cd, ci, nc, out);
 }
 
@@ -209,6 +252,7 @@ static aml_model *model_new(const aml_host *h, const aml_task *task)
     m->n_classes = task->kind == AML_TASK_CLASSIFICATION ? task->n_classes : 0;
     m->k = (int)params[P_K].def;
     m->weighting = W_UNIFORM;
+    m->metric = M_EUCLIDEAN;
     return m;
 }
 
@@ -221,6 +265,7 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
         return AML_ERR_INPUT;
     }
     double k = p ? p->num[P_K] : params[P_K].def, wch = p ? p->num[P_WEIGHTS] : W_UNIFORM;
+    double metric = p ? p->num[P_METRIC] : M_EUCLIDEAN;
     if (!(k >= 1 && k <= KNN_MAX_K) || k != floor(k)) {
         h->set_error(c, "knn: k = %g must be an integer in [1, %d]", k, KNN_MAX_K);
         return AML_ERR_INPUT;
@@ -229,12 +274,16 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
         h->set_error(c, "knn: weights must be \"uniform\" or \"distance\"");
         return AML_ERR_INPUT;
     }
+    if (metric != M_EUCLIDEAN && metric != M_COSINE) {
+        h->set_error(c, "knn: metric must be \"euclidean\" or \"cosine\"");
+        return AML_ERR_INPUT;
+    }
     aml_model *m = model_new(h, task);
     if (!m) {
         h->set_error(c, "knn: out of memory");
         return AML_ERR_NOMEM;
     }
-    m->k = (int)k, m->weighting = (int)wch;
+    m->k = (int)k, m->weighting = (int)wch, m->metric = (int)metric;
     *out = m;
     return AML_OK;
 }
@@ -309,6 +358,8 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         float *o = m->Xs + i * d;
         for (int64_t j = 0; j < d; j++)
             o[j] = std_cell(m, j, x[j]);
+        if (m->metric == M_COSINE)
+            normalise_row(o, d);
     }
     row_norms(m);
     if (m->kind == AML_TASK_CLASSIFICATION)
@@ -319,6 +370,23 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         memcpy(m->weight, y->weight, (size_t)n * sizeof *m->weight);
     m->fitted = 1;
     return AML_OK;
+}
+
+/* Distance from a raw query row (standardised on the fly, times f for cosine) to training row x:
+ * the wide-row path of predict_row, the same values as the buffered path. */
+static double wide_dist(const aml_model *m, const float *row, float f, const float *x)
+{
+    double s = 0;
+    if (m->metric == M_COSINE) {
+        for (int64_t j = 0; j < m->d; j++)
+            s += (double)(std_cell(m, j, row[j]) * f) * (double)x[j];
+        return s < 1 ? 1 - s : 0.0;
+    }
+    for (int64_t j = 0; j < m->d; j++) {
+        double t = (double)std_cell(m, j, row[j]) - (double)x[j];
+        s += t * t;
+    }
+    return s;
 }
 
 static aml_status model_predict_row(const aml_model *m, const float *row, double *out)
@@ -336,31 +404,28 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
     if (d <= 1024) {
         for (int64_t j = 0; j < d; j++)
             qbuf[j] = std_cell(m, j, row[j]);
+        if (m->metric == M_COSINE)
+            normalise_row(qbuf, d);
         for (int64_t i = 0; i < m->n; i++)
-            topk_insert(cand_d, cand_i, cap, (float)exact_d2(qbuf, m->Xs + i * d, d), i);
+            topk_insert(cand_d, cand_i, cap, (float)exact_dist(m, qbuf, m->Xs + i * d), i);
         vote(m, qbuf, cd, cand_i, cap, out);
         return AML_OK;
     }
     /* wide rows: standardise on the fly (no allocation on this path) */
-    for (int64_t i = 0; i < m->n; i++) {
-        const float *x = m->Xs + i * d;
+    float f = 1.0f;
+    if (m->metric == M_COSINE) { /* unit_scale of the standardised row, in the same order */
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double t = (double)std_cell(m, j, row[j]) - (double)x[j];
-            s += t * t;
+            float v = std_cell(m, j, row[j]);
+            s += (double)v * v;
         }
-        topk_insert(cand_d, cand_i, cap, (float)s, i);
+        f = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
     }
+    for (int64_t i = 0; i < m->n; i++)
+        topk_insert(cand_d, cand_i, cap, (float)wide_dist(m, row, f, m->Xs + i * d), i);
     /* exact re-ranking without a standardised query buffer */
-    for (int a = 0; a < cap; a++) {
-        double s = 0;
-        const float *x = m->Xs + cand_i[a] * d;
-        for (int64_t j = 0; j < d; j++) {
-            double t = (double)std_cell(m, j, row[j]) - (double)x[j];
-            s += t * t;
-        }
-        cd[a] = s;
-    }
+    for (int a = 0; a < cap; a++)
+        cd[a] = wide_dist(m, row, f, m->Xs + cand_i[a] * d);
     vote_ranked(m, cd, cand_i, cap, out);
     return AML_OK;
 }
@@ -402,6 +467,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
         return AML_ERR_NOMEM;
     }
     const int no = n_outputs(m);
+    const float gemm_alpha = m->metric == M_COSINE ? -1.0f : -2.0f;
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num();
@@ -415,12 +481,15 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
                 const float *x = X->data + (q0 + i) * X->ld;
                 for (int64_t j = 0; j < d; j++)
                     Q[i * d + j] = std_cell(m, j, x[j]);
+                if (m->metric == M_COSINE)
+                    normalise_row(Q + i * d, d);
             }
             for (int64_t a = 0; a < nb * cap; a++)
                 cdist[a] = HUGE_VALF, cidx[a] = -1;
             for (int64_t t0 = 0; t0 < m->n; t0 += tile) {
                 const int64_t tb = m->n - t0 < tile ? m->n - t0 : tile;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)tb, (int)d, -2.0f, Q, (int)d,
+                /* euclidean: ||x||^2 - 2 q.x; cosine: 1 - q.x (norm holds the 1s) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)tb, (int)d, gemm_alpha, Q, (int)d,
                             m->Xs + t0 * d, (int)d, 0.0f, D, (int)tb);
                 const float *xn = m->norm + t0;
                 for (int64_t i = 0; i < nb; i++) {
@@ -463,6 +532,11 @@ typedef struct {
     int64_t n, d;
 } blob_header;
 
+/* Since version 2, after the header (a version 1 blob is euclidean). */
+typedef struct {
+    int32_t metric, reserved;
+} blob_metric;
+
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
     const aml_host *h = m->h;
@@ -474,7 +548,10 @@ static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
                       .n_classes = m->n_classes, .k = m->k, .weighting = m->weighting,
                       .has_weight = m->weight != NULL, .n = m->n, .d = m->d};
     const size_t n = (size_t)m->n, d = (size_t)m->d;
+    blob_metric bm = {.metric = m->metric};
     aml_status st = h->write(w, &hd, sizeof hd);
+    if (st == AML_OK)
+        st = h->write(w, &bm, sizeof bm);
     if (st == AML_OK)
         st = h->write(w, m->mean, d * sizeof(double));
     if (st == AML_OK)
@@ -503,6 +580,15 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
         h->set_error(c, "knn: blob format version %u, this plugin reads up to %u", hd.version, KNN_FORMAT_VERSION);
         return AML_ERR_FORMAT;
     }
+    blob_metric bm = {.metric = M_EUCLIDEAN};
+    if (hd.version >= 2 && h->read(r, &bm, sizeof bm) != AML_OK) {
+        h->set_error(c, "knn: truncated model blob (metric)");
+        return AML_ERR_FORMAT;
+    }
+    if ((bm.metric != M_EUCLIDEAN && bm.metric != M_COSINE) || bm.reserved != 0) {
+        h->set_error(c, "knn: corrupt blob (metric %d)", bm.metric);
+        return AML_ERR_FORMAT;
+    }
     int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 20)) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0)) &&
              hd.k >= 1 && hd.k <= KNN_MAX_K && (hd.weighting == W_UNIFORM || hd.weighting == W_DISTANCE) &&
@@ -528,7 +614,7 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
         h->set_error(c, "knn: out of memory loading %lld x %lld training rows", (long long)hd.n, (long long)hd.d);
         return AML_ERR_NOMEM;
     }
-    m->k = hd.k, m->weighting = hd.weighting;
+    m->k = hd.k, m->weighting = hd.weighting, m->metric = bm.metric;
     const size_t n = (size_t)m->n, d = (size_t)m->d;
     aml_status st = h->read(r, m->mean, d * sizeof(double));
     if (st == AML_OK)
@@ -574,9 +660,9 @@ static const aml_plugin_descriptor descriptor = {
     AML_PLUGIN_DESCRIPTOR_INIT,
     .kind = AML_PLUGIN_MODEL,
     .name = "knn",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .license = "MIT",
-    .summary = "k nearest neighbours on standardised features (BLAS-blocked distances)",
+    .summary = "k nearest neighbours on standardised features, euclidean or cosine (BLAS-blocked distances)",
     .params = params,
     .n_params = N_PARAMS,
     .model = &vtable,
