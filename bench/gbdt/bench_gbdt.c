@@ -99,10 +99,10 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: bench_gbdt DATA_DIR NAME [--threads T] [--repeat R] [--trees N] [--depth D] "
-                        "[--leaves L] [--predict]\n");
+                        "[--leaves L] [--predict] [--plugins DIR]\n");
         return 2;
     }
-    const char *dir = argv[1], *name = argv[2];
+    const char *dir = argv[1], *name = argv[2], *plugins = AML_PLUGIN_BUILD_DIR;
     int threads = 2, repeat = 1, trees = 100, depth = 6, leaves = 63, do_predict = 0;
     for (int a = 3; a < argc; a++) {
         if (!strcmp(argv[a], "--predict"))
@@ -117,6 +117,8 @@ int main(int argc, char **argv)
             depth = atoi(argv[++a]);
         else if (a + 1 < argc && !strcmp(argv[a], "--leaves"))
             leaves = atoi(argv[++a]);
+        else if (a + 1 < argc && !strcmp(argv[a], "--plugins"))
+            plugins = argv[++a];
         else {
             fprintf(stderr, "bench_gbdt: unknown option %s\n", argv[a]);
             return 2;
@@ -124,14 +126,15 @@ int main(int argc, char **argv)
     }
     aml_ctx *c = aml_ctx_new();
     aml_registry *reg = aml_registry_new();
-    if (aml_registry_load_file(reg, c, AML_PLUGIN_BUILD_DIR "/aml_model_gbdt.so") != AML_OK) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/aml_model_gbdt.so", plugins);
+    if (aml_registry_load_file(reg, c, path) != AML_OK) {
         fprintf(stderr, "bench_gbdt: %s\n", aml_errmsg(c));
         return 1;
     }
     const aml_plugin_descriptor *desc = aml_registry_find(reg, AML_PLUGIN_MODEL, "gbdt")->desc;
     const aml_model_vtable *vt = desc->model;
     const aml_host *host = aml_host_services();
-    char path[1024];
     aml_dataset *tr = NULL, *te = NULL;
     snprintf(path, sizeof path, "%s/%s_train.h5", dir, name);
     if (aml_hdf5_read(c, path, &tr) != AML_OK) {

@@ -82,7 +82,7 @@ static int assign_text(aml_config *cfg, int i, const char *s)
         return -1;
     if ((d->type == AML_PARAM_INT || d->type == AML_PARAM_BOOL) && v != floor(v))
         return -1;
-    if (v < d->lo || v > d->hi)
+    if ((v < d->lo || v > d->hi) && v != d->def) /* the default is always allowed (l1 = 0: off) */
         return -1;
     cfg->num[i] = v;
     return 0;

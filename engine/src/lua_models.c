@@ -99,7 +99,7 @@ static double check_value(aml_spec_loader *ld, int line, const char *field, cons
         if (is_int && !aml_spec_getint(L, idx, &iv))
             aml_spec_raise(ld, line, "%s: must be an integer in [%s, %s], got %s", field, lb, hb,
                      aml_spec_numtext(L, idx, nb, sizeof nb));
-        if (!(x >= pd->lo && x <= pd->hi))
+        if (!(x >= pd->lo && x <= pd->hi) && x != pd->def) /* the default is always allowed (l1 = 0: off) */
             aml_spec_raise(ld, line, "%s: must be in [%s, %s], got %s", field, lb, hb, aml_spec_numtext(L, idx, nb, sizeof nb));
         return x;
     }

@@ -201,8 +201,10 @@ static int draw_new(aml_scheduler *s, int64_t id, int use_tpe, int64_t before, a
         n_obs = observations(s, before, obs);
     }
     int ok = 0;
+    /* TPE may keep proposing the same point (good points at a range's bound, a small integer or
+     * choice space): after half the attempts, uniform draws take over */
     for (int attempt = 0; attempt < MAX_DRAWS && !ok; attempt++) {
-        if (use_tpe)
+        if (use_tpe && attempt < MAX_DRAWS / 2)
             aml_sample_tpe(&s->space, s->metric, obs, n_obs, &rng, out);
         else
             aml_sample_random(&s->space, &rng, out);

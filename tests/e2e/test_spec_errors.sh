@@ -50,7 +50,7 @@ return automl.search {
 }
 LUA
 expect 0 "" -- "$AUTOML" search "$TMP/warm.lua" --out "$TMP/warmrun" --parallel 1
-head -1 "$TMP/warmrun/trials.jsonl" | grep -q '^{"trial":0,"model":"knn","params":{"k":7,"weights":"distance"}' || fail "warm_start[1] is not trial 0: $(head -1 "$TMP/warmrun/trials.jsonl")"
+head -1 "$TMP/warmrun/trials.jsonl" | grep -q '^{"trial":0,"model":"knn","params":{"k":7,"weights":"distance",' || fail "warm_start[1] is not trial 0: $(head -1 "$TMP/warmrun/trials.jsonl")"
 sed -n 2p "$TMP/warmrun/trials.jsonl" | grep -q '"model":"linear","params":{"l2":0.5,' || fail "warm_start[2] is not trial 1"
 sed -i 's/k = 7,/k = automl.int(1, 9),/' "$TMP/warm.lua"
 expect 2 "" -- "$AUTOML" search "$TMP/warm.lua" --out "$TMP/warmrun2"

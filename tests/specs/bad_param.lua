@@ -1,4 +1,4 @@
--- expect: :6: models.knn.neighbours: unknown parameter 'neighbours' (valid: k, weights)
+-- expect: :6: models.knn.neighbours: unknown parameter 'neighbours' (valid: k, weights, metric)
 -- needs: plugins
 return automl.search {
   data = "../data/h5/minimal_regression.h5",

@@ -447,7 +447,7 @@ static void test_unknown_param(void **state)
                  "    linear = { l2 = 1, alpha = 0.5 },\n"
                  "  },\n"
                  "}\n",
-                 ":4: models.linear.alpha: unknown parameter 'alpha' (valid: l2, l1, max_iter, tol)");
+                 ":4: models.linear.alpha: unknown parameter 'alpha' (valid: l2, l1, max_iter, tol, penalty, class_weight)");
 }
 
 static void test_bad_range(void **state)
