@@ -142,8 +142,27 @@ def main(ours_path, peers_path, out_path):
 - knn: blocked sgemm distances (256 queries x 512 training rows per tile), vectorised threshold test
   before the insertion into the top-(k+8) list, exact re-ranking of the candidates.
 """)
-    with open(out_path, "w") as f:
-        f.write("\n".join(out) + "\n")
+    write_section(out_path, "\n".join(out) + "\n")
+
+
+OWN_HEADINGS = ("# Learners vs scikit-learn", "## What is measured", "## Notes")
+
+
+def write_section(path, text):
+    """Replaces this report's part of RESULTS.md (the top of the file, up to the first section
+    another bench writes) and keeps every other section as it is."""
+    rest = []
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+        start = next((i for i, line in enumerate(lines)
+                      if line.startswith("#") and not line.startswith(OWN_HEADINGS)), None)
+        if start is not None:
+            rest = lines[start:]
+    except FileNotFoundError:
+        pass
+    with open(path, "w") as f:
+        f.write(text + ("\n" + "\n".join(rest) if rest else ""))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 # (regression). Writes bench/automl/results-<budget>.csv, plot-<budget>.svg and a section of
 # bench/RESULTS.md via report.py.
 #   bench/automl/run.sh [BUDGETS (default "10 60")] [DATASET ...]
+# PEERS_FROM=DIR reuses the peers' scores from DIR/results-<budget>.csv (the same splits, an earlier
+# run) and runs automl only, writing to a scratch directory instead: for trying engine changes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUDGETS=${1:-"10 60"}
@@ -32,6 +34,7 @@ names=("$@")
 
 for budget in $BUDGETS; do
   out=bench/automl/results-$budget.csv
+  [ -n "${PEERS_FROM:-}" ] && out=$WORK/results-$budget.csv
   echo "dataset,task,metric,automl,optuna_xgboost,optuna_trials,sklearn_best,sklearn_model,automl_seconds,automl_model" > "$out"
   for n in "${names[@]}"; do
     task=$(/usr/bin/python3 bench/automl/split.py "${SOURCE[$n]}" "$WORK" "$n")
@@ -52,7 +55,13 @@ LUA
     model=$(sed -n 's/^best: \([a-z_]*\) .*/\1/p' "$WORK/search.out")
     "$AUTOML" predict "$artifact" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/predict.err"
     ours=$(sed -n 's/^[a-z_0-9]* on .*: \([-0-9.e]*\)$/\1/p' "$WORK/predict.err")
-    peers=$(/usr/bin/python3 bench/automl/peers.py "$WORK" "$n" "$task" "$budget")
+    if [ -n "${PEERS_FROM:-}" ]; then
+      peers=$(awk -F, -v n="$n" '$1 == n { printf "{\"optuna\": %s, \"optuna_trials\": %s, \"sklearn\": %s, \"sklearn_model\": \"%s\"}", $5, $6, $7, $8 }' \
+        "$PEERS_FROM/results-$budget.csv")
+      [ -n "$peers" ] || { echo "$n: no peer scores in $PEERS_FROM/results-$budget.csv"; continue; }
+    else
+      peers=$(/usr/bin/python3 bench/automl/peers.py "$WORK" "$n" "$task" "$budget")
+    fi
     /usr/bin/python3 - "$n" "$task" "$metric" "$ours" "$secs" "$model" "$peers" >> "$out" <<'PY'
 import json, sys
 n, task, metric, ours, secs, model, peers = sys.argv[1:8]
@@ -62,4 +71,11 @@ PY
     tail -1 "$out"
   done
 done
+if [ -n "${PEERS_FROM:-}" ]; then
+  for budget in $BUDGETS; do
+    awk -F, 'NR > 1 { n++; w += $4 >= $7 - 1e-9; o += $4 >= $5 - 1e-9; printf "%-22s automl %s  optuna %s  sklearn %s (%s)  %s\n", $1, $4, $5, $7, $8, $10 }
+      END { printf "%d s: >= best sklearn default on %d/%d, >= optuna on %d/%d\n", '"$budget"', w, n, o, n }' "$WORK/results-$budget.csv"
+  done
+  exit 0
+fi
 /usr/bin/python3 bench/automl/report.py $BUDGETS
