@@ -380,6 +380,50 @@ static void test_save_load_exact(void **state)
     assert_non_null(strstr(hc.msg, "not a discriminant model blob"));
 }
 
+/* Frees blocks of many sizes filled with pattern, so the next mallocs reuse dirty memory. */
+static void dirty_heap(unsigned char pattern)
+{
+    void *blocks[512];
+    for (int i = 0; i < 512; i++) {
+        blocks[i] = malloc((size_t)(16 + 8 * i));
+        memset(blocks[i], pattern, (size_t)(16 + 8 * i));
+    }
+    for (int i = 0; i < 512; i++)
+        free(blocks[i]);
+}
+
+/* Every byte save writes comes from the fit, whatever the heap held before: LDA leaves the
+ * QDA-only block unused, and it once went out as garbage that load then refused. */
+static void test_blob_independent_of_heap(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static float X[N * RD];
+    static int32_t y[N];
+    make_data(N, RD, RK, 5, X, y);
+    aml_task task = {.kind = AML_TASK_CLASSIFICATION, .n_classes = RK, .n_features = RD};
+    aml_host_ctx hc;
+    aml_host_ctx_init(&hc, 1);
+    for (int kind = LDA; kind <= QDA; kind++) {
+        aml_writer w[2];
+        for (int t = 0; t < 2; t++) {
+            dirty_heap(t ? 0xff : 0x00);
+            aml_model *m = fit_model(RK, X, N, RD, y, NULL, kind, 0.1, 1);
+            aml_writer_init(&w[t]);
+            assert_int_equal(vt->save(m, &hc, &w[t]), AML_OK);
+            vt->free(m);
+        }
+        assert_int_equal(w[0].len, w[1].len);
+        assert_memory_equal(w[0].buf, w[1].buf, w[0].len);
+        aml_reader r;
+        aml_reader_init(&r, w[1].buf, w[1].len);
+        aml_model *back = NULL;
+        assert_int_equal(vt->load(host, &hc, &r, &task, &back), AML_OK);
+        vt->free(back);
+        aml_writer_release(&w[0]), aml_writer_release(&w[1]);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     aml_host_ctx hc;
@@ -472,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_collinear_features),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_save_load_exact),
+        cmocka_unit_test(test_blob_independent_of_heap),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_heldout_accuracy),
     };

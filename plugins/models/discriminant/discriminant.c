@@ -77,6 +77,9 @@ static aml_status model_shape(aml_model *m, int64_t d)
     m->coef = xalloc(h, (dd * (size_t)coef_cols(m) + k * dd + k) * sizeof(double));
     if (!m->mean || !m->coef)
         return AML_ERR_NOMEM;
+    /* zeroed: LDA leaves the QDA-only mw block unwritten, and save writes (and load checks) it all */
+    memset(m->mean, 0, (2 * dd + k + k * dd) * sizeof(double));
+    memset(m->coef, 0, (dd * (size_t)coef_cols(m) + k * dd + k) * sizeof(double));
     m->inv_scale = m->mean + dd, m->log_prior = m->inv_scale + dd, m->mu = m->log_prior + k;
     m->mw = m->coef + dd * (size_t)coef_cols(m), m->cst = m->mw + k * dd;
     return AML_OK;
