@@ -53,7 +53,8 @@ LUA
     secs=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
     artifact=$(sed -n 's/^artifact: //p' "$WORK/search.out")
     model=$(sed -n 's/^best: \([a-z_]*\) .*/\1/p' "$WORK/search.out")
-    "$AUTOML" predict "$artifact" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/predict.err"
+    "$AUTOML" predict "$artifact" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/predict.err" ||
+      { echo "$n: predict failed: $(tail -1 "$WORK/predict.err")"; continue; }
     ours=$(sed -n 's/^[a-z_0-9]* on .*: \([-0-9.e]*\)$/\1/p' "$WORK/predict.err")
     if [ -n "${PEERS_FROM:-}" ]; then
       peers=$(awk -F, -v n="$n" '$1 == n { printf "{\"optuna\": %s, \"optuna_trials\": %s, \"sklearn\": %s, \"sklearn_model\": \"%s\"}", $5, $6, $7, $8 }' \

@@ -107,6 +107,8 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
             cJSON_AddStringToObject(e, "plugin_version", f->members[k].plugin->desc->version);
             cJSON_AddNumberToObject(e, "weight", f->weights[k]);
             cJSON_AddItemToObject(e, "params", aml_config_to_json(&f->member_cfgs[k]));
+            if (f->members[k].resource > 0 && f->members[k].resource < 1) /* early stopping's share */
+                cJSON_AddNumberToObject(e, "resource", f->members[k].resource);
             cJSON_AddItemToObject(e, "pipeline", pipeline_json(&f->members[k].pipeline));
             cJSON_AddItemToArray(members, e);
         }
@@ -114,6 +116,8 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
         cJSON_AddStringToObject(model, "plugin", f->plugin->desc->name);
         cJSON_AddStringToObject(model, "plugin_version", f->plugin->desc->version);
         cJSON_AddItemToObject(model, "params", aml_config_to_json(req->cfg));
+        if (f->resource > 0 && f->resource < 1)
+            cJSON_AddNumberToObject(model, "resource", f->resource);
     }
     cJSON_AddStringToObject(model, "blob", "model.bin");
     char bv[32];

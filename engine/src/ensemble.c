@@ -80,3 +80,51 @@ done:
     free(rows);
     return best_score;
 }
+
+double aml_ensemble_score(aml_metric metric, const double *const *oof, int n_cand, int64_t n_rows, int n_out,
+                          int n_classes, const int32_t *label, const double *value, const float *weight,
+                          const int *counts)
+{
+    int total = 0;
+    for (int c = 0; c < n_cand; c++)
+        total += counts[c];
+    int64_t m = 0;
+    double *avg = aml_xmalloc(sizeof(double) * (size_t)(n_rows * n_out + 1));
+    int32_t *lab = label ? aml_xmalloc(sizeof(int32_t) * (size_t)(n_rows + 1)) : NULL;
+    double *val = value ? aml_xmalloc(sizeof(double) * (size_t)(n_rows + 1)) : NULL;
+    float *wt = weight ? aml_xmalloc(sizeof(float) * (size_t)(n_rows + 1)) : NULL;
+    for (int64_t i = 0; i < n_rows && total > 0; i++) {
+        int ok = 1;
+        for (int c = 0; c < n_cand && ok; c++)
+            ok = !counts[c] || !isnan(oof[c][i * n_out]);
+        if (!ok)
+            continue;
+        for (int q = 0; q < n_out; q++) {
+            double sum = 0;
+            for (int c = 0; c < n_cand; c++)
+                if (counts[c])
+                    sum += counts[c] * oof[c][i * n_out + q];
+            avg[m * n_out + q] = sum / total;
+        }
+        if (lab)
+            lab[m] = label[i];
+        if (val)
+            val[m] = value[i];
+        if (wt)
+            wt[m] = weight[i];
+        m++;
+    }
+    double score = m > 0 ? aml_metric_score(metric, m, n_classes, lab, val, wt, avg) : NAN;
+    free(avg);
+    free(lab);
+    free(val);
+    free(wt);
+    return score;
+}
+
+aml_metric aml_ensemble_selection_metric(aml_metric metric)
+{
+    if (metric == AML_METRIC_ACCURACY || metric == AML_METRIC_BALANCED_ACCURACY || metric == AML_METRIC_F1_MACRO)
+        return AML_METRIC_LOG_LOSS;
+    return metric;
+}

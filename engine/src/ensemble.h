@@ -14,4 +14,16 @@ double aml_ensemble_select(aml_metric metric, const double *const *oof, int n_ca
                            int n_out, int n_classes, const int32_t *label, const double *value,
                            const float *weight, int rounds, int *counts);
 
+/* The score under metric of the weighted ensemble counts[] (the candidates' predictions averaged
+ * with weights counts[c] / sum) on the rows every candidate predicted; NaN when none is. */
+double aml_ensemble_score(aml_metric metric, const double *const *oof, int n_cand, int64_t n_rows, int n_out,
+                          int n_classes, const int32_t *label, const double *value, const float *weight,
+                          const int *counts);
+
+/* The metric ensemble selection optimises for a search scored by metric: a count of right answers
+ * (accuracy, balanced accuracy, macro F1) moves in steps that hundreds of validation rows cannot
+ * rank finely, so those select by log loss, a proper score of the same probabilities; the
+ * others select by the metric itself. */
+aml_metric aml_ensemble_selection_metric(aml_metric metric);
+
 #endif

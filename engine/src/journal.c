@@ -75,6 +75,8 @@ static aml_status parse_line(aml_ctx *c, const char *path, int64_t line_no, cons
     t->error = cJSON_IsString(err) ? aml_xstrdup(err->valuestring) : NULL;
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "resource");
     t->resource = cJSON_IsNumber(res) && res->valuedouble > 0 && res->valuedouble <= 1 ? res->valuedouble : 1;
+    const cJSON *used = cJSON_GetObjectItemCaseSensitive(o, "used_resource");
+    t->used_resource = cJSON_IsNumber(used) && used->valuedouble > 0 && used->valuedouble <= 1 ? used->valuedouble : 1;
     t->resumed = 1;
     st = AML_OK;
 done:
@@ -191,6 +193,11 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
         cJSON_AddStringToObject(o, "error", t->error ? t->error : "");
     }
     cJSON_AddNumberToObject(o, "resource", t->resource);
+    if (t->status == AML_TRIAL_OK && t->used_resource > 0 && t->used_resource < 1) {
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", t->used_resource); /* exact: the refit's resource */
+        cJSON_AddRawToObject(o, "used_resource", num);
+    }
     cJSON_AddNumberToObject(o, "seconds", t->seconds);
     cJSON_AddNumberToObject(o, "finished_at", t->finished_at);
     cJSON_AddNumberToObject(o, "fit_seconds", t->fit_seconds);

@@ -345,6 +345,7 @@ static void read_resampling(aml_spec_loader *ld, int t)
     int line = aml_spec_line_at(ld, base);
     o->resampling = AML_RESAMPLE_AUTO;
     o->folds = 5;
+    o->repeats = 0;
     o->holdout_fraction = 0.2;
     if (ty == LUA_TSTRING) { /* resampling = "holdout" */
         lua_createtable(L, 0, 1);
@@ -355,10 +356,21 @@ static void read_resampling(aml_spec_loader *ld, int t)
         aml_spec_raise(ld, line, "resampling: expected a table { kind = ... }, got %s", lua_typename(L, ty));
     }
     if (ty != LUA_TNIL) {
-        check_keys(ld, v, base, line, "resampling", "kind, folds, fraction");
-        int k = opt_enum(ld, v, base, "kind", "resampling.kind", "auto, holdout, kfold", 0);
-        o->resampling = k == 1 ? AML_RESAMPLE_HOLDOUT : k == 2 ? AML_RESAMPLE_KFOLD : AML_RESAMPLE_AUTO;
+        check_keys(ld, v, base, line, "resampling", "kind, folds, repeats, fraction");
+        int k = opt_enum(ld, v, base, "kind", "resampling.kind", "auto, holdout, kfold, repeated", 0);
+        o->resampling = k == 1 ? AML_RESAMPLE_HOLDOUT : k >= 2 ? AML_RESAMPLE_KFOLD : AML_RESAMPLE_AUTO;
+        o->repeats = k == 3 ? 3 : k == 2 ? 1 : 0; /* repeated: 3 unless given; kfold: plain */
         char nb[64];
+        if (aml_spec_field(L, v, "repeats") != LUA_TNIL) {
+            lua_Integer r;
+            if (!aml_spec_getint(L, -1, &r) || r < 1 || r > 20)
+                aml_spec_raise(ld, aml_spec_key_line(ld, base, "repeats"), "resampling.repeats: must be an integer in [1, 20], got %s",
+                         lua_type(L, -1) == LUA_TNUMBER ? aml_spec_numtext(L, -1, nb, sizeof nb) : luaL_typename(L, -1));
+            if (k == 1)
+                aml_spec_raise(ld, aml_spec_key_line(ld, base, "repeats"), "resampling.repeats: a holdout has no repeats (use kind = \"kfold\" or \"repeated\")");
+            o->repeats = (int)r;
+        }
+        lua_pop(L, 1);
         if (aml_spec_field(L, v, "folds") != LUA_TNIL) {
             lua_Integer f;
             if (!aml_spec_getint(L, -1, &f) || f < 2 || f > 20)

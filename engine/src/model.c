@@ -39,7 +39,7 @@ aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_confi
 {
     const aml_model_vtable *v = cfg->plugin->desc->model;
     const char *name = cfg->plugin->desc->name;
-    aml_fitted m = {.plugin = cfg->plugin};
+    aml_fitted m = {.plugin = cfg->plugin, .resource = resource > 0 && resource < 1 ? resource : 1};
     copy_task(&m, task);
     omp_set_num_threads(hc->threads > 0 ? hc->threads : 1);
     /* The feature steps first: the model is fitted on their output. */
@@ -80,6 +80,17 @@ fail:
     free(valid_buf);
     aml_fitted_free(&m);
     return st;
+}
+
+double aml_fitted_used_resource(const aml_fitted *m)
+{
+    if (m->n_members > 0 || !m->plugin || !m->model)
+        return 1;
+    const aml_model_vtable *v = m->plugin->desc->model;
+    if (v->version < 2 || !v->used_resource) /* a version-1 vtable ends before used_resource */
+        return 1;
+    double u = v->used_resource(m->model);
+    return u > 0 && u <= 1 ? u : 1;
 }
 
 void aml_fitted_ensemble_init(aml_fitted *out, const aml_task *task, int n)
@@ -180,8 +191,13 @@ static char *ensemble_params_text(const aml_fitted *m)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *wts = cJSON_AddArrayToObject(o, "weights");
-    for (int k = 0; k < m->n_members; k++)
-        cJSON_AddItemToArray(wts, cJSON_CreateNumber(m->weights[k]));
+    for (int k = 0; k < m->n_members; k++) {
+        /* 17 digits: cJSON's own printing may round to 15 and still call it equal, so the loaded
+         * weights (and predictions) would differ in the last bit */
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", m->weights[k]);
+        cJSON_AddItemToArray(wts, cJSON_CreateRaw(num));
+    }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;

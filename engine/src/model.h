@@ -16,6 +16,7 @@ typedef struct aml_fitted {
     aml_task task;         /* the raw input: the pipeline's, or the model's when there is none */
     uint8_t *categorical;  /* owned copy behind task.categorical */
     int n_outputs;         /* n_classes or 1 */
+    double resource;       /* the share of the full resource it was fitted with (1 after a load) */
     int n_members;
     struct aml_fitted *members;
     aml_config *member_cfgs;
@@ -37,6 +38,9 @@ aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_confi
                                    const aml_task *task, const aml_matrix *X, const aml_target *y,
                                    const aml_matrix *valid_X, const aml_target *valid_y,
                                    double resource, aml_fitted *out);
+/* The share of its full resource the fitted model uses (the plugin's used_resource: early
+ * stopping), 1 when the plugin does not say or for an ensemble. */
+double aml_fitted_used_resource(const aml_fitted *m);
 /* out: X->rows x n_outputs. */
 aml_status aml_fitted_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m, const aml_matrix *X,
                               double *out);

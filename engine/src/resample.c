@@ -4,11 +4,15 @@
 #include "resample.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define AUTO_KFOLD_MAX_ROWS 20000
 #define AUTO_N_FOLDS 5
 #define AUTO_VALID_FRACTION 0.2
+#define AUTO_REPEAT_MAX_ROWS 2000
+#define AUTO_REPEATS 3
+#define MAX_REPEATS 20
 
 /* Counting sort of the rows by group, then a Fisher-Yates shuffle inside each group. Groups are
  * the classes 0..n_classes-1 plus a last one for labels out of range (only aml_split_holdout lets
@@ -83,6 +87,31 @@ aml_status aml_folds_make(aml_ctx *c, aml_resample_kind kind, int n_folds, doubl
                           uint64_t seed, int64_t n_rows, const int32_t *label, int n_classes,
                           aml_folds *out)
 {
+    return aml_folds_make_repeated(c, kind, n_folds, kind == AML_RESAMPLE_AUTO ? 0 : 1, valid_fraction, seed,
+                                   n_rows, label, n_classes, out);
+}
+
+void aml_resampling_name(const aml_folds *f, char *buf, size_t n)
+{
+    int r = f->repeats > 1 ? f->repeats : 1;
+    if (f->kind == AML_RESAMPLE_HOLDOUT)
+        snprintf(buf, n, "holdout");
+    else if (r > 1)
+        snprintf(buf, n, "%d-fold CV x %d", f->n_splits / r, r);
+    else
+        snprintf(buf, n, "%d-fold CV", f->n_splits);
+}
+
+int aml_folds_validates(const aml_folds *f, int s, int64_t i)
+{
+    int k = f->n_splits / (f->repeats > 0 ? f->repeats : 1);
+    return f->fold_of_row[(int64_t)(s / k) * f->n_rows + i] == s % k;
+}
+
+aml_status aml_folds_make_repeated(aml_ctx *c, aml_resample_kind kind, int n_folds, int repeats,
+                                   double valid_fraction, uint64_t seed, int64_t n_rows,
+                                   const int32_t *label, int n_classes, aml_folds *out)
+{
     if (n_rows < 2)
         return aml_fail(c, AML_ERR_INPUT, "resampling: %lld rows are too few (need at least 2)",
                         (long long)n_rows);
@@ -102,6 +131,13 @@ aml_status aml_folds_make(aml_ctx *c, aml_resample_kind kind, int n_folds, doubl
                 valid_fraction = AUTO_VALID_FRACTION;
         }
     }
+    if (kind == AML_RESAMPLE_HOLDOUT || (kind == AML_RESAMPLE_KFOLD && n_folds >= n_rows))
+        repeats = 1; /* leave-one-out deals the same folds whatever the shuffle */
+    else if (repeats <= 0)
+        repeats = n_rows <= AUTO_REPEAT_MAX_ROWS ? AUTO_REPEATS : 1;
+    if (repeats > MAX_REPEATS)
+        return aml_fail(c, AML_ERR_INPUT, "resampling: repeats must be between 1 and %d, got %d", MAX_REPEATS,
+                        repeats);
     if (kind == AML_RESAMPLE_KFOLD && (n_folds < 2 || n_folds > n_rows))
         return aml_fail(c, AML_ERR_INPUT,
                         "resampling: n_folds must be between 2 and the number of rows (%lld), got %d",
@@ -122,12 +158,16 @@ aml_status aml_folds_make(aml_ctx *c, aml_resample_kind kind, int n_folds, doubl
     int n_groups = label ? n_classes + 1 : 1;
     int64_t *order = aml_xmalloc((size_t)n_rows * sizeof *order);
     int64_t *start = aml_xmalloc(((size_t)n_groups + 1) * sizeof *start);
-    int32_t *fold_of_row = aml_xmalloc((size_t)n_rows * sizeof *fold_of_row);
+    int32_t *fold_of_row = aml_xmalloc((size_t)(n_rows * repeats) * sizeof *fold_of_row);
     group_and_shuffle(n_rows, label, n_classes, seed, order, start, n_groups);
 
     aml_status st = AML_OK;
     if (kind == AML_RESAMPLE_KFOLD) {
         deal_kfold(order, n_rows, n_folds, fold_of_row);
+        for (int r = 1; r < repeats; r++) { /* the first repeat is the plain k-fold of this seed */
+            group_and_shuffle(n_rows, label, n_classes, aml_mix64(seed, (uint64_t)r), order, start, n_groups);
+            deal_kfold(order, n_rows, n_folds, fold_of_row + (int64_t)r * n_rows);
+        }
     } else if (deal_holdout(order, start, n_groups, valid_fraction, fold_of_row) == 0) {
         st = aml_fail(c, AML_ERR_INPUT,
                       "resampling: holdout with valid_fraction %g leaves no validation row out of "
@@ -137,7 +177,8 @@ aml_status aml_folds_make(aml_ctx *c, aml_resample_kind kind, int n_folds, doubl
     }
     free(order);
     free(start);
-    out->n_splits = kind == AML_RESAMPLE_KFOLD ? n_folds : 1;
+    out->n_splits = kind == AML_RESAMPLE_KFOLD ? n_folds * repeats : 1;
+    out->repeats = repeats;
     out->n_rows = n_rows;
     out->fold_of_row = fold_of_row;
     out->kind = kind;

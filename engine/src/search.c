@@ -436,6 +436,18 @@ static double refit_estimate(const search *s, const aml_trial *t)
     return t->fit_seconds * (double)s->data->n_rows / (n_train > 0 ? n_train : 1);
 }
 
+/* The resource a winner is refitted with on all rows: what its validated fits kept (early
+ * stopping has no validation rows to stop on in a refit), grown with the data — more rows carry
+ * more rounds before overfitting — and never above the full resource. */
+static double refit_resource(const search *s, const aml_trial *t)
+{
+    if (!(t->used_resource > 0 && t->used_resource < 1) || !aml_plugin_resumable(t->cfg.plugin->desc))
+        return 1;
+    double n_train = (double)s->splits.split[0].train_X.rows;
+    double grow = n_train > 0 ? (double)s->data->n_rows / n_train : 1;
+    return fmin(1.0, t->used_resource * grow);
+}
+
 /* The best full-resource trials, best first, with their out-of-fold predictions (recomputed for
  * trials read back from the journal, so a resumed search ensembles like an uninterrupted one). */
 static int ensemble_candidates(search *s, aml_trial **cand)
@@ -496,10 +508,16 @@ static void choose_final(search *s, final_plan *p)
         oof[i] = cand[i]->oof;
     int counts[ENSEMBLE_CANDIDATES], one[ENSEMBLE_CANDIDATES];
     const aml_dataset *d = s->data;
-    double score = aml_ensemble_select(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes,
-                                       d->label, d->value, d->weight, 40, counts);
-    p->single_score = aml_ensemble_select(s->metric, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes,
-                                          d->label, d->value, d->weight, 1, one);
+    aml_metric by = aml_ensemble_selection_metric(s->metric);
+    double by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
+                                          d->weight, 40, counts);
+    double by_single = aml_ensemble_select(by, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
+                                           d->value, d->weight, 1, one);
+    /* what the leaderboard and the manifest show: the search's own metric */
+    double score = aml_ensemble_score(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
+                                      d->value, d->weight, counts);
+    p->single_score = aml_ensemble_score(s->metric, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
+                                         d->value, d->weight, one);
     int members = 0;
     double refit = 0;
     for (int i = 0; i < n; i++)
@@ -508,7 +526,9 @@ static void choose_final(search *s, final_plan *p)
             refit += refit_estimate(s, cand[i]);
         }
     int fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
-    if (members < 2 || !aml_metric_better(s->metric, score, p->single_score) || !fits) {
+    /* kept when it is better by the selection metric and no worse by the search's own */
+    int better = aml_metric_better(by, by_score, by_single) && !aml_metric_better(s->metric, p->single_score, score);
+    if (members < 2 || !better || !fits) {
         if (members >= 2 && !fits)
             fprintf(stderr, "automl: no time left to refit a %d-model ensemble; exporting the best trial\n", members);
         plan_single(p, (aml_trial *)s->best);
@@ -546,7 +566,8 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
         hc.deadline = s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
     if (p->n == 1) {
         task.seed = p->members[0]->seed;
-        aml_status st = aml_fitted_fit(c, &hc, &p->members[0]->cfg, &task, &X, &y, NULL, NULL, out);
+        aml_status st = aml_fitted_fit_resource(c, &hc, &p->members[0]->cfg, &task, &X, &y, NULL, NULL,
+                                                refit_resource(s, p->members[0]), out);
         if (st != AML_OK)
             aml_errprefix(c, "refit of trial %lld on all rows", (long long)p->members[0]->id);
         return st;
@@ -557,7 +578,8 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
     aml_fitted_ensemble_init(out, &task, p->n);
     for (int i = 0; i < p->n; i++) {
         task.seed = p->members[i]->seed;
-        aml_status st = aml_fitted_fit(c, &hc, &p->members[i]->cfg, &task, &X, &y, NULL, NULL, &out->members[i]);
+        aml_status st = aml_fitted_fit_resource(c, &hc, &p->members[i]->cfg, &task, &X, &y, NULL, NULL,
+                                                refit_resource(s, p->members[i]), &out->members[i]);
         if (st != AML_OK) {
             aml_errprefix(c, "refit of ensemble member trial %lld on all rows", (long long)p->members[i]->id);
             aml_fitted_free(out);
@@ -658,9 +680,8 @@ done:
 static void write_report(search *s, aml_search_result *r, aml_trial **ranked, const final_plan *plan,
                          const aml_leaderboard_ensemble *ens)
 {
-    char resampling[32] = "holdout";
-    if (s->splits.folds.kind != AML_RESAMPLE_HOLDOUT)
-        snprintf(resampling, sizeof resampling, "%d-fold CV", s->splits.folds.n_splits);
+    char resampling[48];
+    aml_resampling_name(&s->splits.folds, resampling, sizeof resampling);
     char **names = aml_xcalloc((size_t)plan->n + 1, sizeof(char *));
     double *weights = aml_xcalloc((size_t)plan->n + 1, sizeof(double));
     int total = 0;
@@ -785,8 +806,8 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
             goto done;
     }
     aml_folds folds;
-    if ((st = aml_folds_make(c, spec->resampling, spec->folds, spec->holdout_fraction, spec->seed,
-                             s.data->n_rows, s.data->label, s.data->n_classes, &folds)) != AML_OK)
+    if ((st = aml_folds_make_repeated(c, spec->resampling, spec->folds, spec->repeats, spec->holdout_fraction,
+                                      spec->seed, s.data->n_rows, s.data->label, s.data->n_classes, &folds)) != AML_OK)
         goto done;
     aml_splits_make(c, s.data, &folds, &s.splits);
 
@@ -824,11 +845,10 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     qsort(s.done_ids, (size_t)s.n_done, sizeof(int64_t), cmp_i64);
     r.n_resumed = n_resumed;
 
-    char classes[32] = "", resampling[32] = "holdout", resuming[64] = "";
+    char classes[32] = "", resampling[48], resuming[64] = "";
     if (s.data->task == AML_TASK_CLASSIFICATION)
         snprintf(classes, sizeof classes, " (%d classes)", s.data->n_classes);
-    if (folds.kind != AML_RESAMPLE_HOLDOUT)
-        snprintf(resampling, sizeof resampling, "%d-fold CV", folds.n_splits);
+    aml_resampling_name(&folds, resampling, sizeof resampling);
     if (n_resumed)
         snprintf(resuming, sizeof resuming, ", resuming %lld finished trials", (long long)n_resumed);
     printf("search: %s: %lld rows x %lld features, %s%s, metric %s, %s; %d parallel trial%s x %d thread%s%s\n",

@@ -65,6 +65,7 @@ typedef struct aml_search_spec {
     int64_t budget_trials;    /* 0 = no trial limit (at least one of the two is set) */
     aml_resample_kind resampling;
     int folds;                /* k-fold k (default 5) */
+    int repeats;              /* k-fold repeats (0: automatic, resample.h) */
     double holdout_fraction;  /* validation share for holdout (default 0.2) */
     aml_model_spec *models;   /* empty = every model plugin found */
     int n_models;

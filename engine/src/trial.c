@@ -16,7 +16,7 @@ aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *fo
         aml_split *sp = &s.split[k];
         int64_t n_valid = 0;
         for (int64_t i = 0; i < d->n_rows; i++)
-            n_valid += folds->fold_of_row[i] == k;
+            n_valid += aml_folds_validates(folds, k, i);
         int64_t n_train = d->n_rows - n_valid;
         sp->train_buf = aml_xmalloc(sizeof(float) * (size_t)(n_train * nf));
         sp->valid_buf = aml_xmalloc(sizeof(float) * (size_t)(n_valid * nf));
@@ -41,7 +41,7 @@ aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *fo
         }
         int64_t ti = 0, vi = 0;
         for (int64_t i = 0; i < d->n_rows; i++) {
-            int valid = folds->fold_of_row[i] == k;
+            int valid = aml_folds_validates(folds, k, i);
             int64_t at = valid ? n_train + vi : slot[ti];
             float *dst = valid ? sp->valid_buf + vi * nf : sp->train_buf + slot[ti] * nf;
             memcpy(dst, d->X + i * nf, sizeof(float) * (size_t)nf);
@@ -117,7 +117,7 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
     free(t->fold_scores);
     t->fold_scores = aml_xcalloc((size_t)s->n, sizeof(double));
     t->status = AML_TRIAL_OK;
-    double sum = 0;
+    double sum = 0, used = 0;
     for (int k = 0; k < s->n; k++) {
         const aml_split *sp = &s->split[k];
         aml_fitted m;
@@ -139,6 +139,7 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
             fail_trial(t, st == AML_ERR_CANCELLED ? AML_TRIAL_CANCELLED : AML_TRIAL_FAILED, ctx.msg);
             break;
         }
+        used += aml_fitted_used_resource(&m);
         double *pred = aml_xmalloc(sizeof(double) * (size_t)(sp->valid_X.rows * n_out));
         st = aml_fitted_predict(&ctx, hc, &m, &sp->valid_X, pred);
         aml_fitted_free(&m);
@@ -149,8 +150,12 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         }
         double score = aml_metric_score(metric, sp->valid_X.rows, d->n_classes, sp->valid_y.label,
                                         sp->valid_y.value, sp->valid_y.weight, pred);
-        for (int64_t i = 0; i < sp->valid_X.rows; i++)
-            memcpy(t->oof + sp->valid_rows[i] * n_out, pred + i * n_out, sizeof(double) * (size_t)n_out);
+        /* repeated k-fold validates each row once per repeat: the sum here, the mean below */
+        for (int64_t i = 0; i < sp->valid_X.rows; i++) {
+            double *o = t->oof + sp->valid_rows[i] * n_out;
+            for (int q = 0; q < n_out; q++)
+                o[q] = isnan(o[q]) ? pred[i * n_out + q] : o[q] + pred[i * n_out + q];
+        }
         free(pred);
         if (isnan(score)) {
             fail_trial(t, AML_TRIAL_FAILED, "the validation score is NaN (the model predicted NaN)");
@@ -160,7 +165,11 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         sum += score;
     }
     if (t->status == AML_TRIAL_OK) {
+        if (s->folds.repeats > 1)
+            for (int64_t i = 0; i < d->n_rows * n_out; i++)
+                t->oof[i] /= s->folds.repeats;
         t->score = sum / s->n;
+        t->used_resource = used / s->n;
     } else {
         free(t->oof);
         t->oof = NULL;

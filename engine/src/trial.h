@@ -45,6 +45,8 @@ typedef struct aml_trial {
     double fit_seconds;      /* mean fit time per split */
     int resumed;             /* read back from the journal */
     double resource;         /* fraction of the full resource it ran with (1 = full) */
+    double used_resource;    /* mean over the splits of the share of the full resource the fitted
+                                models kept (early stopping; 1 when the plugin does not say) */
     double *oof;             /* out-of-fold predictions, n_rows x n_out (NaN where a row was never
                               * validated); NULL once dropped (only the best trials keep them) */
     int n_out;

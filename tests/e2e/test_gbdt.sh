@@ -46,4 +46,27 @@ grep -q ',gbdt,' "$TMP/run/leaderboard.csv" || fail "no gbdt trial in the leader
 artifact=$(sed -n 's/^artifact: //p' "$TMP/out")
 expect 0 "" -- "$AUTOML" predict "$artifact" "$TMP/test.h5" -o "$TMP/spred.csv"
 at_least "breast_cancer searched gbdt held-out accuracy" "$(score_of "$TMP/err")" 0.94
+
+# early stopping: a fast learning rate stops long before 1000 trees on every fold; the journal
+# keeps the share of trees used and the refit on all rows grows about that many, not 1000
+cat > "$TMP/es.lua" <<LUA
+return automl.search {
+  data = automl.dataset("$TMP/train.h5"),
+  budget = { trials = 1 }, ensemble = false,
+  models = { gbdt = { n_trees = 1000, learning_rate = 0.3 } },
+  export = { to = "$TMP/repo", name = "es" },
+}
+LUA
+expect 0 "" -- "$AUTOML" search "$TMP/es.lua" --threads 2 --out "$TMP/esrun"
+used=$(sed -n 's/.*"used_resource":\([0-9.e-]*\).*/\1/p' "$TMP/esrun/trials.jsonl")
+awk -v u="$used" 'BEGIN { exit !(u > 0 && u < 0.2) }' || fail "used_resource '$used', expected early stopping below 200 of 1000 trees"
+artifact=$(sed -n 's/^artifact: //p' "$TMP/out")
+/usr/bin/python3 - "$artifact/manifest.json" "$used" <<'PY' || fail "the refit's resource in the manifest"
+import json, sys
+m = json.load(open(sys.argv[1]))["model"]
+used = float(sys.argv[2])
+assert m["plugin"] == "gbdt" and 0 < m["resource"] <= min(1, 1.5 * used), m
+PY
+expect 0 "" -- "$AUTOML" predict "$artifact" "$TMP/test.h5" -o /dev/null
+at_least "breast_cancer early-stopped gbdt held-out accuracy" "$(score_of "$TMP/err")" 0.93
 finish

@@ -169,6 +169,53 @@ static void test_auto_choice(void **state)
     free(y);
 }
 
+/* Repeated k-fold: every row validated exactly once per repeat, the first repeat is the plain
+ * k-fold of the seed, later repeats deal differently; automatic repeats only for small tables. */
+static void test_repeated_kfold(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    int32_t y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = i % 3;
+    aml_folds plain, rep;
+    assert_int_equal(aml_folds_make(NULL, AML_RESAMPLE_KFOLD, 5, 0, 11, N, y, 3, &plain), AML_OK);
+    assert_int_equal(plain.repeats, 1);
+    assert_int_equal(aml_folds_make_repeated(NULL, AML_RESAMPLE_KFOLD, 5, 3, 0, 11, N, y, 3, &rep), AML_OK);
+    assert_int_equal(rep.n_splits, 15);
+    assert_int_equal(rep.repeats, 3);
+    int differ = 0;
+    for (int i = 0; i < N; i++) {
+        for (int r = 0; r < 3; r++) {
+            int times = 0;
+            for (int f = 0; f < 5; f++)
+                times += aml_folds_validates(&rep, r * 5 + f, i);
+            assert_int_equal(times, 1);
+        }
+        for (int f = 0; f < 5; f++)
+            assert_int_equal(aml_folds_validates(&rep, f, i), aml_folds_validates(&plain, f, i));
+        differ += aml_folds_validates(&rep, 5, i) != aml_folds_validates(&rep, 0, i);
+    }
+    assert_true(differ > N / 4);
+    char name[48];
+    aml_resampling_name(&rep, name, sizeof name);
+    assert_string_equal(name, "5-fold CV x 3");
+    aml_folds_free(&plain);
+    aml_folds_free(&rep);
+    /* automatic: 3 repeats up to 2 000 rows, 1 above; holdout never repeats */
+    int32_t *many = calloc(2001, sizeof *many);
+    assert_int_equal(aml_folds_make(NULL, AML_RESAMPLE_AUTO, 0, 0, 5, 2000, many, 1, &rep), AML_OK);
+    assert_int_equal(rep.n_splits, 15);
+    aml_folds_free(&rep);
+    assert_int_equal(aml_folds_make(NULL, AML_RESAMPLE_AUTO, 0, 0, 5, 2001, many, 1, &rep), AML_OK);
+    assert_int_equal(rep.n_splits, 5);
+    aml_folds_free(&rep);
+    assert_int_equal(aml_folds_make_repeated(NULL, AML_RESAMPLE_HOLDOUT, 0, 3, 0.2, 5, 2001, many, 1, &rep), AML_OK);
+    assert_int_equal(rep.n_splits, 1);
+    aml_folds_free(&rep);
+    free(many);
+}
+
 static void expect_error(aml_resample_kind kind, int n_folds, double fraction, int64_t n_rows,
                          const int32_t *y, int n_classes, const char *message)
 {
@@ -240,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_for_a_seed),
         cmocka_unit_test(test_stratified_holdout_sizes),
         cmocka_unit_test(test_auto_choice),
+        cmocka_unit_test(test_repeated_kfold),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_split_holdout),
     };

@@ -61,6 +61,21 @@ static void ensemble_picks_complementary_models(void **state)
     a[0] = NAN;
     score = aml_ensemble_select(AML_METRIC_ACCURACY, oof, 3, N, 2, 2, label, NULL, NULL, 10, counts);
     assert_true(score == 1.0);
+    a[0] = label[0] ? 1 - 0.9 : 0.9;
+
+    /* Selection by log loss for the counting metrics; the weighted ensemble's score by hand:
+     * A x 1 + B x 3 gives the true class 0.25 * pa + 0.75 * pb. */
+    assert_int_equal(aml_ensemble_selection_metric(AML_METRIC_ACCURACY), AML_METRIC_LOG_LOSS);
+    assert_int_equal(aml_ensemble_selection_metric(AML_METRIC_F1_MACRO), AML_METRIC_LOG_LOSS);
+    assert_int_equal(aml_ensemble_selection_metric(AML_METRIC_ROC_AUC), AML_METRIC_ROC_AUC);
+    assert_int_equal(aml_ensemble_selection_metric(AML_METRIC_R2), AML_METRIC_R2);
+    int w[3] = {1, 3, 0};
+    double ll = aml_ensemble_score(AML_METRIC_LOG_LOSS, oof, 3, N, 2, 2, label, NULL, NULL, w), want = 0;
+    for (int i = 0; i < N; i++)
+        want -= log(0.25 * (i <= 5 ? 0.9 : 0.4) + 0.75 * (i >= 4 ? 0.9 : 0.4)) / N;
+    assert_true(fabs(ll - want) < 1e-12);
+    /* rows 0-3: 0.25 * 0.9 + 0.75 * 0.4 = 0.525 > 0.5, right; all others right too */
+    assert_true(aml_ensemble_score(AML_METRIC_ACCURACY, oof, 3, N, 2, 2, label, NULL, NULL, w) == 1.0);
 }
 
 static double run_sampler(int use_tpe, uint64_t seed, int n, double *last_mean)

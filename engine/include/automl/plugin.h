@@ -14,7 +14,7 @@ extern "C" {
 /* The ABI grows only at the end of its structs; the minor counts such additions. A host accepts a
  * plugin with the same major and a minor no newer than its own. */
 #define AML_PLUGIN_ABI_MAJOR 1
-#define AML_PLUGIN_ABI_MINOR 0
+#define AML_PLUGIN_ABI_MINOR 1
 
 /* Type sizes the plugin was built with; a host built differently refuses it. */
 #define AML_PLUGIN_SIGNATURE                                                                      \
@@ -131,7 +131,7 @@ typedef struct aml_fit_budget {
 } aml_fit_budget;
 
 typedef struct aml_model_vtable {
-    uint32_t version; /* 1 */
+    uint32_t version; /* 2 (1: without used_resource) */
     /* Creates an unfitted model. task and params are copied; they need not outlive the call. */
     aml_status (*create)(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                          aml_model **out);
@@ -149,6 +149,11 @@ typedef struct aml_model_vtable {
     /* Optional (may be NULL): per-feature importance (e.g. total split gain), n_features doubles,
      * for the manifest and the report. */
     aml_status (*importance)(const aml_model *m, double *out);
+    /* Version >= 2, optional (may be NULL): the share of the configured full resource the fitted
+     * model uses, in (0, 1] — below 1 when early stopping on the validation fold kept fewer trees
+     * or epochs. The search refits its winners on all rows with that share, so the exported model
+     * is the one the validation scores describe. */
+    double (*used_resource)(const aml_model *m);
 } aml_model_vtable;
 
 typedef struct aml_feature aml_feature; /* defined by each feature plugin */

@@ -491,6 +491,15 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
     return AML_OK;
 }
 
+/* The rounds early stopping kept, as a share of n_trees. */
+static double model_used_resource(const aml_model *m)
+{
+    if (!m->fitted || m->cfg.n_trees <= 0)
+        return 1;
+    double used = (double)(m->used_trees / m->K) / (double)m->cfg.n_trees;
+    return used > 0 && used < 1 ? used : 1;
+}
+
 static aml_status model_importance(const aml_model *m, double *out)
 {
     if (!m->fitted)
@@ -504,7 +513,7 @@ static aml_status model_importance(const aml_model *m, double *out)
 }
 
 static const aml_model_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = model_create,
     .fit = model_fit,
     .predict = model_predict,
@@ -513,6 +522,7 @@ static const aml_model_vtable vtable = {
     .load = gb_model_load,
     .free = gb_model_free,
     .importance = model_importance,
+    .used_resource = model_used_resource,
 };
 
 static const aml_plugin_descriptor descriptor = {
