@@ -173,7 +173,9 @@ void aml_spec_read_features(aml_spec_loader *ld, int t)
                            luaL_tolstring(L, -1, NULL));
         n++;
     }
-    const char **keys = aml_xcalloc((size_t)n + 1, sizeof *keys);
+    /* the key list lives in Lua's heap: a spec error raised below must not leak it */
+    const char **keys = lua_newuserdatauv(L, sizeof *keys * ((size_t)n + 1), 0);
+    int keys_idx = lua_gettop(L);
     int k = 0;
     lua_pushnil(L);
     while (lua_next(L, v)) {
@@ -201,6 +203,6 @@ void aml_spec_read_features(aml_spec_loader *ld, int t)
         read_entry(ld, lua_gettop(L), key_line, field, e);
         lua_pop(L, 1);
     }
-    free(keys);
+    lua_remove(L, keys_idx);
     lua_pop(L, 1);
 }
