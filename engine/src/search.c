@@ -526,8 +526,13 @@ static void choose_final(search *s, final_plan *p)
             refit += refit_estimate(s, cand[i]);
         }
     int fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
-    /* kept when it is better by the selection metric and no worse by the search's own */
-    int better = aml_metric_better(by, by_score, by_single) && !aml_metric_better(s->metric, p->single_score, score);
+    /* kept when it is better by the selection metric and, selected by another one, not worse by
+     * the search's own beyond the noise of a share on these rows (one standard error) */
+    double slack = 0;
+    if (by != s->metric && p->single_score >= 0 && p->single_score <= 1)
+        slack = sqrt(p->single_score * (1 - p->single_score) / (double)d->n_rows);
+    int better = aml_metric_better(by, by_score, by_single) &&
+                 !aml_metric_better(s->metric, p->single_score - slack, score);
     if (members < 2 || !better || !fits) {
         if (members >= 2 && !fits)
             fprintf(stderr, "automl: no time left to refit a %d-model ensemble; exporting the best trial\n", members);
