@@ -29,6 +29,22 @@ at_least() {
 # score_of FILE: the number at the end of "metric on DATA: SCORE" in a predict stderr file
 score_of() { sed -n 's/^[a-z_0-9]* on .*: \([-0-9.e]*\)$/\1/p' "$1"; }
 
+# raw_csv SEED FILE: 300 raw rows whose class ("yes"/"no") follows the colour (a quoted string
+# category with NA) and x (numeric with '?'), plus a small integer column, size.
+raw_csv() {
+  awk -v seed="$1" 'BEGIN {
+    srand(seed); print "x,colour,size,target"
+    split("red green blue", colours, " ")
+    for (i = 0; i < 300; i++) {
+      c = colours[1 + i % 3]; x = rand() * 10
+      y = (c == "red" || (c == "blue" && x > 5)) ? "yes" : "no"
+      xs = (i % 17 == 0) ? "?" : sprintf("%.3f", x)
+      cs = (i % 23 == 0) ? "NA" : c
+      printf "%s,\"%s\",%d,%s\n", xs, cs, int(rand() * 3), y
+    }
+  }' > "$2"
+}
+
 finish() {
   if [ "$failures" -gt 0 ]; then
     echo "$failures failure(s)"

@@ -5,18 +5,7 @@
 # score printed when the target is there — giving the same predictions as the HDF5 path.
 . "$(dirname "$0")/lib.sh"
 
-# 300 rows: the class follows the colour (a string category with NA) and x (numeric with '?').
-awk 'BEGIN {
-  srand(7); print "x,colour,size,target"
-  split("red green blue", colours, " ")
-  for (i = 0; i < 300; i++) {
-    c = colours[1 + i % 3]; x = rand() * 10
-    y = (c == "red" || (c == "blue" && x > 5)) ? "yes" : "no"
-    xs = (i % 17 == 0) ? "?" : sprintf("%.3f", x)
-    cs = (i % 23 == 0) ? "NA" : c
-    printf "%s,\"%s\",%d,%s\n", xs, cs, int(rand() * 3), y
-  }
-}' > "$TMP/raw.csv"
+raw_csv 7 "$TMP/raw.csv"
 expect 0 "" -- "$AUTOML" import "$TMP/raw.csv" "$TMP/raw.h5" --target target --categorical size
 grep -q "categorical" "$TMP/out" || fail "import summary: $(cat "$TMP/out")"
 "$AUTOML" info "$TMP/raw.h5" > "$TMP/info"
