@@ -40,5 +40,5 @@ echo "setup: installed $PREFIX/bin/automl with plugins in $PREFIX/lib/automl/plu
 
 for csv in datasets/*.csv; do
   h5=${csv%.csv}.h5
-  [ "$h5" -nt "$csv" ] || build/bin/automl import "$csv" "$h5" --target target | head -1 # the summary line, not every column
+  [ "$h5" -nt "$csv" ] || build/bin/automl import "$csv" "$h5" --target target | sed -n 1p # the summary line (sed reads it all: no SIGPIPE under pipefail)
 done
