@@ -41,25 +41,8 @@ static void read_step(aml_spec_loader *ld, int v, int line, const char *field, a
                        aml_spec_plugin_names(ld->reg, AML_PLUGIN_FEATURE, names, sizeof names));
     if (ty != LUA_TTABLE)
         return;
-    /* the parameters: the table without its name */
-    lua_newtable(L);
-    int params = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, v)) {
-        if (lua_type(L, -2) == LUA_TNUMBER && lua_tointeger(L, -2) == 1) {
-            lua_pop(L, 1);
-            continue;
-        }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_settable(L, params);
-    }
-    aml_spec_read_params(ld, m, pl ? pl->desc : NULL, params, ld->search_off, field);
-    for (int k = 0; k < m->n_ranges; k++)
-        if (m->ranges[k].kind != AML_RANGE_FIXED)
-            aml_spec_raise(ld, m->ranges[k].line, "%s.%s: expected a fixed value (search over whole pipelines "
-                           "with automl.choice{ {...}, {...} })", field, m->ranges[k].name);
-    lua_pop(L, 1);
+    aml_spec_read_fixed_params(ld, m, pl ? pl->desc : NULL, v, NULL, ld->search_off, field,
+                               " (search over whole pipelines with automl.choice{ {...}, {...} })");
 }
 
 /* One pipeline at stack index v: "auto" or a list of steps. */

@@ -44,6 +44,11 @@ const char *aml_spec_plugin_names(const aml_registry *reg, aml_plugin_kind kind,
  * the plugin d (NULL without registry); where names the table in messages ("models.gbdt"). */
 void aml_spec_read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin_descriptor *d, int p, long base,
                           const char *where);
+/* The table at stack index e without its key skip (a string key; NULL: the list entry [1], a
+ * name) read by aml_spec_read_params as fixed values only: a range is refused with "expected a
+ * fixed value" and hint. For warm_start entries and feature steps. */
+void aml_spec_read_fixed_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin_descriptor *d, int e,
+                                const char *skip, long base, const char *where, const char *hint);
 /* models = ...: lua_models.c. t is the spec table's stack index. */
 void aml_spec_read_models(aml_spec_loader *ld, int t);
 /* warm_start = { { model = "gbdt", learning_rate = 0.05 }, ... }: lua_models.c. */

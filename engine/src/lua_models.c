@@ -268,6 +268,31 @@ void aml_spec_read_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plug
     }
 }
 
+void aml_spec_read_fixed_params(aml_spec_loader *ld, aml_model_spec *m, const aml_plugin_descriptor *d, int e,
+                                const char *skip, long base, const char *where, const char *hint)
+{
+    lua_State *L = ld->L;
+    lua_newtable(L);
+    int params = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, e)) {
+        int skipped = skip ? lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), skip)
+                           : lua_type(L, -2) == LUA_TNUMBER && lua_tointeger(L, -2) == 1;
+        if (skipped) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, params);
+    }
+    aml_spec_read_params(ld, m, d, params, base, where);
+    for (int k = 0; k < m->n_ranges; k++)
+        if (m->ranges[k].kind != AML_RANGE_FIXED)
+            aml_spec_raise(ld, m->ranges[k].line, "%s.%s: expected a fixed value%s", where, m->ranges[k].name, hint);
+    lua_pop(L, 1);
+}
+
 /* models = { "a", "b" } or { a = { params }, b = {} } (or both): list entries keep their order,
  * named ones follow sorted by name, so the search does not depend on Lua's table order. */
 void aml_spec_read_models(aml_spec_loader *ld, int t)
@@ -380,25 +405,8 @@ void aml_spec_read_warm_start(aml_spec_loader *ld, int t)
         if (ld->reg && !pl)
             aml_spec_raise(ld, line, "%s.model: unknown model '%s' (available: %s)", field, m->name,
                            model_names(ld->reg, names, sizeof names));
-        /* the parameters: the entry without its "model" key */
-        lua_newtable(L);
-        int params = lua_gettop(L);
-        lua_pushnil(L);
-        while (lua_next(L, e)) {
-            if (lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), "model")) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_settable(L, params);
-        }
-        aml_spec_read_params(ld, m, pl ? pl->desc : NULL, params, base, field);
-        for (int k = 0; k < m->n_ranges; k++)
-            if (m->ranges[k].kind != AML_RANGE_FIXED)
-                aml_spec_raise(ld, m->ranges[k].line, "%s.%s: expected a fixed value, not a range", field,
-                               m->ranges[k].name);
-        lua_pop(L, 2);
+        aml_spec_read_fixed_params(ld, m, pl ? pl->desc : NULL, e, "model", base, field, ", not a range");
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
 }
