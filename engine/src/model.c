@@ -93,6 +93,15 @@ double aml_fitted_used_resource(const aml_fitted *m)
     return u > 0 && u <= 1 ? u : 1;
 }
 
+int aml_model_stops_early(const aml_config *cfg)
+{
+    const aml_model_vtable *v = cfg->plugin->desc->model;
+    if (v->version < 3 || !v->stops_early) /* older vtables end before stops_early */
+        return 0;
+    aml_params params = aml_config_params(cfg);
+    return v->stops_early(&params) != 0;
+}
+
 void aml_fitted_ensemble_init(aml_fitted *out, const aml_task *task, int n)
 {
     memset(out, 0, sizeof *out);

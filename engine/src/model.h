@@ -41,6 +41,8 @@ aml_status aml_fitted_fit_resource(aml_ctx *c, aml_host_ctx *hc, const aml_confi
 /* The share of its full resource the fitted model uses (the plugin's used_resource: early
  * stopping), 1 when the plugin does not say or for an ensemble. */
 double aml_fitted_used_resource(const aml_fitted *m);
+/* 1 when a fit of cfg stops early on valid rows (the plugin's stops_early). */
+int aml_model_stops_early(const aml_config *cfg);
 /* out: X->rows x n_outputs. */
 aml_status aml_fitted_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m, const aml_matrix *X,
                               double *out);

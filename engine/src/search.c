@@ -94,18 +94,28 @@ static uint64_t trial_seed(const search *s, int64_t id)
     return aml_mix64(s->spec->seed ^ 0x5eed5eed5eedULL, (uint64_t)id);
 }
 
+/* Rows t's fits trained on in the search (its share of a split's training rows). */
+static double rows_trained(const search *s, const aml_trial *t)
+{
+    aml_matrix X, stop_X;
+    aml_target y, stop_y;
+    aml_split_fit_rows(&s->splits.split[0], &t->cfg, &X, &y, &stop_X, &stop_y);
+    return X.rows > 0 ? (double)X.rows : 1;
+}
+
+/* Seconds a refit of t on every row should take. */
+static double refit_estimate(const search *s, const aml_trial *t)
+{
+    return t->fit_seconds * (double)s->data->n_rows / rows_trained(s, t);
+}
+
 /* When trials must be done so that the refit and export still fit in the budget: twice the
  * best trial's fit time scaled to all rows, plus a margin, and never more than half the budget. */
 static double trial_deadline(const search *s)
 {
     if (s->hard_end <= 0)
         return 0;
-    double est = 0;
-    if (s->best) {
-        double n_train = (double)s->splits.split[0].train_X.rows;
-        est = s->best->fit_seconds * (double)s->data->n_rows / (n_train > 0 ? n_train : 1);
-    }
-    double reserve = 0.3 + 2.0 * est;
+    double reserve = 0.3 + 2.0 * (s->best ? refit_estimate(s, s->best) : 0);
     double budget = s->spec->budget_seconds;
     if (reserve > 0.5 * budget)
         reserve = 0.5 * budget;
@@ -429,13 +439,6 @@ static int cmp_rank(const void *pa, const void *pb, void *ctx)
     return ranks_before(s, a, b) ? -1 : ranks_before(s, b, a) ? 1 : 0;
 }
 
-/* Seconds a refit of t on every row should take. */
-static double refit_estimate(const search *s, const aml_trial *t)
-{
-    double n_train = (double)s->splits.split[0].train_X.rows;
-    return t->fit_seconds * (double)s->data->n_rows / (n_train > 0 ? n_train : 1);
-}
-
 /* The resource a winner is refitted with on all rows: what its validated fits kept (early
  * stopping has no validation rows to stop on in a refit), grown with the data — more rows carry
  * more rounds before overfitting — and never above the full resource. */
@@ -443,9 +446,7 @@ static double refit_resource(const search *s, const aml_trial *t)
 {
     if (!(t->used_resource > 0 && t->used_resource < 1) || !aml_plugin_resumable(t->cfg.plugin->desc))
         return 1;
-    double n_train = (double)s->splits.split[0].train_X.rows;
-    double grow = n_train > 0 ? (double)s->data->n_rows / n_train : 1;
-    return fmin(1.0, t->used_resource * grow);
+    return fmin(1.0, t->used_resource * (double)s->data->n_rows / rows_trained(s, t));
 }
 
 /* The best full-resource trials, best first, with their out-of-fold predictions (recomputed for

@@ -57,6 +57,9 @@ aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *fo
                 ti++;
         }
         free(slot);
+        /* a tenth of the (shuffled) training rows for early stopping, as scikit-learn's
+         * validation_fraction; none where that would be a handful of rows */
+        sp->n_stop = n_train / 10 >= 5 ? n_train / 10 : 0;
         sp->train_X = (aml_matrix){sp->train_buf, n_train, nf, nf};
         sp->valid_X = (aml_matrix){sp->valid_buf, n_valid, nf, nf};
         sp->train_y = (aml_target){
@@ -85,6 +88,21 @@ void aml_splits_free(aml_splits *s)
     free(s->split);
     aml_folds_free(&s->folds);
     memset(s, 0, sizeof *s);
+}
+
+void aml_split_fit_rows(const aml_split *sp, const aml_config *cfg, aml_matrix *X, aml_target *y,
+                        aml_matrix *stop_X, aml_target *stop_y)
+{
+    *X = sp->train_X, *y = sp->train_y;
+    *stop_X = (aml_matrix){NULL, 0, sp->train_X.cols, sp->train_X.cols}, *stop_y = (aml_target){0};
+    if (sp->n_stop == 0 || !aml_model_stops_early(cfg))
+        return;
+    int64_t keep = sp->train_X.rows - sp->n_stop, nf = sp->train_X.cols;
+    X->rows = keep;
+    *stop_X = (aml_matrix){sp->train_X.data + keep * nf, sp->n_stop, nf, sp->train_X.ld};
+    *stop_y = (aml_target){.label = y->label ? y->label + keep : NULL,
+                           .value = y->value ? y->value + keep : NULL,
+                           .weight = y->weight ? y->weight + keep : NULL};
 }
 
 static void fail_trial(aml_trial *t, aml_trial_status status, const char *msg)
@@ -125,15 +143,18 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         task.seed = aml_mix64(t->seed, (uint64_t)k);
         /* Below the full resource, a resumable plugin gets the fraction (fewer trees or epochs);
          * the others get a prefix of the training rows (shuffled when the split was made). */
-        aml_matrix train_X = sp->train_X;
+        aml_matrix train_X, stop_X;
+        aml_target train_y, stop_y;
+        aml_split_fit_rows(sp, &t->cfg, &train_X, &train_y, &stop_X, &stop_y);
         double resource = t->resource;
         if (resource < 1 && !aml_plugin_resumable(t->cfg.plugin->desc)) {
             int64_t rows = (int64_t)ceil(resource * (double)train_X.rows), least = 20 + 2 * d->n_classes;
             train_X.rows = rows > least ? rows : (least < train_X.rows ? least : train_X.rows);
             resource = 1;
         }
-        aml_status st = aml_fitted_fit_resource(&ctx, hc, &t->cfg, &task, &train_X, &sp->train_y,
-                                                &sp->valid_X, &sp->valid_y, resource, &m);
+        aml_status st = aml_fitted_fit_resource(&ctx, hc, &t->cfg, &task, &train_X, &train_y,
+                                                stop_X.rows > 0 ? &stop_X : NULL, stop_X.rows > 0 ? &stop_y : NULL,
+                                                resource, &m);
         fit_total += aml_now() - f0;
         if (st != AML_OK) {
             fail_trial(t, st == AML_ERR_CANCELLED ? AML_TRIAL_CANCELLED : AML_TRIAL_FAILED, ctx.msg);

@@ -13,6 +13,8 @@
 typedef struct aml_split {
     aml_matrix train_X, valid_X;
     aml_target train_y, valid_y;
+    int64_t n_stop;          /* the last n_stop training rows: what a model that early-stops
+                                watches instead of training on (see aml_split_fit_rows) */
     int64_t *valid_rows;     /* the dataset rows of valid_X, in order */
     float *train_buf, *valid_buf;
     int32_t *label_buf;      /* train labels then valid labels */
@@ -28,6 +30,13 @@ typedef struct aml_splits {
 
 aml_status aml_splits_make(aml_ctx *c, const aml_dataset *d, const aml_folds *folds, aml_splits *out);
 void aml_splits_free(aml_splits *s);
+
+/* The rows a fit of cfg sees on sp: one that stops early (aml_model_stops_early) trains on all
+ * but the split's last n_stop training rows and stops on those (stop may come back empty on tiny
+ * splits); any other trains on every training row and gets no stopping rows. No fit ever sees
+ * the validation fold, so the fold's score is an honest estimate, also of when to stop. */
+void aml_split_fit_rows(const aml_split *sp, const aml_config *cfg, aml_matrix *X, aml_target *y,
+                        aml_matrix *stop_X, aml_target *stop_y);
 
 typedef enum { AML_TRIAL_OK = 0, AML_TRIAL_FAILED = 1, AML_TRIAL_CANCELLED = 2 } aml_trial_status;
 

@@ -12,9 +12,9 @@ done
 grep -q "^refused" "$TMP/out" && fail "built-in plugins refused: $(grep refused "$TMP/out")"
 
 AML_PLUGIN_PATH=$TP expect 0 "" -- "$AUTOML" plugins
-grep -q "^model     test_constant  0.0.1    1.1   $TP/good.so$" "$TMP/out" || fail "good test plugin not listed: $(cat "$TMP/out")"
+grep -q "^model     test_constant  0.0.1    1.2   $TP/good.so$" "$TMP/out" || fail "good test plugin not listed: $(cat "$TMP/out")"
 grep -qx "refused   $TP/wrong_major.so: plugin ABI major version 2, this automl speaks 1" "$TMP/out" || fail "wrong major"
-grep -qx "refused   $TP/newer_minor.so: plugin needs ABI 1.2, newer than this automl's 1.1" "$TMP/out" || fail "newer minor"
+grep -qx "refused   $TP/newer_minor.so: plugin needs ABI 1.3, newer than this automl's 1.2" "$TMP/out" || fail "newer minor"
 grep -qx "refused   $TP/missing_symbol.so: cannot load: undefined symbol: aml_test_symbol_that_does_not_exist" "$TMP/out" || fail "missing symbol"
 grep -qx "refused   $TP/no_entry.so: not an automl plugin: no symbol 'aml_plugin_entry'" "$TMP/out" || fail "no entry"
 grep -qx "refused   $TP/incomplete_vtable.so: model plugin 'test_constant' has an incomplete vtable" "$TMP/out" || fail "incomplete vtable"

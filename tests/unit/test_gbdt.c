@@ -410,7 +410,7 @@ static void test_descriptor(void **state)
     assert_true(desc->params[param_index("learning_rate")].def == 0.1);
     assert_true(desc->params[param_index("max_leaves")].def == 31);
     assert_true(desc->params[param_index("min_samples_leaf")].def == 20);
-    assert_true(desc->params[param_index("early_stopping_rounds")].def == 20);
+    assert_true(desc->params[param_index("early_stopping_rounds")].def == 0);
 }
 
 /* y is a step in x0 (at 0.3125, between lattice points) and missing x1 means "high": the model

@@ -1,6 +1,7 @@
 /* The search's parts on constructed cases: ensemble selection picks the complementary models,
- * TPE concentrates on a known optimum faster than random draws, and successive halving runs its
- * rungs with the promised resources and promotes the best. */
+ * TPE concentrates on a known optimum faster than random draws, successive halving runs its
+ * rungs with the promised resources and promotes the best, and a model that stops early stops on
+ * rows of its training fold, never on the fold it is scored on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "ensemble.h"
 #include "scheduler.h"
+#include "trial.h"
 
 /* ---- a fake model family: the sampler and scheduler only read the descriptor ---- */
 static const aml_param_def fake_params[] = {
@@ -261,6 +264,63 @@ static void async_halving_promotes_without_waiting(void **state)
     aml_scheduler_free(s);
 }
 
+/* ---- a fake model that stops early when its "patience" is above 0 ---- */
+static const aml_param_def stopper_params[] = {
+    {.name = "patience", .type = AML_PARAM_INT, .lo = 0, .hi = 10, .def = 0},
+};
+static int stopper_stops_early(const aml_params *p) { return p->num[0] > 0; }
+static const aml_model_vtable stopper_vtable = {.version = 3, .stops_early = stopper_stops_early};
+static const aml_plugin_descriptor stopper_desc = {
+    AML_PLUGIN_DESCRIPTOR_INIT, .kind = AML_PLUGIN_MODEL, .name = "stopper", .version = "1",
+    .params = stopper_params, .n_params = 1, .model = &stopper_vtable};
+static const aml_plugin stopper = {.desc = &stopper_desc};
+
+/* Feature 0 of row i is i: the rows a fit gets name themselves. */
+static void stopping_rows_come_from_the_training_fold(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    aml_dataset *d = aml_dataset_alloc(N, 1);
+    d->task = AML_TASK_CLASSIFICATION, d->n_classes = 2;
+    d->label = malloc(sizeof(int32_t) * N);
+    for (int i = 0; i < N; i++)
+        d->X[i] = (float)i, d->label[i] = i % 2;
+    aml_folds folds;
+    assert_int_equal(aml_folds_make(NULL, AML_RESAMPLE_KFOLD, 5, 0, 3, N, d->label, 2, &folds), AML_OK);
+    aml_splits s;
+    assert_int_equal(aml_splits_make(NULL, d, &folds, &s), AML_OK);
+    aml_config cfg;
+    aml_config_defaults(&cfg, &stopper);
+    for (int k = 0; k < s.n; k++) {
+        const aml_split *sp = &s.split[k];
+        aml_matrix X, stop_X;
+        aml_target y, stop_y;
+        cfg.num[0] = 0; /* does not stop early: every training row, nothing to stop on */
+        aml_split_fit_rows(sp, &cfg, &X, &y, &stop_X, &stop_y);
+        assert_int_equal(X.rows, 160);
+        assert_int_equal(stop_X.rows, 0);
+        assert_null(stop_y.label);
+        cfg.num[0] = 5; /* stops early: a tenth of the training fold held out for it */
+        aml_split_fit_rows(sp, &cfg, &X, &y, &stop_X, &stop_y);
+        assert_int_equal(X.rows, 144);
+        assert_int_equal(stop_X.rows, 16);
+        char seen[N] = {0};
+        for (int64_t i = 0; i < X.rows; i++)
+            seen[(int)X.data[i * X.ld]] = 1;
+        for (int64_t i = 0; i < stop_X.rows; i++) {
+            int row = (int)stop_X.data[i * stop_X.ld];
+            assert_int_equal(seen[row], 0); /* not trained on */
+            assert_int_equal(stop_y.label[i], row % 2);
+            seen[row] = 2;
+        }
+        for (int64_t i = 0; i < sp->valid_X.rows; i++)
+            assert_int_equal(seen[sp->valid_rows[i]], 0); /* the scored fold: neither */
+    }
+    aml_config_free(&cfg);
+    aml_splits_free(&s);
+    aml_dataset_free(d);
+}
+
 static void strategy_names(void **state)
 {
     (void)state;
@@ -278,6 +338,7 @@ int main(void)
         cmocka_unit_test(tpe_concentrates_on_the_optimum),
         cmocka_unit_test(halving_rungs_and_promotions),
         cmocka_unit_test(async_halving_promotes_without_waiting),
+        cmocka_unit_test(stopping_rows_come_from_the_training_fold),
         cmocka_unit_test(strategy_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@ extern "C" {
 /* The ABI grows only at the end of its structs; the minor counts such additions. A host accepts a
  * plugin with the same major and a minor no newer than its own. */
 #define AML_PLUGIN_ABI_MAJOR 1
-#define AML_PLUGIN_ABI_MINOR 1
+#define AML_PLUGIN_ABI_MINOR 2
 
 /* Type sizes the plugin was built with; a host built differently refuses it. */
 #define AML_PLUGIN_SIGNATURE                                                                      \
@@ -131,11 +131,12 @@ typedef struct aml_fit_budget {
 } aml_fit_budget;
 
 typedef struct aml_model_vtable {
-    uint32_t version; /* 2 (1: without used_resource) */
+    uint32_t version; /* 3 (2: without stops_early; 1: without used_resource either) */
     /* Creates an unfitted model. task and params are copied; they need not outlive the call. */
     aml_status (*create)(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                          aml_model **out);
-    /* Fits on X/y. valid (may be NULL) is the validation fold, for early stopping only. */
+    /* Fits on X/y. valid (may be NULL): rows held out of the training data, for early stopping
+     * only (see stops_early); never the rows the fit is scored on. */
     aml_status (*fit)(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
                       const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b);
     /* out: rows x n_outputs doubles: class probabilities, or the predicted value. */
@@ -154,6 +155,10 @@ typedef struct aml_model_vtable {
      * or epochs. The search refits its winners on all rows with that share, so the exported model
      * is the one the validation scores describe. */
     double (*used_resource)(const aml_model *m);
+    /* Version >= 3, optional (may be NULL = never): 1 when a fit with these parameters stops
+     * early on valid rows. The search then holds a tenth of each training fold out as those rows;
+     * other models train on the whole fold and get none. No fit sees the fold it is scored on. */
+    int (*stops_early)(const aml_params *p);
 } aml_model_vtable;
 
 typedef struct aml_feature aml_feature; /* defined by each feature plugin */

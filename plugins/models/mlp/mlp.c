@@ -762,8 +762,15 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     return st;
 }
 
+/* Every fit watches held-out rows (patience >= 1): the search's, or its own tenth in a refit. */
+static int model_stops_early(const aml_params *p)
+{
+    (void)p;
+    return 1;
+}
+
 static const aml_model_vtable vtable = {
-    .version = 1,
+    .version = 3,
     .create = model_create,
     .fit = model_fit,
     .predict = model_predict,
@@ -771,6 +778,7 @@ static const aml_model_vtable vtable = {
     .save = model_save,
     .load = model_load,
     .free = model_free,
+    .stops_early = model_stops_early,
 };
 
 static const aml_plugin_descriptor descriptor = {
