@@ -1,8 +1,7 @@
 /* Fitting and applying a model's feature steps, and their place in the model blob. The
- * categorical flags of each step's output follow the feature plugins' convention
- * (plugins/features/README.md): a step that keeps the column count keeps the flags, impute keeps
- * them and appends numeric indicators, select tells which input column each output came from
- * when given the probe row 0, 1, ..., n-1, and the encoders make every column numeric. */
+ * categorical flags of each step's output come from the step (its output_categorical), or, from
+ * a plugin without one, the ABI's rule: the same column count keeps the flags, any other makes
+ * every column numeric. */
 #include "pipeline.h"
 
 #include "config.h"
@@ -31,29 +30,18 @@ static aml_status step_error(aml_ctx *c, aml_host_ctx *hc, aml_status st, const 
     return aml_fail(c, st, "feature step %s: %s failed: %s", name, what, hc->msg[0] ? hc->msg : "no reason given");
 }
 
-/* The categorical flags of step i's output, from its input flags (see the file comment). */
-static uint8_t *output_flags(aml_ctx *c, aml_host_ctx *hc, const aml_pipeline *p, int i, int64_t n_in,
-                             const uint8_t *in_flags, int64_t n_out)
+/* The categorical flags of fitted step i's output (see the file comment). */
+static uint8_t *output_flags(const aml_pipeline *p, int i, int64_t n_in, const uint8_t *in_flags, int64_t n_out)
 {
     uint8_t *out = aml_xcalloc((size_t)n_out + 1, 1);
-    const char *name = p->plugins[i]->desc->name;
-    if (!strcmp(name, "select")) {
-        float *probe = aml_xmalloc(sizeof(float) * (size_t)n_in), *src = aml_xmalloc(sizeof(float) * (size_t)n_out);
-        for (int64_t j = 0; j < n_in; j++)
-            probe[j] = (float)j;
-        aml_matrix row = {probe, 1, n_in, n_in};
-        if (p->plugins[i]->desc->feature->transform(p->steps[i], hc, &row, src) == AML_OK)
-            for (int64_t j = 0; j < n_out; j++)
-                out[j] = src[j] >= 0 && src[j] < n_in ? in_flags[(int64_t)src[j]] : 0;
-        free(probe);
-        free(src);
-    } else if (!strcmp(name, "onehot") || !strcmp(name, "target_encode")) {
-        /* the encoders' output is numeric: the flags stay 0 */
-    } else if (n_out == n_in || !strcmp(name, "impute")) {
-        for (int64_t j = 0; j < n_in && j < n_out; j++)
-            out[j] = in_flags[j];
+    const aml_feature_vtable *v = p->plugins[i]->desc->feature;
+    if (v->version >= 2 && v->output_categorical) { /* a version-1 vtable ends before it */
+        v->output_categorical(p->steps[i], out);
+        for (int64_t j = 0; j < n_out; j++)
+            out[j] = out[j] != 0;
+    } else if (n_out == n_in) {
+        memcpy(out, in_flags, (size_t)n_in);
     }
-    (void)c;
     return out;
 }
 
@@ -116,7 +104,7 @@ aml_status aml_pipeline_fit(aml_ctx *c, aml_host_ctx *hc, aml_pipeline *p, const
         int64_t n_in = view.cols;
         if ((st = run_step(c, hc, p, i, &view, buf, &view)) != AML_OK)
             return st;
-        cur_flags = output_flags(c, hc, p, i, n_in, p->flags[i], view.cols);
+        cur_flags = output_flags(p, i, n_in, p->flags[i], view.cols);
     }
     p->out_cols = view.cols;
     p->out_categorical = cur_flags;

@@ -48,6 +48,9 @@ static void check_strategy(int strategy, float fill0, float fill3)
     float *out = transform(f, &X);
     expect_cells(out, want, 4, 9);
     free(out);
+    uint8_t flags[9];
+    vt->output_categorical(f, flags); /* the inputs' flags, then numeric indicators */
+    assert_memory_equal(flags, ((const uint8_t[]){0, 1, 0, 0, 0, 0, 0, 0, 0}), 9);
     vt->free(f);
 }
 

@@ -63,6 +63,9 @@ static void test_variance(void **state)
     aml_matrix mx = view(XV, 4, 6);
     aml_feature *f = fit_feature(params_of(&ps, NULL, 0, NULL, 0), &t, &mx, NULL);
     expect_kept(f, 6, (const int[]){1, 3, 5}, 3);
+    uint8_t flags[3];
+    vt->output_categorical(f, flags); /* the kept columns keep their flags */
+    assert_memory_equal(flags, ((const uint8_t[]){0, 1, 0}), 3);
     /* values pass through unchanged, unseen codes and non-finite cells included */
     const float Q[] = {N_, 7, 1, 42, 9, -INFINITY, 1, 2, 3, 4, 5, 6};
     const float want[] = {7, 42, -INFINITY, 2, 4, 6};

@@ -33,6 +33,9 @@ static void test_regression_by_hand(void **state)
     aml_target tg = {.value = y};
     aml_feature *f = fit_feature(params_of(&ps, "smoothing", 2, NULL, 0), &t, &mx, &tg);
     assert_int_equal(vt->output_cols(f), 2);
+    uint8_t flags[2] = {9, 9};
+    vt->output_categorical(f, flags); /* same column count, but the encodings are numeric */
+    assert_memory_equal(flags, ((const uint8_t[]){0, 0}), 2);
     const double p = 39.0 / 5;
     const float Q[] = {0, 1, 1, 2, N_, 3, 2, 4, -1, N_, 0.5f, 6, INFINITY, 7};
     const float want[] = {

@@ -163,7 +163,7 @@ typedef struct aml_model_vtable {
 
 typedef struct aml_feature aml_feature; /* defined by each feature plugin */
 typedef struct aml_feature_vtable {
-    uint32_t version; /* 1 */
+    uint32_t version; /* 2 (1: without output_categorical) */
     aml_status (*create)(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                          aml_feature **out);
     aml_status (*fit)(aml_feature *f, aml_host_ctx *c, const aml_matrix *X, const aml_target *y);
@@ -174,6 +174,11 @@ typedef struct aml_feature_vtable {
     aml_status (*load)(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                        aml_feature **out);
     void (*free)(aml_feature *f);
+    /* Version >= 2, optional (may be NULL): after fit, out[j] = 1 for each of the output_cols
+     * columns that holds category codes (a passed-through categorical input), 0 for numeric
+     * ones. Without it the host assumes a step that keeps the column count keeps the flags and
+     * any other makes every column numeric. */
+    void (*output_categorical)(const aml_feature *f, uint8_t *out);
 } aml_feature_vtable;
 
 /* What an exporter is given: the artifact's manifest so far and a way to write the model blob. */

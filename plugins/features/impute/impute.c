@@ -264,8 +264,15 @@ fail:
     return st;
 }
 
+/* The inputs keep their flags; the indicator columns are numeric. */
+static void impute_output_categorical(const aml_feature *f, uint8_t *out)
+{
+    memcpy(out, f->in.cat, (size_t)f->in.n_in);
+    memset(out + f->in.n_in, 0, (size_t)f->n_ind);
+}
+
 static const aml_feature_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = impute_create,
     .fit = impute_fit,
     .output_cols = impute_output_cols,
@@ -273,6 +280,7 @@ static const aml_feature_vtable vtable = {
     .save = impute_save,
     .load = impute_load,
     .free = impute_free,
+    .output_categorical = impute_output_categorical,
 };
 
 static const aml_plugin_descriptor descriptor = {

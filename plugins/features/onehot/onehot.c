@@ -324,8 +324,11 @@ fail:
     return st;
 }
 
+/* Indicator columns and passed-through numeric ones: all numeric. */
+static void onehot_output_categorical(const aml_feature *f, uint8_t *out) { memset(out, 0, (size_t)f->n_out); }
+
 static const aml_feature_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = onehot_create,
     .fit = onehot_fit,
     .output_cols = onehot_output_cols,
@@ -333,6 +336,7 @@ static const aml_feature_vtable vtable = {
     .save = onehot_save,
     .load = onehot_load,
     .free = onehot_free,
+    .output_categorical = onehot_output_categorical,
 };
 
 static const aml_plugin_descriptor descriptor = {

@@ -396,8 +396,11 @@ fail:
     return st;
 }
 
+/* Projections are numeric. */
+static void pca_output_categorical(const aml_feature *f, uint8_t *out) { memset(out, 0, (size_t)f->k); }
+
 static const aml_feature_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = pca_create,
     .fit = pca_fit,
     .output_cols = pca_output_cols,
@@ -405,6 +408,7 @@ static const aml_feature_vtable vtable = {
     .save = pca_save,
     .load = pca_load,
     .free = pca_free,
+    .output_categorical = pca_output_categorical,
 };
 
 static const aml_plugin_descriptor descriptor = {

@@ -233,8 +233,11 @@ fail:
     return st;
 }
 
+/* Every column passes through in place (categorical ones untouched): the flags are kept. */
+static void scale_output_categorical(const aml_feature *f, uint8_t *out) { memcpy(out, f->in.cat, (size_t)f->in.n_in); }
+
 static const aml_feature_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = scale_create,
     .fit = scale_fit,
     .output_cols = scale_output_cols,
@@ -242,6 +245,7 @@ static const aml_feature_vtable vtable = {
     .save = scale_save,
     .load = scale_load,
     .free = scale_free,
+    .output_categorical = scale_output_categorical,
 };
 
 static const aml_plugin_descriptor descriptor = {

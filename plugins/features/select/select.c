@@ -439,8 +439,15 @@ fail:
     return st;
 }
 
+/* The kept columns keep their flags. */
+static void select_output_categorical(const aml_feature *f, uint8_t *out)
+{
+    for (int64_t i = 0; i < f->n_out; i++)
+        out[i] = f->in.cat[f->kept[i]];
+}
+
 static const aml_feature_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = select_create,
     .fit = select_fit,
     .output_cols = select_output_cols,
@@ -448,6 +455,7 @@ static const aml_feature_vtable vtable = {
     .save = select_save,
     .load = select_load,
     .free = select_free,
+    .output_categorical = select_output_categorical,
 };
 
 static const aml_plugin_descriptor descriptor = {

@@ -458,8 +458,11 @@ fail:
     return st;
 }
 
+/* Encodings and passed-through numeric columns: all numeric. */
+static void te_output_categorical(const aml_feature *f, uint8_t *out) { memset(out, 0, (size_t)f->n_out); }
+
 static const aml_feature_vtable vtable = {
-    .version = 1,
+    .version = 2,
     .create = te_create,
     .fit = te_fit,
     .output_cols = te_output_cols,
@@ -467,6 +470,7 @@ static const aml_feature_vtable vtable = {
     .save = te_save,
     .load = te_load,
     .free = te_free,
+    .output_categorical = te_output_categorical,
 };
 
 static const aml_plugin_descriptor descriptor = {
