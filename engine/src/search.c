@@ -156,9 +156,17 @@ static void add_trial(search *s, aml_trial *t)
         s->best = t;
 }
 
-/* Ensemble candidates are the best trials; the out-of-fold predictions of the others are freed
- * as soon as ENSEMBLE_CANDIDATES better trials exist (they can never be among the best again). */
+/* Ensemble candidates are each family's best few trials, ENSEMBLE_CANDIDATES shared out among
+ * the families (at least 2 each): the library ensemble selection picks from stays diverse instead
+ * of twenty variants of the cheapest family, whose many trials also make its best score the most
+ * flattered by chance. Out-of-fold predictions of trials that can no longer be one are freed. */
 #define ENSEMBLE_CANDIDATES 20
+
+static int per_family(const search *s)
+{
+    int per = (ENSEMBLE_CANDIDATES + s->n_models - 1) / (s->n_models > 0 ? s->n_models : 1);
+    return per > 2 ? per : 2;
+}
 
 static int ranks_before(const search *s, const aml_trial *a, const aml_trial *b)
 {
@@ -169,19 +177,21 @@ static int ranks_before(const search *s, const aml_trial *a, const aml_trial *b)
     return a->id < b->id;
 }
 
-static void drop_weak_oof(search *s)
+/* After t is added: frees the out-of-fold predictions of the weakest trial of t's family once the
+ * family holds more than its share. */
+static void drop_weak_oof(search *s, const aml_trial *t)
 {
-    int64_t kept = 0;
+    int kept = 0;
     aml_trial *worst = NULL;
     for (int64_t i = 0; i < s->n_trials; i++) {
-        aml_trial *t = s->trials[i];
-        if (!t->oof)
+        aml_trial *u = s->trials[i];
+        if (!u->oof || u->cfg.plugin != t->cfg.plugin)
             continue;
         kept++;
-        if (!worst || ranks_before(s, worst, t))
-            worst = t;
+        if (!worst || ranks_before(s, worst, u))
+            worst = u;
     }
-    if (kept > ENSEMBLE_CANDIDATES) {
+    if (kept > per_family(s)) {
         free(worst->oof);
         worst->oof = NULL;
     }
@@ -217,7 +227,7 @@ static int record(search *s, aml_trial *t)
         free(t->oof);
         t->oof = NULL;
     }
-    drop_weak_oof(s);
+    drop_weak_oof(s, t);
     print_progress(s, 0);
     if (s->spec->lua && s->spec->on_trial_ref >= 0) {
         cJSON *p = aml_config_to_json(&t->cfg);
@@ -449,9 +459,10 @@ static double refit_resource(const search *s, const aml_trial *t)
     return fmin(1.0, t->used_resource * (double)s->data->n_rows / rows_trained(s, t));
 }
 
-/* The best full-resource trials, best first, with their out-of-fold predictions (recomputed for
- * trials read back from the journal, so a resumed search ensembles like an uninterrupted one). */
-static int ensemble_candidates(search *s, aml_trial **cand)
+/* Each family's best full-resource trials (per_family of them), best first, with their
+ * out-of-fold predictions (recomputed for trials read back from the journal, so a resumed search
+ * ensembles like an uninterrupted one), at most cap of them. */
+static int ensemble_candidates(search *s, aml_trial **cand, int cap)
 {
     int n = 0;
     aml_trial **all = aml_xmalloc(sizeof(aml_trial *) * (size_t)(s->n_trials + 1));
@@ -459,8 +470,15 @@ static int ensemble_candidates(search *s, aml_trial **cand)
         if (s->trials[i]->status == AML_TRIAL_OK && s->trials[i]->resource >= 1)
             all[n++] = s->trials[i];
     qsort_r(all, (size_t)n, sizeof *all, cmp_rank, s);
-    if (n > ENSEMBLE_CANDIDATES)
-        n = ENSEMBLE_CANDIDATES;
+    int chosen = 0;
+    for (int i = 0; i < n && chosen < cap; i++) {
+        int same = 0;
+        for (int j = 0; j < chosen; j++)
+            same += all[j]->cfg.plugin == all[i]->cfg.plugin;
+        if (same < per_family(s))
+            all[chosen++] = all[i]; /* rank order is kept */
+    }
+    n = chosen;
     int kept = 0;
     for (int i = 0; i < n; i++) {
         cand[kept] = all[i];
@@ -498,16 +516,18 @@ static void choose_final(search *s, final_plan *p)
 {
     memset(p, 0, sizeof *p);
     p->single_score = NAN;
-    aml_trial *cand[ENSEMBLE_CANDIDATES];
-    int n = s->spec->ensemble ? ensemble_candidates(s, cand) : 0;
+    const int cap = per_family(s) * s->n_models; /* every family's share */
+    aml_trial **cand = aml_xmalloc(sizeof(aml_trial *) * (size_t)cap);
+    int n = s->spec->ensemble ? ensemble_candidates(s, cand, cap) : 0;
     if (n < 2 || cancel_flag) {
+        free(cand);
         plan_single(p, (aml_trial *)s->best);
         return;
     }
-    const double *oof[ENSEMBLE_CANDIDATES];
+    const double **oof = aml_xmalloc(sizeof(double *) * (size_t)cap);
     for (int i = 0; i < n; i++)
         oof[i] = cand[i]->oof;
-    int counts[ENSEMBLE_CANDIDATES], one[ENSEMBLE_CANDIDATES];
+    int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), *one = aml_xmalloc(sizeof(int) * (size_t)cap);
     const aml_dataset *d = s->data;
     aml_metric by = aml_ensemble_selection_metric(s->metric);
     double by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
@@ -538,16 +558,20 @@ static void choose_final(search *s, final_plan *p)
         if (members >= 2 && !fits)
             fprintf(stderr, "automl: no time left to refit a %d-model ensemble; exporting the best trial\n", members);
         plan_single(p, (aml_trial *)s->best);
-        return;
+    } else {
+        p->members = aml_xmalloc(sizeof(aml_trial *) * (size_t)members);
+        p->counts = aml_xmalloc(sizeof(int) * (size_t)members);
+        for (int i = 0; i < n; i++)
+            if (counts[i]) {
+                p->members[p->n] = cand[i];
+                p->counts[p->n++] = counts[i];
+            }
+        p->ensemble_score = score;
     }
-    p->members = aml_xmalloc(sizeof(aml_trial *) * (size_t)members);
-    p->counts = aml_xmalloc(sizeof(int) * (size_t)members);
-    for (int i = 0; i < n; i++)
-        if (counts[i]) {
-            p->members[p->n] = cand[i];
-            p->counts[p->n++] = counts[i];
-        }
-    p->ensemble_score = score;
+    free(cand);
+    free(oof);
+    free(counts);
+    free(one);
 }
 
 static void plan_free(final_plan *p)
