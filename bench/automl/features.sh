@@ -21,7 +21,7 @@ return automl.search { data = "$WORK/$n.train.h5", budget = { seconds = $BUDGET 
 LUA
   "$AUTOML" search "$WORK/$n.lua" --threads 2 --out "$WORK/run-$n" > "$WORK/out" 2> /dev/null
   "$AUTOML" predict "$(sed -n 's/^artifact: //p' "$WORK/out")" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/err"
-  ours=$(sed -n 's/^accuracy on .*: \([0-9.]*\)$/\1/p' "$WORK/err")
+  ours=$(printf %.4f "$(sed -n 's/^accuracy on .*: \([0-9.]*\)$/\1/p' "$WORK/err")") # the peer's precision
   peer=$(/usr/bin/python3 bench/automl/features_peer.py "$WORK" "$n")
-  echo "| $n | $bar | $(printf %.4f "$ours") | $peer | $(awk -v a="$ours" -v b="$bar" 'BEGIN{print (a>=b)?"yes":"NO"}') | $(awk -v a="$ours" -v b="$peer" 'BEGIN{print (a>=b)?"yes":"NO"}') |"
+  echo "| $n | $bar | $ours | $peer | $(awk -v a="$ours" -v b="$bar" 'BEGIN{print (a>=b)?"yes":"NO"}') | $(awk -v a="$ours" -v b="$peer" 'BEGIN{print (a>=b)?"yes":"NO"}') |"
 done

@@ -82,11 +82,13 @@ static int assign_text(aml_config *cfg, int i, const char *s)
         return -1;
     if ((d->type == AML_PARAM_INT || d->type == AML_PARAM_BOOL) && v != floor(v))
         return -1;
-    if ((v < d->lo || v > d->hi) && v != d->def) /* the default is always allowed (l1 = 0: off) */
+    if (!aml_param_allows(d, v))
         return -1;
     cfg->num[i] = v;
     return 0;
 }
+
+int aml_param_allows(const aml_param_def *d, double v) { return (v >= d->lo && v <= d->hi) || v == d->def; }
 
 static double draw(aml_rng *rng, double lo, double hi, int log_scale, int integer)
 {

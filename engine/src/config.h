@@ -23,6 +23,9 @@ typedef struct aml_config {
     int pipeline;
 } aml_config;
 
+/* Whether v is an allowed number for d: inside [lo, hi], or the default, which is always allowed
+ * (linear's l1 = 0 means off, below the range the search draws from). */
+int aml_param_allows(const aml_param_def *d, double v);
 /* Every parameter at the plugin's default. */
 void aml_config_defaults(aml_config *cfg, const aml_plugin *p);
 /* The defaults, with the fixed values of the model spec applied (ms may be NULL). */

@@ -40,6 +40,9 @@ const char *aml_dataset_task_name(int task);
 /* A new dataset with the rows i where mask[i] == want, the same schema and a new fingerprint
  * (dataset_select.c). */
 aml_dataset *aml_dataset_select_rows(const aml_dataset *d, const uint8_t *mask, uint8_t want);
+/* Removes feature j (its column, name and levels) in place; the caller refreshes the fingerprint
+ * (dataset_select.c). */
+void aml_dataset_drop_feature(aml_dataset *d, int64_t j);
 
 /* Computes d->fingerprint from the schema and the contents. */
 void aml_dataset_fingerprint(aml_dataset *d);

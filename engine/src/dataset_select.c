@@ -1,5 +1,6 @@
-/* Taking a subset of a dataset's rows into a new dataset with the same schema: the train/test
- * split behind `automl split` and the held-out checks of tests and benchmarks. */
+/* Taking a subset of a dataset's rows into a new dataset with the same schema (the train/test
+ * split behind `automl split` and the held-out checks of tests and benchmarks), and dropping a
+ * feature in place (the spec's data.drop). */
 #include "dataset.h"
 
 #include <stdlib.h>
@@ -55,4 +56,24 @@ aml_dataset *aml_dataset_select_rows(const aml_dataset *d, const uint8_t *mask, 
     }
     aml_dataset_fingerprint(s);
     return s;
+}
+
+void aml_dataset_drop_feature(aml_dataset *d, int64_t j)
+{
+    int64_t nf = d->n_features;
+    for (int64_t i = 0; i < d->n_rows; i++) /* compact row by row, in place */
+        for (int64_t q = 0; q < nf; q++)
+            if (q != j)
+                d->X[i * (nf - 1) + q - (q > j)] = d->X[i * nf + q];
+    free(d->feature_names[j]);
+    if (d->categories[j]) {
+        for (int l = 0; l < d->n_categories[j]; l++)
+            free(d->categories[j][l]);
+        free(d->categories[j]);
+    }
+    memmove(d->feature_names + j, d->feature_names + j + 1, sizeof(char *) * (size_t)(nf - j - 1));
+    memmove(d->categorical + j, d->categorical + j + 1, (size_t)(nf - j - 1));
+    memmove(d->categories + j, d->categories + j + 1, sizeof(char **) * (size_t)(nf - j - 1));
+    memmove(d->n_categories + j, d->n_categories + j + 1, sizeof(int) * (size_t)(nf - j - 1));
+    d->n_features--;
 }

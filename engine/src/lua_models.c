@@ -2,6 +2,7 @@
  * override (a fixed value or an automl.* range) against the plugin's declared type and range. */
 #include "lua_host.h"
 
+#include "config.h"
 #include "lua_automl.h"
 
 #include <lauxlib.h>
@@ -99,7 +100,7 @@ static double check_value(aml_spec_loader *ld, int line, const char *field, cons
         if (is_int && !aml_spec_getint(L, idx, &iv))
             aml_spec_raise(ld, line, "%s: must be an integer in [%s, %s], got %s", field, lb, hb,
                      aml_spec_numtext(L, idx, nb, sizeof nb));
-        if (!(x >= pd->lo && x <= pd->hi) && x != pd->def) /* the default is always allowed (l1 = 0: off) */
+        if (!aml_param_allows(pd, x))
             aml_spec_raise(ld, line, "%s: must be in [%s, %s], got %s", field, lb, hb, aml_spec_numtext(L, idx, nb, sizeof nb));
         return x;
     }

@@ -329,6 +329,7 @@ static void *worker(void *arg)
 
 /* ---- setup ---- */
 
+/* The spec's data.drop: each named feature removed before anything else sees the table. */
 static aml_status drop_columns(aml_ctx *c, aml_dataset *d, char **names, int n)
 {
     for (int k = 0; k < n; k++) {
@@ -337,22 +338,7 @@ static aml_status drop_columns(aml_ctx *c, aml_dataset *d, char **names, int n)
             j++;
         if (j == d->n_features)
             return aml_fail(c, AML_ERR_INPUT, "%s: data.drop: no feature named '%s'", d->path, names[k]);
-        int64_t nf = d->n_features;
-        for (int64_t i = 0; i < d->n_rows; i++) /* compact row by row, in place */
-            for (int64_t q = 0; q < nf; q++)
-                if (q != j)
-                    d->X[i * (nf - 1) + q - (q > j)] = d->X[i * nf + q];
-        free(d->feature_names[j]);
-        if (d->categories[j]) {
-            for (int l = 0; l < d->n_categories[j]; l++)
-                free(d->categories[j][l]);
-            free(d->categories[j]);
-        }
-        memmove(d->feature_names + j, d->feature_names + j + 1, sizeof(char *) * (size_t)(nf - j - 1));
-        memmove(d->categorical + j, d->categorical + j + 1, (size_t)(nf - j - 1));
-        memmove(d->categories + j, d->categories + j + 1, sizeof(char **) * (size_t)(nf - j - 1));
-        memmove(d->n_categories + j, d->n_categories + j + 1, sizeof(int) * (size_t)(nf - j - 1));
-        d->n_features--;
+        aml_dataset_drop_feature(d, j);
     }
     if (n > 0)
         aml_dataset_fingerprint(d);
