@@ -97,4 +97,26 @@ expect 2 "automl: $TMP: not an artifact: no readable manifest.json" -- "$AUTOML"
 "$AUTOML" import datasets/iris.csv "$TMP/iris.h5" > /dev/null
 expect 2 "automl: $TMP/iris.h5: has 4 features, the model expects 13 (alcohol ...)" -- \
   "$AUTOML" predict "$artifact" "$TMP/iris.h5"
+
+# data.drop: the named features are gone before the search, and the artifact's inputs say so
+cols=$(sed -n 1p datasets/iris.csv)
+keep1=$(echo "$cols" | cut -d, -f1) drop2=$(echo "$cols" | cut -d, -f2) drop3=$(echo "$cols" | cut -d, -f3) keep4=$(echo "$cols" | cut -d, -f4)
+cat > "$TMP/drop.lua" <<LUA
+return automl.search {
+  data = automl.dataset{ path = "$TMP/iris.h5", drop = { "$drop2", "$drop3" } },
+  budget = { trials = 1 }, models = { "linear" }, ensemble = false,
+  export = { to = "$TMP/droprepo", name = "iris" },
+}
+LUA
+expect 0 "" -- "$AUTOML" search "$TMP/drop.lua" --out "$TMP/droprun"
+grep -q "^search: $TMP/iris.h5: 150 rows x 2 features" "$TMP/out" || fail "data.drop: $(sed -n 1p "$TMP/out")"
+/usr/bin/python3 - "$TMP/droprepo/iris/1/manifest.json" "$keep1" "$keep4" <<'PY' || fail "data.drop: the manifest's inputs"
+import json, sys
+m = json.load(open(sys.argv[1]))
+names = [f["name"] for f in m["input"]["features"]]
+assert names == sys.argv[2:4], names
+PY
+sed -i "s/\"$drop3\" }/\"$drop3\", \"no_such_column\" }/" "$TMP/drop.lua"
+expect 2 "automl: $TMP/iris.h5: data.drop: no feature named 'no_such_column'" -- \
+  "$AUTOML" search "$TMP/drop.lua" --out "$TMP/droprun2"
 finish
