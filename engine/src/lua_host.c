@@ -363,8 +363,8 @@ static void read_resampling(aml_spec_loader *ld, int t)
         char nb[64];
         if (aml_spec_field(L, v, "repeats") != LUA_TNIL) {
             lua_Integer r;
-            if (!aml_spec_getint(L, -1, &r) || r < 1 || r > 20)
-                aml_spec_raise(ld, aml_spec_key_line(ld, base, "repeats"), "resampling.repeats: must be an integer in [1, 20], got %s",
+            if (!aml_spec_getint(L, -1, &r) || r < 1 || r > AML_MAX_REPEATS)
+                aml_spec_raise(ld, aml_spec_key_line(ld, base, "repeats"), "resampling.repeats: must be an integer in [1, %d], got %s", AML_MAX_REPEATS,
                          lua_type(L, -1) == LUA_TNUMBER ? aml_spec_numtext(L, -1, nb, sizeof nb) : luaL_typename(L, -1));
             if (k == 1)
                 aml_spec_raise(ld, aml_spec_key_line(ld, base, "repeats"), "resampling.repeats: a holdout has no repeats (use kind = \"kfold\" or \"repeated\")");

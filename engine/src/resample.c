@@ -12,7 +12,6 @@
 #define AUTO_VALID_FRACTION 0.2
 #define AUTO_REPEAT_MAX_ROWS 2000
 #define AUTO_REPEATS 3
-#define MAX_REPEATS 20
 
 /* Counting sort of the rows by group, then a Fisher-Yates shuffle inside each group. Groups are
  * the classes 0..n_classes-1 plus a last one for labels out of range (only aml_split_holdout lets
@@ -135,8 +134,8 @@ aml_status aml_folds_make_repeated(aml_ctx *c, aml_resample_kind kind, int n_fol
         repeats = 1; /* leave-one-out deals the same folds whatever the shuffle */
     else if (repeats <= 0)
         repeats = n_rows <= AUTO_REPEAT_MAX_ROWS ? AUTO_REPEATS : 1;
-    if (repeats > MAX_REPEATS)
-        return aml_fail(c, AML_ERR_INPUT, "resampling: repeats must be between 1 and %d, got %d", MAX_REPEATS,
+    if (repeats > AML_MAX_REPEATS)
+        return aml_fail(c, AML_ERR_INPUT, "resampling: repeats must be between 1 and %d, got %d", AML_MAX_REPEATS,
                         repeats);
     if (kind == AML_RESAMPLE_KFOLD && (n_folds < 2 || n_folds > n_rows))
         return aml_fail(c, AML_ERR_INPUT,

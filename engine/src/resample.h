@@ -6,6 +6,8 @@
 
 typedef enum { AML_RESAMPLE_AUTO = 0, AML_RESAMPLE_HOLDOUT = 1, AML_RESAMPLE_KFOLD = 2 } aml_resample_kind;
 
+#define AML_MAX_REPEATS 20 /* k-fold deals at most this many times */
+
 typedef struct aml_folds {
     int n_splits;        /* holdout: 1; k-fold: k * repeats */
     int repeats;         /* k-fold: how many times the rows were shuffled and dealt (1: plain) */

@@ -456,12 +456,12 @@ static int ensemble_candidates(search *s, aml_trial **cand, int cap)
         if (s->trials[i]->status == AML_TRIAL_OK && s->trials[i]->resource >= 1)
             all[n++] = s->trials[i];
     qsort_r(all, (size_t)n, sizeof *all, cmp_rank, s);
-    int chosen = 0;
+    int chosen = 0, per = per_family(s);
     for (int i = 0; i < n && chosen < cap; i++) {
         int same = 0;
         for (int j = 0; j < chosen; j++)
             same += all[j]->cfg.plugin == all[i]->cfg.plugin;
-        if (same < per_family(s))
+        if (same < per)
             all[chosen++] = all[i]; /* rank order is kept */
     }
     n = chosen;
@@ -513,18 +513,18 @@ static void choose_final(search *s, final_plan *p)
     const double **oof = aml_xmalloc(sizeof(double *) * (size_t)cap);
     for (int i = 0; i < n; i++)
         oof[i] = cand[i]->oof;
-    int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), *one = aml_xmalloc(sizeof(int) * (size_t)cap);
+    int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), one = 1; /* the best candidate alone */
     const aml_dataset *d = s->data;
     aml_metric by = aml_ensemble_selection_metric(s->metric);
     double by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
                                           d->weight, 40, counts);
-    double by_single = aml_ensemble_select(by, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
-                                           d->value, d->weight, 1, one);
+    double by_single = aml_ensemble_score(by, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
+                                          d->value, d->weight, &one);
     /* what the leaderboard and the manifest show: the search's own metric */
     double score = aml_ensemble_score(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
                                       d->value, d->weight, counts);
     p->single_score = aml_ensemble_score(s->metric, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
-                                         d->value, d->weight, one);
+                                         d->value, d->weight, &one);
     int members = 0;
     double refit = 0;
     for (int i = 0; i < n; i++)
@@ -557,7 +557,6 @@ static void choose_final(search *s, final_plan *p)
     free(cand);
     free(oof);
     free(counts);
-    free(one);
 }
 
 static void plan_free(final_plan *p)
