@@ -106,6 +106,8 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
             cJSON_AddStringToObject(e, "plugin", f->members[k].plugin->desc->name);
             cJSON_AddStringToObject(e, "plugin_version", f->members[k].plugin->desc->version);
             cJSON_AddNumberToObject(e, "weight", f->weights[k]);
+            if (f->temperatures)
+                cJSON_AddNumberToObject(e, "temperature", f->temperatures[k]);
             cJSON_AddItemToObject(e, "params", aml_config_to_json(&f->member_cfgs[k]));
             if (f->members[k].resource > 0 && f->members[k].resource < 1) /* early stopping's share */
                 cJSON_AddNumberToObject(e, "resource", f->members[k].resource);

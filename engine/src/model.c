@@ -2,6 +2,7 @@
  * error messages carried into the engine context and the blob framed and checksummed. */
 #include "model.h"
 
+#include "calibration.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,8 @@ static aml_status ensemble_predict(aml_ctx *c, aml_host_ctx *hc, const aml_fitte
     aml_status st = AML_OK;
     for (int k = 0; k < m->n_members && st == AML_OK; k++) {
         st = aml_fitted_predict(c, hc, &m->members[k], X, part);
+        if (st == AML_OK && m->temperatures)
+            aml_temperature_apply(part, X->rows, m->n_outputs, m->temperatures[k]);
         for (size_t i = 0; st == AML_OK && i < n; i++)
             out[i] += m->weights[k] * part[i];
     }
@@ -161,6 +164,7 @@ void aml_fitted_free(aml_fitted *m)
     free(m->members);
     free(m->member_cfgs);
     free(m->weights);
+    free(m->temperatures);
     free(m->categorical);
     memset(m, 0, sizeof *m);
 }
@@ -206,6 +210,14 @@ static char *ensemble_params_text(const aml_fitted *m)
         char num[40];
         snprintf(num, sizeof num, "%.17g", m->weights[k]);
         cJSON_AddItemToArray(wts, cJSON_CreateRaw(num));
+    }
+    if (m->temperatures) {
+        cJSON *ts = cJSON_AddArrayToObject(o, "temperatures");
+        for (int k = 0; k < m->n_members; k++) {
+            char num[40];
+            snprintf(num, sizeof num, "%.17g", m->temperatures[k]);
+            cJSON_AddItemToArray(ts, cJSON_CreateRaw(num));
+        }
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -272,9 +284,11 @@ static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what,
 {
     cJSON *params = cJSON_Parse(params_text);
     const cJSON *wts = cJSON_GetObjectItemCaseSensitive(params, "weights");
+    const cJSON *temps = cJSON_GetObjectItemCaseSensitive(params, "temperatures"); /* optional */
     uint32_t n;
     aml_status st = AML_OK;
-    if (!cJSON_IsArray(wts) || aml_cursor_take(k, &n, 4) || n == 0 || (int)n != cJSON_GetArraySize(wts) || n > 100000) {
+    if (!cJSON_IsArray(wts) || aml_cursor_take(k, &n, 4) || n == 0 || (int)n != cJSON_GetArraySize(wts) || n > 100000 ||
+        (temps && (!cJSON_IsArray(temps) || (int)n != cJSON_GetArraySize(temps)))) {
         cJSON_Delete(params);
         return aml_fail(c, AML_ERR_FORMAT, "%s: corrupt ensemble header", what);
     }
@@ -283,9 +297,20 @@ static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what,
     m->categorical = NULL;
     aml_fitted_ensemble_init(m, &task, (int)n);
     free(categorical);
+    if (temps)
+        m->temperatures = aml_xmalloc(sizeof(double) * n);
     for (uint32_t i = 0; i < n && st == AML_OK; i++) {
         const cJSON *wt = cJSON_GetArrayItem(wts, (int)i);
         m->weights[i] = cJSON_IsNumber(wt) ? wt->valuedouble : 0;
+        if (temps) {
+            const cJSON *t = cJSON_GetArrayItem(temps, (int)i);
+            if (!cJSON_IsNumber(t) || !(t->valuedouble >= AML_TEMPERATURE_MIN && t->valuedouble <= AML_TEMPERATURE_MAX)) {
+                st = aml_fail(c, AML_ERR_FORMAT, "%s: ensemble member %u: temperature must be a number in [%g, %g]",
+                              what, i, AML_TEMPERATURE_MIN, AML_TEMPERATURE_MAX);
+                break;
+            }
+            m->temperatures[i] = t->valuedouble;
+        }
         uint64_t len;
         if (aml_cursor_take(k, &len, 8) || len > k->left) {
             st = aml_fail(c, AML_ERR_FORMAT, "%s: ensemble member %u is truncated", what, i);

@@ -21,6 +21,8 @@ typedef struct aml_fitted {
     struct aml_fitted *members;
     aml_config *member_cfgs;
     double *weights;       /* sum to 1 */
+    double *temperatures;  /* classification: each member's probabilities are tempered by this
+                              before averaging (calibration.h); NULL = all 1 */
 } aml_fitted;
 
 /* Makes *out an empty ensemble of n members for task (members[i], member_cfgs[i] and weights[i]
@@ -52,8 +54,9 @@ void aml_fitted_free(aml_fitted *m);
  * i64 n_features, n_features categorical flags, strings (u32 length + bytes) plugin name, plugin
  * version, params JSON, the pipeline section (pipeline.h; u32 0 when there are no steps), u64
  * payload length, payload (the plugin's save), 32-byte sha256 of all that precedes it. */
-/* An ensemble's blob has plugin name "ensemble", params {"weights": [...]}, and a payload of u32
- * member count then each member's own blob (u64 length + blob). */
+/* An ensemble's blob has plugin name "ensemble", params {"weights": [...]} (and "temperatures":
+ * [...] when a member is tempered), and a payload of u32 member count then each member's own blob
+ * (u64 length + blob). */
 #define AML_ENSEMBLE_NAME "ensemble"
 #define AML_BLOB_FORMAT_MAJOR 1
 #define AML_BLOB_FORMAT_MINOR 0

@@ -4,6 +4,7 @@
 #include "search.h"
 
 #include "artifact.h"
+#include "calibration.h"
 #include "ensemble.h"
 #include "journal.h"
 #include "leaderboard.h"
@@ -423,6 +424,7 @@ static char *default_run_dir(void)
 typedef struct final_plan {
     aml_trial **members;   /* the best trial alone, or the ensemble's members */
     int *counts;           /* times each member was picked (weights = counts / total) */
+    double *temperatures;  /* each member's calibration (classification ensembles; else NULL) */
     int n;
     double ensemble_score; /* out-of-fold score of the ensemble (NaN for a single model) */
     double single_score;   /* out-of-fold score of the best trial on the same rows */
@@ -511,10 +513,25 @@ static void choose_final(search *s, final_plan *p)
         return;
     }
     const double **oof = aml_xmalloc(sizeof(double *) * (size_t)cap);
-    for (int i = 0; i < n; i++)
-        oof[i] = cand[i]->oof;
-    int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), one = 1; /* the best candidate alone */
     const aml_dataset *d = s->data;
+    /* Classification: each candidate's probabilities calibrated by its own temperature first, so
+     * that selection by log loss weighs a forest's soft votes and a sharp model's alike. */
+    const int calibrate = d->task == AML_TASK_CLASSIFICATION && !getenv("AML_NO_TEMP");
+    double **calibrated = aml_xcalloc((size_t)cap, sizeof(double *));
+    double *temps = aml_xmalloc(sizeof(double) * (size_t)cap);
+    for (int i = 0; i < n; i++) {
+        temps[i] = 1;
+        oof[i] = cand[i]->oof;
+        if (!calibrate)
+            continue;
+        size_t len = (size_t)d->n_rows * (size_t)cand[i]->n_out;
+        calibrated[i] = aml_xmalloc(sizeof(double) * len);
+        memcpy(calibrated[i], cand[i]->oof, sizeof(double) * len);
+        temps[i] = aml_temperature_fit(calibrated[i], d->n_rows, d->n_classes, d->label, d->weight);
+        aml_temperature_apply(calibrated[i], d->n_rows, d->n_classes, temps[i]);
+        oof[i] = calibrated[i];
+    }
+    int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), one = 1; /* the best candidate alone */
     aml_metric by = aml_ensemble_selection_metric(s->metric);
     double by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
                                           d->weight, 40, counts);
@@ -547,13 +564,20 @@ static void choose_final(search *s, final_plan *p)
     } else {
         p->members = aml_xmalloc(sizeof(aml_trial *) * (size_t)members);
         p->counts = aml_xmalloc(sizeof(int) * (size_t)members);
+        p->temperatures = calibrate ? aml_xmalloc(sizeof(double) * (size_t)members) : NULL;
         for (int i = 0; i < n; i++)
             if (counts[i]) {
                 p->members[p->n] = cand[i];
+                if (calibrate)
+                    p->temperatures[p->n] = temps[i];
                 p->counts[p->n++] = counts[i];
             }
         p->ensemble_score = score;
     }
+    for (int i = 0; i < n; i++)
+        free(calibrated[i]);
+    free(calibrated);
+    free(temps);
     free(cand);
     free(oof);
     free(counts);
@@ -563,6 +587,7 @@ static void plan_free(final_plan *p)
 {
     free(p->members);
     free(p->counts);
+    free(p->temperatures);
 }
 
 /* Refits the plan's models on every row: one model, or an ensemble of them. */
@@ -591,6 +616,10 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
     for (int i = 0; i < p->n; i++)
         total += p->counts[i];
     aml_fitted_ensemble_init(out, &task, p->n);
+    if (p->temperatures) {
+        out->temperatures = aml_xmalloc(sizeof(double) * (size_t)p->n);
+        memcpy(out->temperatures, p->temperatures, sizeof(double) * (size_t)p->n);
+    }
     for (int i = 0; i < p->n; i++) {
         task.seed = p->members[i]->seed;
         aml_status st = aml_fitted_fit_resource(c, &hc, &p->members[i]->cfg, &task, &X, &y, NULL, NULL,
@@ -616,7 +645,7 @@ static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan
         /* Out of time (a busy machine, an estimate too low): the best trial alone, without a
          * deadline. A run a little over budget beats a run with nothing to show. */
         fprintf(stderr, "automl: %s; refitting the best trial alone\n", aml_errmsg(c));
-        final_plan single;
+        final_plan single = {0};
         plan_single(&single, (aml_trial *)best);
         double hard_end = s->hard_end;
         s->hard_end = 0;

@@ -51,6 +51,23 @@ expect 0 "" -- "$AUTOML" predict "$artifact" "$TMP/test.h5" -o "$TMP/pred.csv"
 [ "$(wc -l < "$TMP/pred.csv")" -eq 46 ] || fail "one prediction per row"
 at_least "wine held-out accuracy" "$(score_of "$TMP/err")" 0.90
 
+# an ensemble of a forest and linear models: each member's probabilities are calibrated by its own
+# temperature, which the artifact keeps (the manifest lists them; predict reproduces the refit)
+expect 0 "" -- "$AUTOML" import datasets/breast_cancer.csv "$TMP/bc.h5" --target target
+cat > "$TMP/bc.lua" <<LUA
+return automl.search { data = "$TMP/bc.h5", budget = { trials = 8 }, models = { "linear", "forest" }, seed = 1,
+                       export = { to = "$TMP/repo", name = "bc" } }
+LUA
+expect 0 "" -- "$AUTOML" search "$TMP/bc.lua" --threads 2 --out "$TMP/bc_run"
+m="$TMP/repo/bc/1/manifest.json"
+grep -q '"plugin":	"ensemble"' "$m" || fail "breast_cancer: no ensemble won: $(sed -n 3p "$TMP/out")"
+members=$(grep -c '"weight":' "$m") temps=$(grep -c '"temperature":' "$m")
+[ "$members" -ge 2 ] && [ "$temps" = "$members" ] || fail "ensemble: $members members, $temps temperatures"
+forest_t=$(awk '/"plugin":\t"forest"/ { f = 1 } f && /"temperature":/ { gsub(/[^0-9.]/, "", $2); print $2; exit }' "$m")
+awk -v t="$forest_t" 'BEGIN { exit !(t > 0 && t < 1) }' || fail "the forest's votes are not sharpened: temperature '$forest_t'"
+expect 0 "" -- "$AUTOML" predict "$TMP/repo/bc/1" "$TMP/bc.h5" --proba -o "$TMP/bc_pred.csv"
+cmp -s "$TMP/bc_pred.csv" "$TMP/bc_run/refit_predictions.csv" || fail "ensemble: predict differs from the refit predictions"
+
 # predict from the CSV by header name gives the same predictions as from HDF5
 expect 0 "" -- "$AUTOML" predict "$artifact" datasets/wine.csv -o "$TMP/pred_csv.csv"
 expect 0 "" -- "$AUTOML" predict "$artifact" "$TMP/wine.h5" -o "$TMP/pred_h5.csv"

@@ -1,7 +1,8 @@
 /* The search's parts on constructed cases: ensemble selection picks the complementary models,
  * TPE concentrates on a known optimum faster than random draws, successive halving runs its
- * rungs with the promised resources and promotes the best, and a model that stops early stops on
- * rows of its training fold, never on the fold it is scored on. */
+ * rungs with the promised resources and promotes the best, a model that stops early stops on
+ * rows of its training fold, never on the fold it is scored on, and temperature scaling finds the
+ * hand-computed temperature. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibration.h"
 #include "dataset.h"
 #include "ensemble.h"
 #include "scheduler.h"
@@ -108,6 +110,38 @@ static double run_sampler(int use_tpe, uint64_t seed, int n, double *last_mean)
     free(obs);
     *last_mean = tail; /* how many of the last 30 draws were near the optimum */
     return best;
+}
+
+static void temperature_scaling_by_hand(void **state)
+{
+    (void)state;
+    /* T = 0.5 squares the probabilities: (0.8, 0.2) -> (0.64, 0.04) / 0.68. */
+    double p[4] = {0.8, 0.2, NAN, NAN};
+    aml_temperature_apply(p, 2, 2, 0.5);
+    assert_true(fabs(p[0] - 0.64 / 0.68) < 1e-12 && fabs(p[1] - 0.04 / 0.68) < 1e-12);
+    assert_true(isnan(p[2]) && isnan(p[3])); /* a row without a prediction stays without one */
+
+    /* An under-confident model: (0.6, 0.4) on every row, right on 80 of 100. The best tempered
+     * probability is the frequency, 0.8: 1.5^(1/T) = 4, T = ln 1.5 / ln 4. */
+    enum { N = 100 };
+    double q[2 * N];
+    int32_t label[N];
+    for (int i = 0; i < N; i++) {
+        label[i] = i < 80 ? 0 : 1;
+        q[2 * i] = 0.6, q[2 * i + 1] = 0.4;
+    }
+    double t = aml_temperature_fit(q, N, 2, label, NULL);
+    assert_true(fabs(t - log(1.5) / log(4)) < 1e-6);
+    aml_temperature_apply(q, N, 2, t);
+    assert_true(fabs(q[0] - 0.8) < 1e-6);
+    /* Weights count rows: the 20 wrong rows weighing 4 each make the right class a 50/50 call,
+     * which no finite temperature of (0.6, 0.4) reaches: the search ends at the upper bound. */
+    float weight[N];
+    for (int i = 0; i < N; i++)
+        weight[i] = i < 80 ? 1 : 4;
+    for (int i = 0; i < N; i++)
+        q[2 * i] = 0.6, q[2 * i + 1] = 0.4;
+    assert_true(fabs(aml_temperature_fit(q, N, 2, label, weight) - AML_TEMPERATURE_MAX) < 1e-4);
 }
 
 static void tpe_concentrates_on_the_optimum(void **state)
@@ -335,6 +369,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ensemble_picks_complementary_models),
+        cmocka_unit_test(temperature_scaling_by_hand),
         cmocka_unit_test(tpe_concentrates_on_the_optimum),
         cmocka_unit_test(halving_rungs_and_promotions),
         cmocka_unit_test(async_halving_promotes_without_waiting),
