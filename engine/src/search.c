@@ -46,6 +46,7 @@ typedef struct search {
     double t0, hard_end;       /* hard_end = 0: no wall-clock budget */
     int threads, workers, threads_per_trial;
     const aml_trial *best;
+    const aml_trial **family_best; /* per family (models[]): its best full-resource trial */
     int stop;
     aml_status error;
     aml_ctx err;
@@ -110,13 +111,18 @@ static double refit_estimate(const search *s, const aml_trial *t)
     return t->fit_seconds * (double)s->data->n_rows / rows_trained(s, t);
 }
 
-/* When trials must be done so that the refit and export still fit in the budget: twice the
- * best trial's fit time scaled to all rows, plus a margin, and never more than half the budget. */
+/* When trials must be done so that the refit and export still fit in the budget: twice the best
+ * trial's fit time scaled to all rows, and 1.5 times that of every other family's best (the
+ * ensemble's likely members; choose_final shrinks an ensemble that still does not fit), plus a
+ * margin, and never more than half the budget. */
 static double trial_deadline(const search *s)
 {
     if (s->hard_end <= 0)
         return 0;
     double reserve = 0.3 + 2.0 * (s->best ? refit_estimate(s, s->best) : 0);
+    for (int m = 0; m < s->n_models; m++)
+        if (s->family_best[m] && s->family_best[m] != s->best)
+            reserve += 1.5 * refit_estimate(s, s->family_best[m]);
     double budget = s->spec->budget_seconds;
     if (reserve > 0.5 * budget)
         reserve = 0.5 * budget;
@@ -143,6 +149,15 @@ static void print_progress(search *s, int final)
         fputc('\n', stderr);
 }
 
+static int ranks_before(const search *s, const aml_trial *a, const aml_trial *b)
+{
+    if (aml_metric_better(s->metric, a->score, b->score))
+        return 1;
+    if (aml_metric_better(s->metric, b->score, a->score))
+        return 0;
+    return a->id < b->id;
+}
+
 static void add_trial(search *s, aml_trial *t)
 {
     if (s->n_trials == s->cap) {
@@ -150,11 +165,14 @@ static void add_trial(search *s, aml_trial *t)
         s->trials = aml_xrealloc(s->trials, sizeof(aml_trial *) * (size_t)s->cap);
     }
     s->trials[s->n_trials++] = t;
+    if (t->status != AML_TRIAL_OK || t->resource < 1)
+        return;
     /* Ties go to the lower id, as in the leaderboard. */
-    if (t->status == AML_TRIAL_OK && t->resource >= 1 &&
-        (!s->best || aml_metric_better(s->metric, t->score, s->best->score) ||
-         (t->score == s->best->score && t->id < s->best->id)))
+    if (!s->best || ranks_before(s, t, s->best))
         s->best = t;
+    for (int m = 0; m < s->n_models; m++)
+        if (s->models[m] == t->cfg.plugin && (!s->family_best[m] || ranks_before(s, t, s->family_best[m])))
+            s->family_best[m] = t;
 }
 
 /* Ensemble candidates are each family's best few trials, ENSEMBLE_CANDIDATES shared out among
@@ -167,15 +185,6 @@ static int per_family(const search *s)
 {
     int per = (ENSEMBLE_CANDIDATES + s->n_models - 1) / (s->n_models > 0 ? s->n_models : 1);
     return per > 2 ? per : 2;
-}
-
-static int ranks_before(const search *s, const aml_trial *a, const aml_trial *b)
-{
-    if (aml_metric_better(s->metric, a->score, b->score))
-        return 1;
-    if (aml_metric_better(s->metric, b->score, a->score))
-        return 0;
-    return a->id < b->id;
 }
 
 /* After t is added: frees the out-of-fold predictions of the weakest trial of t's family once the
@@ -516,7 +525,7 @@ static void choose_final(search *s, final_plan *p)
     const aml_dataset *d = s->data;
     /* Classification: each candidate's probabilities calibrated by its own temperature first, so
      * that selection by log loss weighs a forest's soft votes and a sharp model's alike. */
-    const int calibrate = d->task == AML_TASK_CLASSIFICATION && !getenv("AML_NO_TEMP");
+    const int calibrate = d->task == AML_TASK_CLASSIFICATION;
     double **calibrated = aml_xcalloc((size_t)cap, sizeof(double *));
     double *temps = aml_xmalloc(sizeof(double) * (size_t)cap);
     for (int i = 0; i < n; i++) {
@@ -533,23 +542,43 @@ static void choose_final(search *s, final_plan *p)
     }
     int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), one = 1; /* the best candidate alone */
     aml_metric by = aml_ensemble_selection_metric(s->metric);
-    double by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
-                                          d->weight, 40, counts);
-    double by_single = aml_ensemble_score(by, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
-                                          d->value, d->weight, &one);
+    double by_score, by_single, score;
+    int members, fits, left_out = 0;
+    /* An ensemble whose refit would overrun the budget loses its costliest member other than the
+     * best trial from the library, and selection runs again: a smaller ensemble beats none. */
+    for (;;) {
+        by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
+                                       d->weight, 40, counts);
+        members = 0;
+        double refit = 0, costliest = -1;
+        int drop = -1;
+        for (int i = 0; i < n; i++)
+            if (counts[i]) {
+                members++;
+                double r = refit_estimate(s, cand[i]);
+                refit += r;
+                if (i > 0 && r > costliest)
+                    costliest = r, drop = i;
+            }
+        fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+        if (fits || members < 2 || drop < 0 || n <= 2)
+            break;
+        free(calibrated[drop]);
+        for (int i = drop; i + 1 < n; i++)
+            cand[i] = cand[i + 1], oof[i] = oof[i + 1], calibrated[i] = calibrated[i + 1], temps[i] = temps[i + 1];
+        n--;
+        left_out++;
+    }
+    if (left_out && fits && members >= 2)
+        fprintf(stderr, "automl: %d costly candidate%s left out of the ensemble to refit it in the time left\n",
+                left_out, left_out == 1 ? "" : "s");
+    by_single = aml_ensemble_score(by, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
+                                   d->weight, &one);
     /* what the leaderboard and the manifest show: the search's own metric */
-    double score = aml_ensemble_score(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
-                                      d->value, d->weight, counts);
+    score = aml_ensemble_score(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
+                               d->weight, counts);
     p->single_score = aml_ensemble_score(s->metric, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
                                          d->value, d->weight, &one);
-    int members = 0;
-    double refit = 0;
-    for (int i = 0; i < n; i++)
-        if (counts[i]) {
-            members++;
-            refit += refit_estimate(s, cand[i]);
-        }
-    int fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
     /* kept when it is better by the selection metric and, selected by another one, not worse by
      * the search's own beyond the noise of a share on these rows (one standard error) */
     double slack = 0;
@@ -822,6 +851,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         goto done;
     }
     s.n_pipelines = aml_xcalloc((size_t)s.n_models + 1, sizeof(int));
+    s.family_best = aml_xcalloc((size_t)s.n_models + 1, sizeof *s.family_best);
     for (int m = 0; m < s.n_models; m++) {
         const aml_features_spec *f = aml_spec_features_for(spec, s.models[m]->desc->name);
         s.n_pipelines[m] = f ? f->n_choices : 1;
@@ -988,6 +1018,7 @@ done:
     free(s.models);
     free(s.model_specs);
     free(s.n_pipelines);
+    free(s.family_best);
     aml_journal_close(&s.journal);
     aml_splits_free(&s.splits);
     aml_dataset_free(s.data);
