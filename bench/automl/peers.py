@@ -3,9 +3,9 @@
   optuna  — Optuna 3.1 TPE (seed 0) over XGBoost 1.7 hist hyperparameters, 5-fold CV on the
             training part, stopped at the budget (checked between trials, as Optuna does), then
             the best configuration refitted on the training part and scored on the test part;
-  sklearn — scikit-learn 1.2 defaults (HistGradientBoosting, RandomForest, and LogisticRegression
-            or Ridge behind imputation + scaling), each fitted on the training part; the best test
-            score of the three is reported (generous to the peer).
+  sklearn — scikit-learn 1.2 defaults (sklearn_defaults.py: HistGradientBoosting, RandomForest,
+            and LogisticRegression or Ridge behind imputation + scaling), each fitted on the
+            training part; the best test score of the three is reported (generous to the peer).
 Prints one JSON object.
 
   OMP_NUM_THREADS=2 peers.py DIR NAME TASK BUDGET_SECONDS
@@ -14,28 +14,15 @@ import json
 import sys
 import time
 
-import h5py
-import numpy as np
 import optuna
 import xgboost as xgb
-from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
-                              RandomForestClassifier, RandomForestRegressor)
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+
+from sklearn_defaults import defaults, load, score
 
 d, name, task, budget = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-load = lambda part: [h5py.File(f"{d}/{name}.{part}.h5", "r")[k][()] for k in ("X", "y")]
-Xtr, ytr = load("train")
-Xte, yte = load("test")
+Xtr, ytr, Xte, yte = load(d, name, task)
 clf = task == "classification"
-if clf:
-    enc = LabelEncoder().fit(np.concatenate([ytr, yte]))
-    ytr, yte = enc.transform(ytr), enc.transform(yte)
-score = (lambda y, p: accuracy_score(y, p)) if clf else (lambda y, p: r2_score(y, p))
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -61,20 +48,10 @@ t0 = time.time()
 study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
 study.optimize(objective, timeout=budget)
 best = xgb_model(study.best_params).fit(Xtr, ytr)
-optuna_score = score(yte, best.predict(Xte))
+optuna_score = score(task, yte, best.predict(Xte))
 optuna_wall = time.time() - t0
 
-results = {}
-for label, model in (
-        ("hgb", HistGradientBoostingClassifier() if clf else HistGradientBoostingRegressor()),
-        # scikit-learn 1.2's forests reject NaN: impute first
-        ("rf", make_pipeline(SimpleImputer(), RandomForestClassifier(n_jobs=2, random_state=0) if clf
-                             else RandomForestRegressor(n_jobs=2, random_state=0))),
-        ("linear", make_pipeline(SimpleImputer(), StandardScaler(),
-                                 LogisticRegression(max_iter=1000) if clf else Ridge()))):
-    t = time.time()
-    model.fit(Xtr, ytr)
-    results[label] = (score(yte, model.predict(Xte)), time.time() - t)
+results = defaults(Xtr, ytr, Xte, yte, task)
 best_label = max(results, key=lambda k: results[k][0])
 print(json.dumps(dict(optuna=optuna_score, optuna_trials=len(study.trials), optuna_wall=optuna_wall,
                       sklearn=results[best_label][0], sklearn_model=best_label,

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Writes the fixed 75/25 split (train_test_split, random_state=0, stratified for classification)
-of one dataset as two HDF5 files in automl's schema, read by automl and by the peers alike.
+"""Writes the fixed 75/25 split (train_test_split, random_state=0 or SEED, stratified for
+classification) of one dataset as two HDF5 files in automl's schema, read by automl and by the
+peers alike.
 
-  split.py DATA.h5 OUT_DIR NAME     (DATA.h5: an automl- or h5py-written table with /X and /y)
+  split.py DATA.h5 OUT_DIR NAME [SEED]    (DATA.h5: an automl- or h5py-written table with /X and /y)
 """
 import sys
 
@@ -11,13 +12,14 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 src, out, name = sys.argv[1:4]
+seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 with h5py.File(src, "r") as f:
     X = f["X"][()].astype(np.float32)
     y = f["y"][()]
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["feature_names"][()]] if "feature_names" in f else None
     cat = f["categorical_idx"][()] if "categorical_idx" in f else None
 classification = np.issubdtype(y.dtype, np.integer)
-tr, te = train_test_split(np.arange(len(y)), test_size=0.25, random_state=0,
+tr, te = train_test_split(np.arange(len(y)), test_size=0.25, random_state=seed,
                           stratify=y if classification else None)
 for part, idx in (("train", tr), ("test", te)):
     with h5py.File(f"{out}/{name}.{part}.h5", "w") as g:

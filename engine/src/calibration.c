@@ -1,38 +1,38 @@
 /* Temperature scaling: a one-parameter fit by golden-section search on log T, where the log loss
- * of tempered probabilities is smooth and unimodal in practice. */
+ * of tempered probabilities is smooth and unimodal in practice. The logarithms of the
+ * probabilities are taken once; each step of the search then costs one exp per entry. */
 #include "calibration.h"
 
+#include "core.h"
+
 #include <math.h>
+#include <stdlib.h>
 
 #define EPS 1e-15 /* probabilities are clipped here before the logarithm, as the log loss does */
 
-/* Row r tempered into out (n_classes values). */
-static void temper_row(const double *p, int n_classes, double inv_t, double *out)
-{
-    double top = -INFINITY;
-    for (int k = 0; k < n_classes; k++) {
-        out[k] = inv_t * log(fmax(p[k], EPS));
-        top = fmax(top, out[k]);
-    }
-    double sum = 0;
-    for (int k = 0; k < n_classes; k++)
-        sum += out[k] = exp(out[k] - top); /* shifted by the largest: no overflow at small T */
-    for (int k = 0; k < n_classes; k++)
-        out[k] /= sum;
-}
+/* The usable rows (those with a prediction), as clipped log-probabilities with truth and weight. */
+typedef struct log_probs {
+    double *logp;
+    int32_t *label;
+    double *weight;
+    int64_t m;
+    int k;
+} log_probs;
 
-static double tempered_log_loss(const double *prob, int64_t n_rows, int n_classes, const int32_t *label,
-                                const float *weight, double t)
+/* Mean (weighted) log loss of the rows tempered by 1 / inv_t. */
+static double tempered_log_loss(const log_probs *lp, double inv_t)
 {
-    double loss = 0, total = 0, q[n_classes];
-    for (int64_t r = 0; r < n_rows; r++) {
-        const double *p = prob + r * n_classes;
-        if (isnan(p[0]))
-            continue;
-        temper_row(p, n_classes, 1 / t, q);
-        double w = weight ? weight[r] : 1;
-        loss -= w * log(fmax(q[label[r]], EPS));
-        total += w;
+    double loss = 0, total = 0;
+    for (int64_t r = 0; r < lp->m; r++) {
+        const double *z = lp->logp + r * lp->k;
+        double top = -INFINITY;
+        for (int c = 0; c < lp->k; c++)
+            top = fmax(top, inv_t * z[c]);
+        double sum = 0;
+        for (int c = 0; c < lp->k; c++)
+            sum += exp(inv_t * z[c] - top); /* shifted by the largest: no overflow at small T */
+        loss -= lp->weight[r] * (inv_t * z[lp->label[r]] - top - log(sum));
+        total += lp->weight[r];
     }
     return total > 0 ? loss / total : NAN;
 }
@@ -40,38 +40,63 @@ static double tempered_log_loss(const double *prob, int64_t n_rows, int n_classe
 double aml_temperature_fit(const double *prob, int64_t n_rows, int n_classes, const int32_t *label,
                            const float *weight)
 {
-    if (n_classes < 2 || isnan(tempered_log_loss(prob, n_rows, n_classes, label, weight, 1)))
+    if (n_classes < 2)
         return 1;
-    const double phi = (sqrt(5) - 1) / 2;
-    double a = log(AML_TEMPERATURE_MIN), b = log(AML_TEMPERATURE_MAX);
-    double x1 = b - phi * (b - a), x2 = a + phi * (b - a);
-    double f1 = tempered_log_loss(prob, n_rows, n_classes, label, weight, exp(x1));
-    double f2 = tempered_log_loss(prob, n_rows, n_classes, label, weight, exp(x2));
-    for (int i = 0; i < 40; i++) { /* the bracket shrinks to 1e-8 of its width */
-        if (f1 <= f2) {
-            b = x2, x2 = x1, f2 = f1;
-            x1 = b - phi * (b - a);
-            f1 = tempered_log_loss(prob, n_rows, n_classes, label, weight, exp(x1));
-        } else {
-            a = x1, x1 = x2, f1 = f2;
-            x2 = a + phi * (b - a);
-            f2 = tempered_log_loss(prob, n_rows, n_classes, label, weight, exp(x2));
-        }
+    log_probs lp = {.k = n_classes};
+    lp.logp = aml_xmalloc(sizeof(double) * (size_t)(n_rows * n_classes + 1));
+    lp.label = aml_xmalloc(sizeof(int32_t) * (size_t)(n_rows + 1));
+    lp.weight = aml_xmalloc(sizeof(double) * (size_t)(n_rows + 1));
+    for (int64_t r = 0; r < n_rows; r++) {
+        const double *p = prob + r * n_classes;
+        if (isnan(p[0]))
+            continue;
+        for (int c = 0; c < n_classes; c++)
+            lp.logp[lp.m * n_classes + c] = log(fmax(p[c], EPS));
+        lp.label[lp.m] = label[r];
+        lp.weight[lp.m++] = weight ? weight[r] : 1;
     }
-    return exp((a + b) / 2);
+    double t = 1;
+    if (!isnan(tempered_log_loss(&lp, 1))) {
+        const double phi = (sqrt(5) - 1) / 2;
+        double a = log(AML_TEMPERATURE_MIN), b = log(AML_TEMPERATURE_MAX);
+        double x1 = b - phi * (b - a), x2 = a + phi * (b - a);
+        double f1 = tempered_log_loss(&lp, exp(-x1)), f2 = tempered_log_loss(&lp, exp(-x2));
+        for (int i = 0; i < 40; i++) { /* the bracket shrinks to 1e-8 of its width */
+            if (f1 <= f2) {
+                b = x2, x2 = x1, f2 = f1;
+                x1 = b - phi * (b - a);
+                f1 = tempered_log_loss(&lp, exp(-x1));
+            } else {
+                a = x1, x1 = x2, f1 = f2;
+                x2 = a + phi * (b - a);
+                f2 = tempered_log_loss(&lp, exp(-x2));
+            }
+        }
+        t = exp((a + b) / 2);
+    }
+    free(lp.logp);
+    free(lp.label);
+    free(lp.weight);
+    return t;
 }
 
 void aml_temperature_apply(double *prob, int64_t n_rows, int n_classes, double t)
 {
     if (t == 1 || n_classes < 2)
         return;
-    double q[n_classes];
     for (int64_t r = 0; r < n_rows; r++) {
         double *p = prob + r * n_classes;
         if (isnan(p[0]))
             continue;
-        temper_row(p, n_classes, 1 / t, q);
-        for (int k = 0; k < n_classes; k++)
-            p[k] = q[k];
+        double top = -INFINITY;
+        for (int c = 0; c < n_classes; c++) {
+            p[c] = log(fmax(p[c], EPS)) / t;
+            top = fmax(top, p[c]);
+        }
+        double sum = 0;
+        for (int c = 0; c < n_classes; c++)
+            sum += p[c] = exp(p[c] - top);
+        for (int c = 0; c < n_classes; c++)
+            p[c] /= sum;
     }
 }
