@@ -123,7 +123,7 @@ static cJSON *build_manifest(const aml_export_request *req, int version)
     }
     cJSON_AddStringToObject(model, "blob", "model.bin");
     char bv[32];
-    snprintf(bv, sizeof bv, "%d.%d", AML_BLOB_FORMAT_MAJOR, AML_BLOB_FORMAT_MINOR);
+    snprintf(bv, sizeof bv, "%d.%d", aml_model_blob_format(f), AML_BLOB_FORMAT_MINOR);
     cJSON_AddStringToObject(model, "blob_format_version", bv);
     cJSON_AddItemToObject(m, "model", model);
     /* Every model plugin the artifact needs, once each. */

@@ -224,11 +224,13 @@ static char *ensemble_params_text(const aml_fitted *m)
     return text;
 }
 
+int aml_model_blob_format(const aml_fitted *m) { return m->n_members > 0 && m->temperatures ? 2 : 1; }
+
 aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_config *cfg, aml_writer *w)
 {
     int ensemble = m->n_members > 0;
     put(w, magic, 8);
-    put_u32(w, AML_BLOB_FORMAT_MAJOR);
+    put_u32(w, (uint32_t)aml_model_blob_format(m));
     put_u32(w, AML_BLOB_FORMAT_MINOR);
     put_u32(w, (uint32_t)m->task.kind);
     put_u32(w, (uint32_t)m->task.n_classes);

@@ -58,8 +58,13 @@ void aml_fitted_free(aml_fitted *m);
  * [...] when a member is tempered), and a payload of u32 member count then each member's own blob
  * (u64 length + blob). */
 #define AML_ENSEMBLE_NAME "ensemble"
-#define AML_BLOB_FORMAT_MAJOR 1
+/* The newest format this build reads and writes. 2.0: an ensemble with "temperatures", which a
+ * 1.x reader would ignore and so predict differently: it must refuse instead. Every other blob is
+ * still written as 1.0 (aml_model_blob_format). */
+#define AML_BLOB_FORMAT_MAJOR 2
 #define AML_BLOB_FORMAT_MINOR 0
+/* The major format version m's blob is written with. */
+int aml_model_blob_format(const aml_fitted *m);
 aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_config *cfg, aml_writer *w);
 /* Checks magic, size, checksum and version; finds the model plugin in reg and loads the model.
  * cfg (may be NULL) receives the stored parameters (left zeroed for an ensemble). what names the

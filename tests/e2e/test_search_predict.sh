@@ -65,6 +65,11 @@ members=$(grep -c '"weight":' "$m") temps=$(grep -c '"temperature":' "$m")
 [ "$members" -ge 2 ] && [ "$temps" = "$members" ] || fail "ensemble: $members members, $temps temperatures"
 forest_t=$(awk '/"plugin":\t"forest"/ { f = 1 } f && /"temperature":/ { gsub(/[^0-9.]/, "", $2); print $2; exit }' "$m")
 awk -v t="$forest_t" 'BEGIN { exit !(t > 0 && t < 1) }' || fail "the forest's votes are not sharpened: temperature '$forest_t'"
+# a 1.x reader would ignore the temperatures and predict differently: the blob is format 2.0, which
+# it refuses; a single model's blob stays 1.0
+grep -q '"blob_format_version":	"2.0"' "$m" || fail "a tempered ensemble's blob is not format 2.0"
+grep -q '"blob_format_version":	"1.0"' "$artifact/manifest.json" || fail "a single model's blob is not format 1.0"
+[ "$(od -An -tu4 -j8 -N4 "$TMP/repo/bc/1/model.bin" | tr -d ' ')" = 2 ] || fail "model.bin header: format major is not 2"
 expect 0 "" -- "$AUTOML" predict "$TMP/repo/bc/1" "$TMP/bc.h5" --proba -o "$TMP/bc_pred.csv"
 cmp -s "$TMP/bc_pred.csv" "$TMP/bc_run/refit_predictions.csv" || fail "ensemble: predict differs from the refit predictions"
 
