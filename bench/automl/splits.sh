@@ -15,20 +15,7 @@ export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-declare -A SOURCE
-for csv in datasets/*.csv; do
-  n=$(basename "$csv" .csv)
-  "$AUTOML" import "$csv" "$WORK/$n.full.h5" --target target > /dev/null
-  SOURCE[$n]=$WORK/$n.full.h5
-done
-if [ -d ../shared/datasets ]; then
-  for h5 in ../shared/datasets/*.h5; do
-    n=$(basename "$h5" .h5)
-    [ -n "${SOURCE[$n]:-}" ] || SOURCE[$n]=$h5
-  done
-fi
-names=("$@")
-[ ${#names[@]} -gt 0 ] || names=($(printf '%s\n' "${!SOURCE[@]}" | sort))
+. bench/automl/sources.sh "$@"
 
 echo "dataset seed automl hgb rf linear"
 for n in "${names[@]}"; do
