@@ -19,19 +19,25 @@ typedef struct log_probs {
     int k;
 } log_probs;
 
+/* log sum_c exp(inv_t z_c), shifted by the largest term: no overflow at small T. A row z of
+ * log-probabilities tempered by 1 / inv_t is exp(inv_t z_c - this). */
+static double log_normaliser(const double *z, int k, double inv_t)
+{
+    double top = -INFINITY, sum = 0;
+    for (int c = 0; c < k; c++)
+        top = fmax(top, inv_t * z[c]);
+    for (int c = 0; c < k; c++)
+        sum += exp(inv_t * z[c] - top);
+    return top + log(sum);
+}
+
 /* Mean (weighted) log loss of the rows tempered by 1 / inv_t. */
 static double tempered_log_loss(const log_probs *lp, double inv_t)
 {
     double loss = 0, total = 0;
     for (int64_t r = 0; r < lp->m; r++) {
         const double *z = lp->logp + r * lp->k;
-        double top = -INFINITY;
-        for (int c = 0; c < lp->k; c++)
-            top = fmax(top, inv_t * z[c]);
-        double sum = 0;
-        for (int c = 0; c < lp->k; c++)
-            sum += exp(inv_t * z[c] - top); /* shifted by the largest: no overflow at small T */
-        loss -= lp->weight[r] * (inv_t * z[lp->label[r]] - top - log(sum));
+        loss -= lp->weight[r] * (inv_t * z[lp->label[r]] - log_normaliser(z, lp->k, inv_t));
         total += lp->weight[r];
     }
     return total > 0 ? loss / total : NAN;
@@ -88,15 +94,10 @@ void aml_temperature_apply(double *prob, int64_t n_rows, int n_classes, double t
         double *p = prob + r * n_classes;
         if (isnan(p[0]))
             continue;
-        double top = -INFINITY;
-        for (int c = 0; c < n_classes; c++) {
-            p[c] = log(fmax(p[c], EPS)) / t;
-            top = fmax(top, p[c]);
-        }
-        double sum = 0;
         for (int c = 0; c < n_classes; c++)
-            sum += p[c] = exp(p[c] - top);
+            p[c] = log(fmax(p[c], EPS));
+        double norm = log_normaliser(p, n_classes, 1 / t);
         for (int c = 0; c < n_classes; c++)
-            p[c] /= sum;
+            p[c] = exp(1 / t * p[c] - norm);
     }
 }

@@ -111,6 +111,13 @@ static double refit_estimate(const search *s, const aml_trial *t)
     return t->fit_seconds * (double)s->data->n_rows / rows_trained(s, t);
 }
 
+/* When the final refit must be done (hard_end > 0 only): the budget's end plus its tolerance,
+ * max(2 s, 5 %), less a margin for the export. */
+static double refit_end(const search *s)
+{
+    return s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+}
+
 /* When trials must be done so that the refit and export still fit in the budget: twice the best
  * trial's fit time scaled to all rows, and 1.5 times that of every other family's best (the
  * ensemble's likely members; choose_final shrinks an ensemble that still does not fit), plus a
@@ -560,7 +567,7 @@ static void choose_final(search *s, final_plan *p)
                 if (i > 0 && r > costliest)
                     costliest = r, drop = i;
             }
-        fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+        fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < refit_end(s);
         if (fits || members < 2 || drop < 0 || n <= 2)
             break;
         free(calibrated[drop]);
@@ -632,7 +639,7 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
     hc.verbose = 2; /* plugins' warnings and errors only */
     /* The refit may run a little past the trial deadline but not past the budget's tolerance. */
     if (s->hard_end > 0)
-        hc.deadline = s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+        hc.deadline = refit_end(s);
     if (p->n == 1) {
         task.seed = p->members[0]->seed;
         aml_status st = aml_fitted_fit_resource(c, &hc, &p->members[0]->cfg, &task, &X, &y, NULL, NULL,
