@@ -49,7 +49,19 @@ static char *params_text(const aml_trial *t)
     return s;
 }
 
-/* "k=v k=v" with 4 significant digits: for the terminal (leaderboard.csv keeps exact values). */
+/* The trial's feature steps, "impute+onehot" ("" without any). */
+static void steps_text(const aml_trial *t, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < t->cfg.n_steps && used < n; i++) {
+        int w = snprintf(buf + used, n - used, "%s%s", i ? "+" : "", t->cfg.steps[i]->desc->name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* "k=v k=v" with 4 significant digits, then "features=..." when the trial has feature steps:
+ * for the terminal (leaderboard.csv keeps exact values). */
 static void params_short(const aml_trial *t, char *buf, size_t n)
 {
     const aml_plugin_descriptor *d = t->cfg.plugin->desc;
@@ -61,6 +73,10 @@ static void params_short(const aml_trial *t, char *buf, size_t n)
                               : snprintf(buf + used, n - used, "%s%s=%.4g", sep, d->params[i].name, t->cfg.num[i]);
         used += w > 0 ? (size_t)w : 0;
     }
+    char steps[128];
+    steps_text(t, steps, sizeof steps);
+    if (steps[0] && used < n)
+        snprintf(buf + used, n - used, "%sfeatures=%s", used ? " " : "", steps);
 }
 
 void aml_leaderboard_print(FILE *f, aml_trial **ptrs, int64_t n, aml_metric metric, int top,
@@ -78,7 +94,7 @@ void aml_leaderboard_print(FILE *f, aml_trial **ptrs, int64_t n, aml_metric metr
             snprintf(score, sizeof score, "%.4f ± %.4f", t->score, fold_std(t));
         else
             snprintf(score, sizeof score, "failed");
-        char params[256];
+        char params[384];
         params_short(t, params, sizeof params);
         fprintf(f, "%-5lld %-6lld %-12s %-18s %8.2f  %s\n", (long long)i + 1, (long long)t->id,
                 t->cfg.plugin->desc->name, score, t->seconds, params);
@@ -105,12 +121,12 @@ aml_status aml_leaderboard_write_csv(aml_ctx *c, const char *path, aml_trial **p
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    fprintf(f, "rank,trial,model,status,%s,%s_std,folds,seconds,fit_seconds,params,error,resource\n",
+    fprintf(f, "rank,trial,model,status,%s,%s_std,folds,seconds,fit_seconds,params,error,resource,features\n",
             aml_metric_name(metric), aml_metric_name(metric));
     if (ens && !isnan(ens->score)) {
         fprintf(f, "0,,ensemble,ok,%.17g,,,,,", ens->score);
         put_field(f, ens->members);
-        fputs(",,1\n", f);
+        fputs(",,1,\n", f);
     }
     for (int64_t i = 0; i < n; i++) {
         const aml_trial *t = ptrs[i];
@@ -126,7 +142,9 @@ aml_status aml_leaderboard_write_csv(aml_ctx *c, const char *path, aml_trial **p
         free(params);
         fputc(',', f);
         put_field(f, t->error ? t->error : "");
-        fprintf(f, ",%.6g\n", t->resource);
+        char steps[128];
+        steps_text(t, steps, sizeof steps);
+        fprintf(f, ",%.6g,%s\n", t->resource, steps);
     }
     fclose(f);
     aml_status st = aml_write_file_atomic(c, path, buf, len);

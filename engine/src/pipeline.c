@@ -11,17 +11,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-int aml_pipeline_auto(const aml_registry *reg, const char *model, int has_missing, int has_categorical,
-                      const aml_plugin **plugins)
+static int is_tree_ensemble(const char *model) { return !strcmp(model, "gbdt") || !strcmp(model, "forest"); }
+
+int aml_pipeline_auto_variants(const char *model, int has_missing)
 {
-    if (!strcmp(model, "gbdt") || !strcmp(model, "forest"))
-        return 0;
+    return is_tree_ensemble(model) && has_missing ? 2 : 1;
+}
+
+/* A tree's imputation: the mean lands between a column's values (a missing vote between no and
+ * yes), and no indicator columns, which would hand the trees their own missing-value routing
+ * back. */
+static aml_param_range tree_impute_params[] = {
+    {.name = "strategy", .kind = AML_RANGE_FIXED, .str = "mean"},
+    {.name = "add_indicator", .kind = AML_RANGE_FIXED, .str = "false"},
+};
+static const aml_model_spec tree_impute = {.name = "impute", .ranges = tree_impute_params, .n_ranges = 2};
+
+int aml_pipeline_auto(const aml_registry *reg, const char *model, int variant, int has_missing, int has_categorical,
+                      const aml_plugin **plugins, const aml_model_spec **params)
+{
     int n = 0;
     const aml_plugin *p;
+    if (is_tree_ensemble(model)) {
+        if (variant == 1 && has_missing && (p = aml_registry_find(reg, AML_PLUGIN_FEATURE, "impute")))
+            params[n] = &tree_impute, plugins[n++] = p;
+        return n;
+    }
     if (has_missing && (p = aml_registry_find(reg, AML_PLUGIN_FEATURE, "impute")))
-        plugins[n++] = p;
+        params[n] = NULL, plugins[n++] = p;
     if (has_categorical && (p = aml_registry_find(reg, AML_PLUGIN_FEATURE, "onehot")))
-        plugins[n++] = p;
+        params[n] = NULL, plugins[n++] = p;
     return n;
 }
 

@@ -1,8 +1,9 @@
 /* The portfolio. Ordered by expected cost on small and medium tables, so that a short budget
  * still gets a strong model: the closed-form and near-closed-form learners first, then the tree
- * ensembles, then the network. Each family's first entry is its defaults; the others are
- * settings that do well across tabular benchmarks (lower learning rates with more trees, extra
- * trees, distance-weighted neighbours, stronger or weaker penalties). */
+ * ensembles, then the network. Each family's first entry is its defaults (tried with each of the
+ * family's pipelines when it has several); the others are settings that do well across tabular
+ * benchmarks (lower learning rates with more trees, extra trees, distance-weighted neighbours,
+ * stronger or weaker penalties). */
 #include "portfolio.h"
 
 #include <stdlib.h>
@@ -64,11 +65,29 @@ static void clip_to_spec(aml_config *cfg, const aml_model_spec *ms)
     }
 }
 
+static int pipelines_of(const aml_space *sp, int m) { return sp->n_pipelines ? sp->n_pipelines[m] : 1; }
+
+/* Appends cfg (taking it over) with its pipeline 0, then copies of it with pipelines 1 ..
+ * pipelines - 1: a family's defaults are tried with each pipeline the family may choose from. */
+static void append(aml_config **list, int *n, int *cap, aml_config *cfg, int pipelines)
+{
+    if (*n + pipelines > *cap) {
+        *cap = *n + pipelines;
+        *list = aml_xrealloc(*list, sizeof(aml_config) * (size_t)*cap);
+    }
+    (*list)[(*n)++] = *cfg;
+    for (int k = 1; k < pipelines; k++) {
+        aml_config_copy(&(*list)[*n], cfg);
+        (*list)[(*n)++].pipeline = k;
+    }
+}
+
 int aml_portfolio(const aml_space *sp, aml_config **out)
 {
-    int n = 0, cap = (int)(sizeof entries / sizeof entries[0]);
+    const int n_entries = (int)(sizeof entries / sizeof entries[0]);
+    int n = 0, cap = n_entries;
     aml_config *list = aml_xcalloc((size_t)cap, sizeof(aml_config));
-    for (int e = 0; e < cap; e++) {
+    for (int e = 0; e < n_entries; e++) {
         int m = 0;
         while (m < sp->n_models && strcmp(sp->models[m]->desc->name, entries[e].family) != 0)
             m++;
@@ -92,7 +111,7 @@ int aml_portfolio(const aml_space *sp, aml_config **out)
         aml_config_free(&base);
         if (ok) {
             clip_to_spec(&cfg, sp->specs[m]);
-            list[n++] = cfg;
+            append(&list, &n, &cap, &cfg, entries[e].settings[0] ? 1 : pipelines_of(sp, m));
         } else {
             aml_config_free(&cfg);
         }
@@ -105,10 +124,10 @@ int aml_portfolio(const aml_space *sp, aml_config **out)
             listed = list[e].plugin == sp->models[m];
         if (listed)
             continue;
-        list = aml_xrealloc(list, sizeof(aml_config) * (size_t)(n + 1));
-        aml_config_base(&list[n], sp->models[m], sp->specs[m]);
-        clip_to_spec(&list[n], sp->specs[m]);
-        n++;
+        aml_config cfg;
+        aml_config_base(&cfg, sp->models[m], sp->specs[m]);
+        clip_to_spec(&cfg, sp->specs[m]);
+        append(&list, &n, &cap, &cfg, pipelines_of(sp, m));
     }
     *out = list;
     return n;

@@ -70,16 +70,21 @@ static int is_done(const search *s, int64_t id)
     return s->n_done && bsearch(&id, s->done_ids, (size_t)s->n_done, sizeof(int64_t), cmp_i64);
 }
 
+/* Whether family's pipeline is "auto" alone (not one of several choices): then the variants of
+ * pipeline.h are its choices. */
+static int auto_only(const aml_features_spec *f) { return !f || (f->n_choices == 1 && f->choices[0].automatic); }
+
 /* The feature steps of cfg's family: the spec's pipeline (the one cfg->pipeline picks among the
- * family's choices), or for "auto" what suits the family and this data (pipeline.h). */
+ * family's choices), or for "auto" what suits the family and this data (pipeline.h; the variant
+ * cfg->pipeline picks when "auto" is the family's only pipeline). */
 static void set_steps(const search *s, aml_config *cfg)
 {
     const aml_features_spec *f = aml_spec_features_for(s->spec, cfg->plugin->desc->name);
     const aml_pipeline_spec *p = f ? &f->choices[cfg->pipeline < f->n_choices ? cfg->pipeline : 0] : NULL;
     memset(cfg->step_params, 0, sizeof cfg->step_params);
     if (!p || p->automatic) {
-        cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin->desc->name, s->has_missing, s->has_categorical,
-                                         cfg->steps);
+        cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin->desc->name, auto_only(f) ? cfg->pipeline : 0,
+                                         s->has_missing, s->has_categorical, cfg->steps, cfg->step_params);
         return;
     }
     cfg->n_steps = 0;
@@ -861,7 +866,8 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     s.family_best = aml_xcalloc((size_t)s.n_models + 1, sizeof *s.family_best);
     for (int m = 0; m < s.n_models; m++) {
         const aml_features_spec *f = aml_spec_features_for(spec, s.models[m]->desc->name);
-        s.n_pipelines[m] = f ? f->n_choices : 1;
+        s.n_pipelines[m] = auto_only(f) ? aml_pipeline_auto_variants(s.models[m]->desc->name, s.has_missing)
+                                        : f->n_choices;
     }
     aml_space space = {.models = s.models, .specs = s.model_specs, .n_pipelines = s.n_pipelines, .n_models = s.n_models};
     s.sched = aml_scheduler_new((aml_strategy)strategy, spec->seed, &space, s.metric, s.hard_end <= 0);

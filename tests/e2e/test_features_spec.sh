@@ -25,11 +25,15 @@ LUA
 expect 0 "" -- "$AUTOML" search "$TMP/spec.lua" --out "$TMP/run" --parallel 1
 artifact=$(sed -n 's/^artifact: //p' "$TMP/out")
 j="$TMP/run/trials.jsonl"
-# every linear trial has exactly its three steps; forest keeps "auto" (no steps for trees)
+# every linear trial has exactly its three steps; forest keeps "auto": on this data with missing
+# cells, native missing values (no steps) or mean imputation, and its defaults try both
 [ "$(grep -c '"model":"linear"' "$j")" -gt 0 ] || fail "no linear trials"
 [ "$(grep '"model":"linear"' "$j" | grep -vc '"pipeline":\["impute","onehot","scale"\]')" -eq 0 ] \
   || fail "a linear trial without impute, onehot, scale"
-grep '"model":"forest"' "$j" | grep -q '"pipeline"' && fail "forest got feature steps under default = auto"
+grep '"model":"forest"' "$j" | grep '"pipeline"' | grep -vq '"pipeline_choice":1,"pipeline":\["impute"\]' \
+  && fail "forest got other feature steps than impute under default = auto"
+grep '"model":"forest"' "$j" | grep -vq '"pipeline"' || fail "forest never ran on native missing values"
+grep '"model":"forest"' "$j" | grep -q '"pipeline":\["impute"\]' || fail "forest never ran imputed"
 # knn tried both of its pipelines, and none of the trials failed
 grep '"model":"knn"' "$j" | grep -v pipeline_choice | grep -q '"pipeline":\["impute","onehot"\]' \
   || fail "knn never ran its first pipeline"
@@ -48,6 +52,10 @@ lin = [mm for mm in models if mm.get("plugin") == "linear"]
 for mm in lin:
     ps = {s["plugin"]: s["params"] for s in mm["pipeline"]}
     assert ps["impute"]["strategy"] == "most_frequent" and ps["onehot"]["max_levels"] == 2, ps
+for mm in models: # a forest's imputation under "auto": means, no indicator columns
+    if mm.get("plugin") == "forest" and mm["pipeline"]:
+        ps = {s["plugin"]: s["params"] for s in mm["pipeline"]}
+        assert ps["impute"]["strategy"] == "mean" and ps["impute"]["add_indicator"] is False, ps
 PY
 
 # the raw CSV gives the same predictions as the HDF5 file

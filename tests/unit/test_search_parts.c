@@ -15,6 +15,8 @@
 #include "calibration.h"
 #include "dataset.h"
 #include "ensemble.h"
+#include "pipeline.h"
+#include "portfolio.h"
 #include "scheduler.h"
 #include "trial.h"
 
@@ -355,6 +357,37 @@ static void stopping_rows_come_from_the_training_fold(void **state)
     aml_dataset_free(d);
 }
 
+/* A family's defaults come once per pipeline it may choose from, pipeline 0 first; a portfolio
+ * entry that is not the defaults comes once. "forest" here is a stand-in with the fake's
+ * parameters: the portfolio's other forest settings do not fit it and are left out. */
+static void portfolio_tries_defaults_with_each_pipeline(void **state)
+{
+    (void)state;
+    static const aml_plugin_descriptor forest_desc = {
+        AML_PLUGIN_DESCRIPTOR_INIT, .kind = AML_PLUGIN_MODEL, .name = "forest", .version = "1",
+        .params = fake_params, .n_params = 2};
+    static const aml_plugin forest = {.desc = &forest_desc};
+    const aml_plugin *models[2] = {&forest, &fake};
+    const aml_model_spec *specs[2] = {NULL, NULL};
+    const int pipelines[2] = {aml_pipeline_auto_variants("forest", 1), 3};
+    assert_int_equal(pipelines[0], 2);
+    assert_int_equal(aml_pipeline_auto_variants("forest", 0), 1);
+    assert_int_equal(aml_pipeline_auto_variants("linear", 1), 1);
+    aml_space sp = {.models = models, .specs = specs, .n_pipelines = pipelines, .n_models = 2};
+    aml_config *list;
+    int n = aml_portfolio(&sp, &list);
+    assert_int_equal(n, 5);
+    const aml_plugin *family[5] = {&forest, &forest, &fake, &fake, &fake};
+    const int pipeline[5] = {0, 1, 0, 1, 2};
+    for (int i = 0; i < n; i++) {
+        assert_ptr_equal(list[i].plugin, family[i]);
+        assert_int_equal(list[i].pipeline, pipeline[i]);
+        assert_true(list[i].num[0] == 0.5 && list[i].num[1] == 1); /* the defaults */
+        aml_config_free(&list[i]);
+    }
+    free(list);
+}
+
 static void strategy_names(void **state)
 {
     (void)state;
@@ -374,6 +407,7 @@ int main(void)
         cmocka_unit_test(halving_rungs_and_promotions),
         cmocka_unit_test(async_halving_promotes_without_waiting),
         cmocka_unit_test(stopping_rows_come_from_the_training_fold),
+        cmocka_unit_test(portfolio_tries_defaults_with_each_pipeline),
         cmocka_unit_test(strategy_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
