@@ -519,6 +519,20 @@ static void plan_single(final_plan *p, aml_trial *best)
     p->ensemble_score = NAN;
 }
 
+/* One trial in the library ensemble selection draws from. */
+typedef struct {
+    aml_trial *trial;
+    double *calibrated; /* classification: its out-of-fold probabilities tempered (owned) */
+    double temperature; /* 1 for regression */
+} candidate;
+
+/* The out-of-fold predictions selection reads: the calibrated ones where there are. */
+static void candidate_oofs(const candidate *cand, int n, const double **oof)
+{
+    for (int i = 0; i < n; i++)
+        oof[i] = cand[i].calibrated ? cand[i].calibrated : cand[i].trial->oof;
+}
+
 /* Ensemble selection over the candidates; the ensemble is kept only when it beats the best trial
  * out of fold and its refit fits in the time left. */
 static void choose_final(search *s, final_plan *p)
@@ -526,48 +540,48 @@ static void choose_final(search *s, final_plan *p)
     memset(p, 0, sizeof *p);
     p->single_score = NAN;
     const int cap = per_family(s) * s->n_models; /* every family's share */
-    aml_trial **cand = aml_xmalloc(sizeof(aml_trial *) * (size_t)cap);
-    int n = s->spec->ensemble ? ensemble_candidates(s, cand, cap) : 0;
+    aml_trial **trials = aml_xmalloc(sizeof(aml_trial *) * (size_t)cap);
+    int n = s->spec->ensemble ? ensemble_candidates(s, trials, cap) : 0;
     if (n < 2 || cancel_flag) {
-        free(cand);
+        free(trials);
         plan_single(p, (aml_trial *)s->best);
         return;
     }
-    const double **oof = aml_xmalloc(sizeof(double *) * (size_t)cap);
     const aml_dataset *d = s->data;
+    const int n_out = trials[0]->n_out;
     /* Classification: each candidate's probabilities calibrated by its own temperature first, so
      * that selection by log loss weighs a forest's soft votes and a sharp model's alike. */
     const int calibrate = d->task == AML_TASK_CLASSIFICATION;
-    double **calibrated = aml_xcalloc((size_t)cap, sizeof(double *));
-    double *temps = aml_xmalloc(sizeof(double) * (size_t)cap);
+    candidate *cand = aml_xcalloc((size_t)n, sizeof *cand);
     for (int i = 0; i < n; i++) {
-        temps[i] = 1;
-        oof[i] = cand[i]->oof;
+        cand[i] = (candidate){.trial = trials[i], .temperature = 1};
         if (!calibrate)
             continue;
-        size_t len = (size_t)d->n_rows * (size_t)cand[i]->n_out;
-        calibrated[i] = aml_xmalloc(sizeof(double) * len);
-        memcpy(calibrated[i], cand[i]->oof, sizeof(double) * len);
-        temps[i] = aml_temperature_fit(calibrated[i], d->n_rows, d->n_classes, d->label, d->weight);
-        aml_temperature_apply(calibrated[i], d->n_rows, d->n_classes, temps[i]);
-        oof[i] = calibrated[i];
+        size_t len = (size_t)d->n_rows * (size_t)n_out;
+        cand[i].calibrated = aml_xmalloc(sizeof(double) * len);
+        memcpy(cand[i].calibrated, trials[i]->oof, sizeof(double) * len);
+        cand[i].temperature = aml_temperature_fit(cand[i].calibrated, d->n_rows, d->n_classes, d->label, d->weight);
+        aml_temperature_apply(cand[i].calibrated, d->n_rows, d->n_classes, cand[i].temperature);
     }
-    int *counts = aml_xmalloc(sizeof(int) * (size_t)cap), one = 1; /* the best candidate alone */
+    free(trials);
+    const double **oof = aml_xmalloc(sizeof(double *) * (size_t)n);
+    int *counts = aml_xmalloc(sizeof(int) * (size_t)n), one = 1; /* the best candidate alone */
     aml_metric by = aml_ensemble_selection_metric(s->metric);
     double by_score, by_single, score;
     int members, fits, left_out = 0;
     /* An ensemble whose refit would overrun the budget loses its costliest member other than the
      * best trial from the library, and selection runs again: a smaller ensemble beats none. */
     for (;;) {
-        by_score = aml_ensemble_select(by, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
-                                       d->weight, 40, counts);
+        candidate_oofs(cand, n, oof);
+        by_score = aml_ensemble_select(by, oof, n, d->n_rows, n_out, d->n_classes, d->label, d->value, d->weight,
+                                       40, counts);
         members = 0;
         double refit = 0, costliest = -1;
         int drop = -1;
         for (int i = 0; i < n; i++)
             if (counts[i]) {
                 members++;
-                double r = refit_estimate(s, cand[i]);
+                double r = refit_estimate(s, cand[i].trial);
                 refit += r;
                 if (i > 0 && r > costliest)
                     costliest = r, drop = i;
@@ -575,22 +589,20 @@ static void choose_final(search *s, final_plan *p)
         fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < refit_end(s);
         if (fits || members < 2 || drop < 0 || n <= 2)
             break;
-        free(calibrated[drop]);
-        for (int i = drop; i + 1 < n; i++)
-            cand[i] = cand[i + 1], oof[i] = oof[i + 1], calibrated[i] = calibrated[i + 1], temps[i] = temps[i + 1];
+        free(cand[drop].calibrated);
+        memmove(cand + drop, cand + drop + 1, sizeof *cand * (size_t)(n - drop - 1));
         n--;
         left_out++;
     }
     if (left_out && fits && members >= 2)
         fprintf(stderr, "automl: %d costly candidate%s left out of the ensemble to refit it in the time left\n",
                 left_out, left_out == 1 ? "" : "s");
-    by_single = aml_ensemble_score(by, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
-                                   d->weight, &one);
+    by_single = aml_ensemble_score(by, oof, 1, d->n_rows, n_out, d->n_classes, d->label, d->value, d->weight, &one);
     /* what the leaderboard and the manifest show: the search's own metric */
-    score = aml_ensemble_score(s->metric, oof, n, d->n_rows, cand[0]->n_out, d->n_classes, d->label, d->value,
-                               d->weight, counts);
-    p->single_score = aml_ensemble_score(s->metric, oof, 1, d->n_rows, cand[0]->n_out, d->n_classes, d->label,
-                                         d->value, d->weight, &one);
+    score = aml_ensemble_score(s->metric, oof, n, d->n_rows, n_out, d->n_classes, d->label, d->value, d->weight,
+                               counts);
+    p->single_score = aml_ensemble_score(s->metric, oof, 1, d->n_rows, n_out, d->n_classes, d->label, d->value,
+                                         d->weight, &one);
     /* kept when it is better by the selection metric and, selected by another one, not worse by
      * the search's own beyond the noise of a share on these rows (one standard error) */
     double slack = 0;
@@ -608,17 +620,15 @@ static void choose_final(search *s, final_plan *p)
         p->temperatures = calibrate ? aml_xmalloc(sizeof(double) * (size_t)members) : NULL;
         for (int i = 0; i < n; i++)
             if (counts[i]) {
-                p->members[p->n] = cand[i];
+                p->members[p->n] = cand[i].trial;
                 if (calibrate)
-                    p->temperatures[p->n] = temps[i];
+                    p->temperatures[p->n] = cand[i].temperature;
                 p->counts[p->n++] = counts[i];
             }
         p->ensemble_score = score;
     }
     for (int i = 0; i < n; i++)
-        free(calibrated[i]);
-    free(calibrated);
-    free(temps);
+        free(cand[i].calibrated);
     free(cand);
     free(oof);
     free(counts);
