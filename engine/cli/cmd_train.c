@@ -96,7 +96,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     /* features = "auto", as in a search */
-    cfg.n_steps = aml_pipeline_auto(reg, model, 0, aml_dataset_missing(d, NULL) > 0, aml_dataset_n_categorical(d) > 0,
+    cfg.n_steps = aml_pipeline_auto(reg, p, 0, aml_dataset_missing(d, NULL) > 0, aml_dataset_n_categorical(d) > 0,
                                     cfg.steps, cfg.step_params);
     aml_task task = {.kind = d->task, .n_classes = d->n_classes, .n_features = d->n_features,
                      .categorical = d->categorical, .seed = seed};

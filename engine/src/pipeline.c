@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_tree_ensemble(const char *model) { return !strcmp(model, "gbdt") || !strcmp(model, "forest"); }
+static int native_missing(const aml_plugin *model) { return (model->desc->flags & AML_PLUGIN_NATIVE_MISSING) != 0; }
 
-int aml_pipeline_auto_variants(const char *model, int has_missing)
+int aml_pipeline_auto_variants(const aml_plugin *model, int has_missing)
 {
-    return is_tree_ensemble(model) && has_missing ? 2 : 1;
+    return native_missing(model) && has_missing ? 2 : 1;
 }
 
 /* A tree's imputation: the mean lands between a column's values (a missing vote between no and
@@ -27,12 +27,12 @@ static aml_param_range tree_impute_params[] = {
 };
 static const aml_model_spec tree_impute = {.name = "impute", .ranges = tree_impute_params, .n_ranges = 2};
 
-int aml_pipeline_auto(const aml_registry *reg, const char *model, int variant, int has_missing, int has_categorical,
+int aml_pipeline_auto(const aml_registry *reg, const aml_plugin *model, int variant, int has_missing, int has_categorical,
                       const aml_plugin **plugins, const aml_model_spec **params)
 {
     int n = 0;
     const aml_plugin *p;
-    if (is_tree_ensemble(model)) {
+    if (native_missing(model)) {
         if (variant == 1 && has_missing && (p = aml_registry_find(reg, AML_PLUGIN_FEATURE, "impute")))
             params[n] = &tree_impute, plugins[n++] = p;
         return n;

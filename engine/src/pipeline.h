@@ -24,18 +24,19 @@ typedef struct aml_pipeline {
 
 /* The pipelines `features = "auto"` gives a model family, the search choosing among them like any
  * other hyperparameter (aml_config.pipeline picks the variant):
- * - tree ensembles take missing values and category codes natively (variant 0, no steps); on data
- *   with missing cells they also get variant 1, mean imputation without indicators. Which one
+ * - tree ensembles (AML_PLUGIN_NATIVE_MISSING) take missing values and category codes natively
+ *   (variant 0, no steps); on data with missing cells they also get variant 1, mean imputation
+ *   without indicators. Which one
  *   generalises better depends on the data: on HouseVotes84 (missing votes) the imputed forest is
  *   ahead out of fold and on held-out rows, on BreastCancer the native one;
  * - the others get impute (with missing-value indicators) when the data has missing cells, then
  *   one-hot encoding when it has categorical columns. (Scaling is left to the learners, which
  *   standardise inside.)
  * Plugins not installed are skipped. */
-int aml_pipeline_auto_variants(const char *model, int has_missing);
+int aml_pipeline_auto_variants(const aml_plugin *model, int has_missing);
 /* Writes variant's steps to plugins[] and their fixed parameters to params[] (NULL: the step's
  * defaults); returns the number of steps (at most 4). */
-int aml_pipeline_auto(const aml_registry *reg, const char *model, int variant, int has_missing, int has_categorical,
+int aml_pipeline_auto(const aml_registry *reg, const aml_plugin *model, int variant, int has_missing, int has_categorical,
                       const aml_plugin **plugins, const aml_model_spec **params);
 
 /* Fits every step on X (task: its columns), writing the last output into a malloc'd buffer: *buf

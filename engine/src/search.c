@@ -83,7 +83,7 @@ static void set_steps(const search *s, aml_config *cfg)
     const aml_pipeline_spec *p = f ? &f->choices[cfg->pipeline < f->n_choices ? cfg->pipeline : 0] : NULL;
     memset(cfg->step_params, 0, sizeof cfg->step_params);
     if (!p || p->automatic) {
-        cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin->desc->name, auto_only(f) ? cfg->pipeline : 0,
+        cfg->n_steps = aml_pipeline_auto(s->reg, cfg->plugin, auto_only(f) ? cfg->pipeline : 0,
                                          s->has_missing, s->has_categorical, cfg->steps, cfg->step_params);
         return;
     }
@@ -876,7 +876,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     s.family_best = aml_xcalloc((size_t)s.n_models + 1, sizeof *s.family_best);
     for (int m = 0; m < s.n_models; m++) {
         const aml_features_spec *f = aml_spec_features_for(spec, s.models[m]->desc->name);
-        s.n_pipelines[m] = auto_only(f) ? aml_pipeline_auto_variants(s.models[m]->desc->name, s.has_missing)
+        s.n_pipelines[m] = auto_only(f) ? aml_pipeline_auto_variants(s.models[m], s.has_missing)
                                         : f->n_choices;
     }
     aml_space space = {.models = s.models, .specs = s.model_specs, .n_pipelines = s.n_pipelines, .n_models = s.n_models};

@@ -359,20 +359,21 @@ static void stopping_rows_come_from_the_training_fold(void **state)
 
 /* A family's defaults come once per pipeline it may choose from, pipeline 0 first; a portfolio
  * entry that is not the defaults comes once. "forest" here is a stand-in with the fake's
- * parameters: the portfolio's other forest settings do not fit it and are left out. */
+ * parameters (the portfolio's other forest settings do not fit it and are left out) that takes
+ * missing values natively: "auto" gives it two pipelines on data with missing cells. */
 static void portfolio_tries_defaults_with_each_pipeline(void **state)
 {
     (void)state;
     static const aml_plugin_descriptor forest_desc = {
         AML_PLUGIN_DESCRIPTOR_INIT, .kind = AML_PLUGIN_MODEL, .name = "forest", .version = "1",
-        .params = fake_params, .n_params = 2};
+        .params = fake_params, .n_params = 2, .flags = AML_PLUGIN_NATIVE_MISSING};
     static const aml_plugin forest = {.desc = &forest_desc};
     const aml_plugin *models[2] = {&forest, &fake};
     const aml_model_spec *specs[2] = {NULL, NULL};
-    const int pipelines[2] = {aml_pipeline_auto_variants("forest", 1), 3};
+    const int pipelines[2] = {aml_pipeline_auto_variants(&forest, 1), 3};
     assert_int_equal(pipelines[0], 2);
-    assert_int_equal(aml_pipeline_auto_variants("forest", 0), 1);
-    assert_int_equal(aml_pipeline_auto_variants("linear", 1), 1);
+    assert_int_equal(aml_pipeline_auto_variants(&forest, 0), 1); /* no missing cells */
+    assert_int_equal(aml_pipeline_auto_variants(&fake, 1), 1);   /* not native: one "auto" pipeline */
     aml_space sp = {.models = models, .specs = specs, .n_pipelines = pipelines, .n_models = 2};
     aml_config *list;
     int n = aml_portfolio(&sp, &list);

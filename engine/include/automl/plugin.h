@@ -222,6 +222,10 @@ typedef struct aml_plugin_descriptor {
 
 /* The model can continue a fit with a larger aml_fit_budget.resource (see above). */
 #define AML_PLUGIN_RESUMABLE 1u
+/* The model takes missing values (NaN) and categorical codes as they are, as tree ensembles do:
+ * features = "auto" gives it no feature steps (or, on data with missing cells, the choice of mean
+ * imputation). Without it, "auto" imputes and one-hot encodes for the model. */
+#define AML_PLUGIN_NATIVE_MISSING 2u
 
 #define AML_PLUGIN_DESCRIPTOR_INIT                                                                 \
     .abi_major = AML_PLUGIN_ABI_MAJOR, .abi_minor = AML_PLUGIN_ABI_MINOR,                          \

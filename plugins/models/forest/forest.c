@@ -544,7 +544,7 @@ static const aml_plugin_descriptor descriptor = {
     .params = params,
     .n_params = N_PARAMS,
     .model = &vtable,
-    .flags = AML_PLUGIN_RESUMABLE,
+    .flags = AML_PLUGIN_RESUMABLE | AML_PLUGIN_NATIVE_MISSING,
 };
 
 AML_PLUGIN_ENTRY { return &descriptor; }
