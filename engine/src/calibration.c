@@ -4,11 +4,10 @@
 #include "calibration.h"
 
 #include "core.h"
+#include "metrics.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-#define EPS 1e-15 /* probabilities are clipped here before the logarithm, as the log loss does */
 
 /* The usable rows (those with a prediction), as clipped log-probabilities with truth and weight. */
 typedef struct log_probs {
@@ -57,7 +56,7 @@ double aml_temperature_fit(const double *prob, int64_t n_rows, int n_classes, co
         if (isnan(p[0]))
             continue;
         for (int c = 0; c < n_classes; c++)
-            lp.logp[lp.m * n_classes + c] = log(fmax(p[c], EPS));
+            lp.logp[lp.m * n_classes + c] = log(fmax(p[c], AML_LOG_LOSS_EPS));
         lp.label[lp.m] = label[r];
         lp.weight[lp.m++] = weight ? weight[r] : 1;
     }
@@ -95,7 +94,7 @@ void aml_temperature_apply(double *prob, int64_t n_rows, int n_classes, double t
         if (isnan(p[0]))
             continue;
         for (int c = 0; c < n_classes; c++)
-            p[c] = log(fmax(p[c], EPS));
+            p[c] = log(fmax(p[c], AML_LOG_LOSS_EPS));
         double norm = log_normaliser(p, n_classes, 1 / t);
         for (int c = 0; c < n_classes; c++)
             p[c] = exp(1 / t * p[c] - norm);

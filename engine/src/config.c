@@ -219,6 +219,13 @@ aml_params aml_config_params(const aml_config *cfg)
     return (aml_params){.num = cfg->num, .str = (const char *const *)cfg->str};
 }
 
+cJSON *aml_json_exact(double v)
+{
+    char num[40];
+    snprintf(num, sizeof num, "%.17g", v);
+    return cJSON_CreateRaw(num);
+}
+
 cJSON *aml_config_to_json(const aml_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
@@ -230,13 +237,8 @@ cJSON *aml_config_to_json(const aml_config *cfg)
             cJSON_AddBoolToObject(o, d->name, cfg->num[i] != 0);
         else if (d->type == AML_PARAM_INT)
             cJSON_AddNumberToObject(o, d->name, cfg->num[i]);
-        else {
-            /* 17 digits: the journal and manifests must give back the exact double (cJSON's own
-             * printing may round to 15 digits). */
-            char num[40];
-            snprintf(num, sizeof num, "%.17g", cfg->num[i]);
-            cJSON_AddRawToObject(o, d->name, num);
-        }
+        else /* the journal and manifests must give back the exact double */
+            cJSON_AddItemToObject(o, d->name, aml_json_exact(cfg->num[i]));
     }
     return o;
 }

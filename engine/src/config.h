@@ -38,6 +38,9 @@ aml_status aml_config_set(aml_ctx *c, aml_config *cfg, const char *name, const c
 aml_status aml_config_set_list(aml_ctx *c, aml_config *cfg, const char *list);
 aml_params aml_config_params(const aml_config *cfg);
 cJSON *aml_config_to_json(const aml_config *cfg);
+/* A JSON number that reads back as exactly v: 17 significant digits (cJSON's own printing may
+ * round to 15), for values a later run must reproduce bit for bit (parameters, scores, weights). */
+cJSON *aml_json_exact(double v);
 /* Reads {"name": value, ...} (every parameter the plugin has, unknown ones are an error). */
 aml_status aml_config_from_json(aml_ctx *c, aml_config *cfg, const aml_plugin *p, const cJSON *obj);
 void aml_config_copy(aml_config *dst, const aml_config *src);

@@ -178,26 +178,18 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     cJSON_AddStringToObject(o, "status", status_name(t->status));
     cJSON_AddStringToObject(o, "metric", metric);
     if (t->status == AML_TRIAL_OK) {
-        /* Scores with 17 digits, so that a resumed search ranks exactly as the first one did
-         * (cJSON's own printing may round to 15). */
-        char num[40];
-        snprintf(num, sizeof num, "%.17g", t->score);
-        cJSON_AddRawToObject(o, "score", num);
+        /* exact scores, so that a resumed search ranks exactly as the first one did */
+        cJSON_AddItemToObject(o, "score", aml_json_exact(t->score));
         cJSON *folds = cJSON_CreateArray();
-        for (int k = 0; k < t->n_folds; k++) {
-            snprintf(num, sizeof num, "%.17g", t->fold_scores[k]);
-            cJSON_AddItemToArray(folds, cJSON_CreateRaw(num));
-        }
+        for (int k = 0; k < t->n_folds; k++)
+            cJSON_AddItemToArray(folds, aml_json_exact(t->fold_scores[k]));
         cJSON_AddItemToObject(o, "fold_scores", folds);
     } else {
         cJSON_AddStringToObject(o, "error", t->error ? t->error : "");
     }
     cJSON_AddNumberToObject(o, "resource", t->resource);
-    if (t->status == AML_TRIAL_OK && t->used_resource > 0 && t->used_resource < 1) {
-        char num[40];
-        snprintf(num, sizeof num, "%.17g", t->used_resource); /* exact: the refit's resource */
-        cJSON_AddRawToObject(o, "used_resource", num);
-    }
+    if (t->status == AML_TRIAL_OK && t->used_resource > 0 && t->used_resource < 1) /* exact: the refit's */
+        cJSON_AddItemToObject(o, "used_resource", aml_json_exact(t->used_resource));
     cJSON_AddNumberToObject(o, "seconds", t->seconds);
     cJSON_AddNumberToObject(o, "finished_at", t->finished_at);
     cJSON_AddNumberToObject(o, "fit_seconds", t->fit_seconds);

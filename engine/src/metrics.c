@@ -187,7 +187,7 @@ static double f1_macro(int64_t n, int k, const int32_t *label, const float *weig
  * [1e-15, 1-1e-15], renormalise each row, weighted mean of -log p. */
 static double log_loss(int64_t n, int k, const int32_t *label, const float *weight, const double *pred)
 {
-    const double eps = 1e-15;
+    const double eps = AML_LOG_LOSS_EPS;
     double loss = 0, total = 0;
     for (int64_t i = 0; i < n; i++) {
         const double *p = pred + i * k;

@@ -16,6 +16,9 @@ typedef enum {
     AML_METRIC_COUNT
 } aml_metric;
 
+/* Probabilities are clipped to [this, 1 - this] before a logarithm, as scikit-learn's log_loss
+ * did before 1.2. */
+#define AML_LOG_LOSS_EPS 1e-15
 const char *aml_metric_name(aml_metric m);            /* "accuracy", "balanced_accuracy", "log_loss",
                                                           "roc_auc", "f1_macro", "rmse", "mae", "r2" */
 int aml_metric_parse(const char *name, aml_metric *out); /* 0 ok, -1 unknown */

@@ -203,21 +203,15 @@ static aml_status ensemble_payload_write(aml_ctx *c, const aml_fitted *m, aml_wr
 static char *ensemble_params_text(const aml_fitted *m)
 {
     cJSON *o = cJSON_CreateObject();
+    /* exact: the loaded weights and temperatures (and so the predictions) must not differ in the
+     * last bit */
     cJSON *wts = cJSON_AddArrayToObject(o, "weights");
-    for (int k = 0; k < m->n_members; k++) {
-        /* 17 digits: cJSON's own printing may round to 15 and still call it equal, so the loaded
-         * weights (and predictions) would differ in the last bit */
-        char num[40];
-        snprintf(num, sizeof num, "%.17g", m->weights[k]);
-        cJSON_AddItemToArray(wts, cJSON_CreateRaw(num));
-    }
+    for (int k = 0; k < m->n_members; k++)
+        cJSON_AddItemToArray(wts, aml_json_exact(m->weights[k]));
     if (m->temperatures) {
         cJSON *ts = cJSON_AddArrayToObject(o, "temperatures");
-        for (int k = 0; k < m->n_members; k++) {
-            char num[40];
-            snprintf(num, sizeof num, "%.17g", m->temperatures[k]);
-            cJSON_AddItemToArray(ts, cJSON_CreateRaw(num));
-        }
+        for (int k = 0; k < m->n_members; k++)
+            cJSON_AddItemToArray(ts, aml_json_exact(m->temperatures[k]));
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
