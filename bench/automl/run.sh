@@ -4,7 +4,8 @@
 # on 2 threads, Optuna TPE over XGBoost with the same budget, and the best scikit-learn default —
 # one after the other, never at the same time. Held-out accuracy (classification) or R²
 # (regression). Writes bench/automl/results-<budget>.csv, plot-<budget>.svg and a section of
-# bench/RESULTS.md via report.py.
+# bench/RESULTS.md via report.py, and searches-<budget>.txt: each search's ensemble and best
+# lines (its members and trial count), so that an odd score can be looked at after the run.
 #   bench/automl/run.sh [BUDGETS (default "10 60")] [DATASET ...]
 # PEERS_FROM=DIR reuses the peers' scores from DIR/results-<budget>.csv (the same splits, an earlier
 # run) and runs automl only, writing to a scratch directory instead: for trying engine changes.
@@ -21,7 +22,9 @@ trap 'rm -rf "$WORK"' EXIT
 
 for budget in $BUDGETS; do
   out=bench/automl/results-$budget.csv
-  [ -n "${PEERS_FROM:-}" ] && out=$WORK/results-$budget.csv
+  searches=bench/automl/searches-$budget.txt
+  [ -n "${PEERS_FROM:-}" ] && out=$WORK/results-$budget.csv searches=$WORK/searches-$budget.txt
+  : > "$searches"
   echo "dataset,task,metric,automl,optuna_xgboost,optuna_trials,sklearn_best,sklearn_model,automl_seconds,automl_model" > "$out"
   for n in "${names[@]}"; do
     task=$(/usr/bin/python3 bench/automl/split.py "${SOURCE[$n]}" "$WORK" "$n")
@@ -38,6 +41,7 @@ LUA
     start=$(date +%s.%N)
     "$AUTOML" search "$WORK/$n.lua" --threads 2 --out "$WORK/run-$n-$budget" > "$WORK/search.out" 2> "$WORK/search.err" || { echo "$n: search failed: $(tail -1 "$WORK/search.err")"; continue; }
     secs=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+    { echo "$n"; grep -E '^- |^best: ' "$WORK/search.out" || true; } >> "$searches"
     artifact=$(sed -n 's/^artifact: //p' "$WORK/search.out")
     model=$(sed -n 's/^best: \([a-z_]*\) .*/\1/p' "$WORK/search.out")
     "$AUTOML" predict "$artifact" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/predict.err" ||
