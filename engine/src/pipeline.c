@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int native_missing(const aml_plugin *model) { return (model->desc->flags & AML_PLUGIN_NATIVE_MISSING) != 0; }
+static int native_missing(const aml_plugin *model) { return aml_plugin_has_flag(model->desc, AML_PLUGIN_NATIVE_MISSING); }
 
 int aml_pipeline_auto_variants(const aml_plugin *model, int has_missing)
 {

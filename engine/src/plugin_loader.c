@@ -29,11 +29,12 @@ const char *aml_plugin_kind_name(aml_plugin_kind k)
     return "unknown";
 }
 
-int aml_plugin_resumable(const aml_plugin_descriptor *d)
+int aml_plugin_has_flag(const aml_plugin_descriptor *d, uint32_t flag)
 {
-    return d->struct_size >= offsetof(aml_plugin_descriptor, flags) + sizeof(uint32_t) &&
-           (d->flags & AML_PLUGIN_RESUMABLE);
+    return d->struct_size >= offsetof(aml_plugin_descriptor, flags) + sizeof(uint32_t) && (d->flags & flag);
 }
+
+int aml_plugin_resumable(const aml_plugin_descriptor *d) { return aml_plugin_has_flag(d, AML_PLUGIN_RESUMABLE); }
 
 aml_registry *aml_registry_new(void) { return aml_xcalloc(1, sizeof(aml_registry)); }
 

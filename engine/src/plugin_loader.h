@@ -31,7 +31,9 @@ const aml_plugin *aml_registry_at(const aml_registry *r, int i);
 int aml_registry_refusal_count(const aml_registry *r);
 const char *aml_registry_refusal(const aml_registry *r, int i);
 const char *aml_plugin_kind_name(aml_plugin_kind k);
-/* 1 when the plugin declares AML_PLUGIN_RESUMABLE (and its descriptor is recent enough to say). */
+/* 1 when the plugin declares flag (AML_PLUGIN_RESUMABLE, AML_PLUGIN_NATIVE_MISSING) and its
+ * descriptor is recent enough to have flags at all. */
+int aml_plugin_has_flag(const aml_plugin_descriptor *d, uint32_t flag);
 int aml_plugin_resumable(const aml_plugin_descriptor *d);
 
 /* Checks a descriptor against this host; on mismatch writes the reason ("ABI major 2, host
