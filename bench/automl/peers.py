@@ -16,9 +16,8 @@ import time
 
 import optuna
 import xgboost as xgb
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
-from sklearn_defaults import defaults, load, score
+from sklearn_defaults import cv_score, defaults, load, score
 
 d, name, task, budget = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 Xtr, ytr, Xte, yte = load(d, name, task)
@@ -40,8 +39,7 @@ def objective(trial):
              min_child_weight=trial.suggest_float("min_child_weight", 0.5, 20, log=True),
              reg_lambda=trial.suggest_float("reg_lambda", 1e-3, 10, log=True),
              reg_alpha=trial.suggest_float("reg_alpha", 1e-3, 10, log=True))
-    cv = StratifiedKFold(5, shuffle=True, random_state=0) if clf else KFold(5, shuffle=True, random_state=0)
-    return cross_val_score(xgb_model(p), Xtr, ytr, cv=cv, scoring="accuracy" if clf else "r2").mean()
+    return cv_score(xgb_model(p), Xtr, ytr, task)
 
 
 t0 = time.time()
