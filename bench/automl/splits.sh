@@ -35,7 +35,7 @@ LUA
     "$AUTOML" predict "$(sed -n 's/^artifact: //p' "$WORK/search.out")" "$WORK/$n.test.h5" -o /dev/null 2> "$WORK/predict.err"
     ours=$(sed -n 's/^[a-z_0-9]* on .*: \([-0-9.e]*\)$/\1/p' "$WORK/predict.err")
     optuna=""
-    [ "$OPTUNA" = 1 ] && optuna=$(/usr/bin/python3 bench/automl/peers.py "$WORK" "$n" "$task" "$BUDGET" |
+    [ "$OPTUNA" = 1 ] && optuna=$(/usr/bin/python3 bench/automl/peers.py "$WORK" "$n" "$task" "$BUDGET" --optuna-only |
       /usr/bin/python3 -c 'import json, sys; print(" %.4f" % json.load(sys.stdin)["optuna"])')
     sk=$(/usr/bin/python3 bench/automl/sklearn_defaults.py "$WORK" "$n" "$task" --cv)
     /usr/bin/python3 -c 'import json, sys; s = json.loads(sys.argv[4])
