@@ -7,7 +7,7 @@
  * those are re-ranked by exact distances, so the batch path and the single-row path agree. The full
  * query x train distance matrix never exists. A row with zero norm (every cell at the training
  * mean) has cosine similarity 0 with everything: distance 1, never NaN. */
-#include <automl/plugin.h>
+#include "../common/model_common.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -18,6 +18,7 @@
 #define KNN_MAGIC 0x4e4e4b4c4d41ULL /* "AMLKNN" little-endian */
 #define KNN_FORMAT_VERSION 2u /* 2: the metric follows the header */
 #define KNN_MAX_K 50
+#define KNN_MAX_CLASSES (1 << 20)
 #define KNN_EXTRA 8          /* candidates kept beyond k, re-ranked by exact distance */
 #define QUERY_BLOCK 256
 #define TRAIN_TILE 512     /* a 256 x 512 float distance tile: 512 KiB, stays in L2 */
@@ -54,12 +55,6 @@ struct aml_model {
     float *weight;            /* sample weights or NULL */
 };
 
-static void *xalloc(const aml_host *h, size_t n) { return h->alloc(n ? n : 1); }
-static void xfree(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
 static int n_outputs(const aml_model *m) { return m->kind == AML_TASK_CLASSIFICATION ? m->n_classes : 1; }
 
 /* The standardised value of one cell; the batch and single-row paths share it bit for bit. */
@@ -204,16 +199,16 @@ static void model_free(aml_model *m)
     if (!m)
         return;
     const aml_host *h = m->h;
-    xfree(h, m->mean), xfree(h, m->inv_scale), xfree(h, m->mean_f), xfree(h, m->Xs), xfree(h, m->norm);
-    xfree(h, m->label), xfree(h, m->value), xfree(h, m->weight);
+    mc_free(h, m->mean), mc_free(h, m->inv_scale), mc_free(h, m->mean_f), mc_free(h, m->Xs), mc_free(h, m->norm);
+    mc_free(h, m->label), mc_free(h, m->value), mc_free(h, m->weight);
     h->dealloc(m);
 }
 
 static void model_clear(aml_model *m)
 {
     const aml_host *h = m->h;
-    xfree(h, m->mean), xfree(h, m->inv_scale), xfree(h, m->mean_f), xfree(h, m->Xs), xfree(h, m->norm);
-    xfree(h, m->label), xfree(h, m->value), xfree(h, m->weight);
+    mc_free(h, m->mean), mc_free(h, m->inv_scale), mc_free(h, m->mean_f), mc_free(h, m->Xs), mc_free(h, m->norm);
+    mc_free(h, m->label), mc_free(h, m->value), mc_free(h, m->weight);
     m->mean_f = m->inv_f = NULL;
     m->mean = m->inv_scale = NULL, m->Xs = m->norm = m->weight = NULL, m->label = NULL, m->value = NULL;
     m->fitted = 0;
@@ -225,29 +220,28 @@ static aml_status model_shape(aml_model *m, int64_t n, int64_t d, int with_weigh
     const aml_host *h = m->h;
     model_clear(m);
     m->n = n, m->d = d;
-    m->mean = xalloc(h, (size_t)d * sizeof(double));
-    m->inv_scale = xalloc(h, (size_t)d * sizeof(double));
-    m->mean_f = xalloc(h, (size_t)d * 2 * sizeof(float));
+    m->mean = mc_alloc(h, (size_t)d * sizeof(double));
+    m->inv_scale = mc_alloc(h, (size_t)d * sizeof(double));
+    m->mean_f = mc_alloc(h, (size_t)d * 2 * sizeof(float));
     m->inv_f = m->mean_f ? m->mean_f + d : NULL;
-    m->Xs = xalloc(h, (size_t)n * d * sizeof(float));
-    m->norm = xalloc(h, (size_t)n * sizeof(float));
+    m->Xs = mc_alloc(h, (size_t)n * d * sizeof(float));
+    m->norm = mc_alloc(h, (size_t)n * sizeof(float));
     int ok = m->mean && m->inv_scale && m->mean_f && m->Xs && m->norm;
     if (m->kind == AML_TASK_CLASSIFICATION)
-        ok = ok && (m->label = xalloc(h, (size_t)n * sizeof(int32_t)));
+        ok = ok && (m->label = mc_alloc(h, (size_t)n * sizeof(int32_t)));
     else
-        ok = ok && (m->value = xalloc(h, (size_t)n * sizeof(double)));
+        ok = ok && (m->value = mc_alloc(h, (size_t)n * sizeof(double)));
     if (with_weight)
-        ok = ok && (m->weight = xalloc(h, (size_t)n * sizeof(float)));
+        ok = ok && (m->weight = mc_alloc(h, (size_t)n * sizeof(float)));
     return ok ? AML_OK : AML_ERR_NOMEM;
 }
 
-static aml_model *model_new(const aml_host *h, const aml_task *task)
+static aml_model *model_new(const mc_call *k, const aml_task *task)
 {
-    aml_model *m = h->alloc(sizeof *m);
+    aml_model *m = mc_new_model(k, sizeof *m);
     if (!m)
         return NULL;
-    memset(m, 0, sizeof *m);
-    m->h = h;
+    m->h = k->h;
     m->kind = task->kind;
     m->n_classes = task->kind == AML_TASK_CLASSIFICATION ? task->n_classes : 0;
     m->k = (int)params[P_K].def;
@@ -259,31 +253,19 @@ static aml_model *model_new(const aml_host *h, const aml_task *task)
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    if (!task || (task->kind != AML_TASK_CLASSIFICATION && task->kind != AML_TASK_REGRESSION) ||
-        (task->kind == AML_TASK_CLASSIFICATION && task->n_classes < 2)) {
-        h->set_error(c, "knn: needs a regression task or a classification task with at least 2 classes");
-        return AML_ERR_INPUT;
-    }
-    double k = p ? p->num[P_K] : params[P_K].def, wch = p ? p->num[P_WEIGHTS] : W_UNIFORM;
-    double metric = p ? p->num[P_METRIC] : M_EUCLIDEAN;
-    if (!(k >= 1 && k <= KNN_MAX_K) || k != floor(k)) {
-        h->set_error(c, "knn: k = %g must be an integer in [1, %d]", k, KNN_MAX_K);
-        return AML_ERR_INPUT;
-    }
-    if (wch != W_UNIFORM && wch != W_DISTANCE) {
-        h->set_error(c, "knn: weights must be \"uniform\" or \"distance\"");
-        return AML_ERR_INPUT;
-    }
-    if (metric != M_EUCLIDEAN && metric != M_COSINE) {
-        h->set_error(c, "knn: metric must be \"euclidean\" or \"cosine\"");
-        return AML_ERR_INPUT;
-    }
-    aml_model *m = model_new(h, task);
-    if (!m) {
-        h->set_error(c, "knn: out of memory");
+    const mc_call k = mc_at(h, c, "knn");
+    aml_status st = mc_check_task(&k, task, KNN_MAX_CLASSES, 1);
+    if (st != AML_OK)
+        return st;
+    double v[N_PARAMS];
+    for (int i = 0; i < N_PARAMS && st == AML_OK; i++)
+        st = mc_param(&k, params, i, p, &v[i]);
+    if (st != AML_OK)
+        return st;
+    aml_model *m = model_new(&k, task);
+    if (!m)
         return AML_ERR_NOMEM;
-    }
-    m->k = (int)k, m->weighting = (int)wch, m->metric = (int)metric;
+    m->k = (int)v[P_K], m->weighting = (int)v[P_WEIGHTS], m->metric = (int)v[P_METRIC];
     *out = m;
     return AML_OK;
 }
@@ -292,39 +274,21 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    if (!X || !y || X->rows < 1 || X->cols < 1 || X->ld < X->cols || !X->data || X->cols > INT32_MAX / 2) {
-        h->set_error(c, "knn: empty or malformed training matrix");
-        return AML_ERR_INPUT;
-    }
+    const mc_call k = mc_at(h, c, "knn");
+    aml_status st = mc_check_fit(&k, m->kind, m->n_classes, INT32_MAX / 2, X, y, NULL, NULL);
+    if (st != AML_OK)
+        return st;
     const int64_t n = X->rows, d = X->cols;
-    for (int64_t i = 0; i < n; i++) {
-        if (m->kind == AML_TASK_CLASSIFICATION) {
-            if (!y->label || y->label[i] < 0 || y->label[i] >= m->n_classes) {
-                h->set_error(c, "knn: row %lld: class index %d outside [0, %d)", (long long)i,
-                             y->label ? y->label[i] : -1, m->n_classes);
-                return AML_ERR_INPUT;
-            }
-        } else if (!y->value || !isfinite(y->value[i])) {
-            h->set_error(c, "knn: row %lld: target value is missing or not finite", (long long)i);
-            return AML_ERR_INPUT;
-        }
-        if (y->weight && !(y->weight[i] >= 0 && isfinite(y->weight[i]))) {
-            h->set_error(c, "knn: row %lld: sample weight %g must be finite and >= 0", (long long)i,
-                         (double)y->weight[i]);
-            return AML_ERR_INPUT;
-        }
-    }
     if (model_shape(m, n, d, y->weight != NULL) != AML_OK) {
         model_clear(m);
-        h->set_error(c, "knn: out of memory keeping %lld x %lld training rows", (long long)n, (long long)d);
-        return AML_ERR_NOMEM;
+        return mc_fail(&k, AML_ERR_NOMEM, "out of memory keeping %lld x %lld training rows", (long long)n,
+                       (long long)d);
     }
     /* column mean and std over non-NaN cells: shifted sums in double, row by row */
-    double *acc = xalloc(h, 4 * (size_t)d * sizeof *acc);
+    double *acc = mc_alloc(h, 4 * (size_t)d * sizeof *acc);
     if (!acc) {
         model_clear(m);
-        h->set_error(c, "knn: out of memory");
-        return AML_ERR_NOMEM;
+        return mc_fail(&k, AML_ERR_NOMEM, "out of memory");
     }
     double *shift = acc, *s0 = acc + d, *s1 = s0 + d, *s2 = s1 + d;
     for (int64_t j = 0; j < d; j++)
@@ -339,19 +303,18 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     for (int64_t j = 0; j < d; j++) {
         if (!isfinite(s2[j])) {
-            xfree(h, acc);
+            mc_free(h, acc);
             model_clear(m);
-            h->set_error(c, "knn: feature %lld has infinite values (NaN marks a missing value)", (long long)j);
-            return AML_ERR_INPUT;
+            return mc_infinite_feature(&k, X, j);
         }
         double mu = s0[j] > 0 ? s1[j] / s0[j] : 0, var = s0[j] > 0 ? s2[j] / s0[j] - mu * mu : 0;
         double sd = var > 0 ? sqrt(var) : 0;
         m->mean[j] = s0[j] > 0 ? shift[j] + mu : 0;
         m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
     }
-    xfree(h, acc);
+    mc_free(h, acc);
     set_float_stats(m);
-    int nt = h->threads(c) > 0 ? h->threads(c) : 1;
+    int nt = mc_threads(h, c, n);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         const float *x = X->data + i * X->ld;
@@ -433,19 +396,12 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
     const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "knn: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || (X->rows > 0 && !X->data)) {
-        h->set_error(c, "knn: predict on %lld columns, the model was fitted on %lld", X ? (long long)X->cols : 0LL,
-                     (long long)m->d);
-        return AML_ERR_INPUT;
-    }
-    if (X->rows == 0)
-        return AML_OK;
+    const mc_call k = mc_at(h, c, "knn");
+    aml_status st = mc_check_predict(&k, m->fitted, m->d, X);
+    if (st != AML_OK || X->rows == 0)
+        return st;
     const int64_t d = m->d, nq = X->rows;
-    int nt = h->threads(c) > 0 ? h->threads(c) : 1;
+    int nt = mc_threads(h, c, 0);
     /* enough query blocks for every thread, at most QUERY_BLOCK queries each */
     int64_t qb = (nq + nt - 1) / nt;
     if (qb > QUERY_BLOCK)
@@ -459,12 +415,11 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
     const int64_t tile = TRAIN_TILE;
     /* per thread: queries, distance tile, candidates */
     const size_t per_thread = (size_t)qb * d + (size_t)qb * tile + (size_t)qb * cap;
-    float *fs = xalloc(h, (size_t)nt * per_thread * sizeof *fs);
-    int64_t *is = xalloc(h, (size_t)nt * qb * cap * sizeof *is);
+    float *fs = mc_alloc(h, (size_t)nt * per_thread * sizeof *fs);
+    int64_t *is = mc_alloc(h, (size_t)nt * qb * cap * sizeof *is);
     if (!fs || !is) {
-        xfree(h, fs), xfree(h, is);
-        h->set_error(c, "knn: out of memory for prediction scratch");
-        return AML_ERR_NOMEM;
+        mc_free(h, fs), mc_free(h, is);
+        return mc_fail(&k, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
     const int no = n_outputs(m);
     const float gemm_alpha = m->metric == M_COSINE ? -1.0f : -2.0f;
@@ -519,7 +474,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
                 vote(m, Q + i * d, cd, cidx + i * cap, cap, out + (q0 + i) * no);
         }
     }
-    xfree(h, fs), xfree(h, is);
+    mc_free(h, fs), mc_free(h, is);
     return AML_OK;
 }
 
@@ -531,6 +486,7 @@ typedef struct {
     int32_t n_classes, k, weighting, has_weight;
     int64_t n, d;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 /* Since version 2, after the header (a version 1 blob is euclidean). */
 typedef struct {
@@ -539,105 +495,77 @@ typedef struct {
 
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "knn: save before fit");
-        return AML_ERR_INPUT;
-    }
-    blob_header hd = {.magic = KNN_MAGIC, .version = KNN_FORMAT_VERSION, .kind = (uint32_t)m->kind,
-                      .n_classes = m->n_classes, .k = m->k, .weighting = m->weighting,
+    const mc_call k = mc_at(m->h, c, "knn");
+    aml_status st = mc_check_save(&k, m->fitted);
+    if (st != AML_OK)
+        return st;
+    blob_header hd = {.kind = (uint32_t)m->kind, .n_classes = m->n_classes, .k = m->k, .weighting = m->weighting,
                       .has_weight = m->weight != NULL, .n = m->n, .d = m->d};
     const size_t n = (size_t)m->n, d = (size_t)m->d;
     blob_metric bm = {.metric = m->metric};
-    aml_status st = h->write(w, &hd, sizeof hd);
-    if (st == AML_OK)
-        st = h->write(w, &bm, sizeof bm);
-    if (st == AML_OK)
-        st = h->write(w, m->mean, d * sizeof(double));
-    if (st == AML_OK)
-        st = h->write(w, m->inv_scale, d * sizeof(double));
-    if (st == AML_OK)
-        st = h->write(w, m->Xs, n * d * sizeof(float));
-    if (st == AML_OK)
-        st = m->kind == AML_TASK_CLASSIFICATION ? h->write(w, m->label, n * sizeof(int32_t))
-                                                : h->write(w, m->value, n * sizeof(double));
-    if (st == AML_OK && m->weight)
-        st = h->write(w, m->weight, n * sizeof(float));
-    if (st != AML_OK)
-        h->set_error(c, "knn: writing the model blob failed");
+    mc_put_header(&k, w, &st, &hd, sizeof hd, KNN_MAGIC, KNN_FORMAT_VERSION);
+    mc_put(&k, w, &st, &bm, sizeof bm);
+    mc_put(&k, w, &st, m->mean, d * sizeof(double));
+    mc_put(&k, w, &st, m->inv_scale, d * sizeof(double));
+    mc_put(&k, w, &st, m->Xs, n * d * sizeof(float));
+    if (m->kind == AML_TASK_CLASSIFICATION)
+        mc_put(&k, w, &st, m->label, n * sizeof(int32_t));
+    else
+        mc_put(&k, w, &st, m->value, n * sizeof(double));
+    if (m->weight)
+        mc_put(&k, w, &st, m->weight, n * sizeof(float));
     return st;
 }
 
 static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                              aml_model **out)
 {
+    const mc_call k = mc_at(h, c, "knn");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != KNN_MAGIC) {
-        h->set_error(c, "knn: not a knn model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version == 0 || hd.version > KNN_FORMAT_VERSION) {
-        h->set_error(c, "knn: blob format version %u, this plugin reads up to %u", hd.version, KNN_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
+    aml_status st = mc_get_header(&k, r, &hd, sizeof hd, KNN_MAGIC, KNN_FORMAT_VERSION, NULL);
     blob_metric bm = {.metric = M_EUCLIDEAN};
-    if (hd.version >= 2 && h->read(r, &bm, sizeof bm) != AML_OK) {
-        h->set_error(c, "knn: truncated model blob (metric)");
-        return AML_ERR_FORMAT;
-    }
-    if ((bm.metric != M_EUCLIDEAN && bm.metric != M_COSINE) || bm.reserved != 0) {
-        h->set_error(c, "knn: corrupt blob (metric %d)", bm.metric);
-        return AML_ERR_FORMAT;
-    }
+    if (st == AML_OK && hd.version >= 2)
+        mc_get(&k, r, &st, &bm, sizeof bm);
+    if (st != AML_OK)
+        return st;
+    if ((bm.metric != M_EUCLIDEAN && bm.metric != M_COSINE) || bm.reserved != 0)
+        return mc_fail(&k, AML_ERR_FORMAT, "corrupt blob (metric %d)", bm.metric);
     int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 20)) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0)) &&
              hd.k >= 1 && hd.k <= KNN_MAX_K && (hd.weighting == W_UNIFORM || hd.weighting == W_DISTANCE) &&
              (hd.has_weight == 0 || hd.has_weight == 1) && hd.n >= 1 && hd.d >= 1 && hd.d <= INT32_MAX / 2 &&
              hd.n <= ((int64_t)1 << 40) / hd.d;
-    if (!ok) {
-        h->set_error(c, "knn: corrupt blob header (kind %u, k %d, %lld rows, %lld features)", hd.kind, hd.k,
-                     (long long)hd.n, (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != (aml_task_kind)hd.kind ||
-                 (task->kind == AML_TASK_CLASSIFICATION && task->n_classes != hd.n_classes) ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "knn: blob is for a %s task with %d classes and %lld features, not the given task",
-                     hd.kind == AML_TASK_CLASSIFICATION ? "classification" : "regression", hd.n_classes,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
+    if (!ok)
+        return mc_fail(&k, AML_ERR_FORMAT, "corrupt blob header (kind %u, k %d, %lld rows, %lld features)", hd.kind,
+                       hd.k, (long long)hd.n, (long long)hd.d);
+    if ((st = mc_check_blob_task(&k, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
+        return st;
     aml_task t = {.kind = (aml_task_kind)hd.kind, .n_classes = hd.n_classes, .n_features = hd.d};
-    aml_model *m = model_new(h, &t);
+    aml_model *m = model_new(&k, &t);
     if (!m || model_shape(m, hd.n, hd.d, hd.has_weight) != AML_OK) {
         model_free(m);
-        h->set_error(c, "knn: out of memory loading %lld x %lld training rows", (long long)hd.n, (long long)hd.d);
-        return AML_ERR_NOMEM;
+        return mc_fail(&k, AML_ERR_NOMEM, "out of memory loading %lld x %lld training rows", (long long)hd.n,
+                       (long long)hd.d);
     }
     m->k = hd.k, m->weighting = hd.weighting, m->metric = bm.metric;
     const size_t n = (size_t)m->n, d = (size_t)m->d;
-    aml_status st = h->read(r, m->mean, d * sizeof(double));
-    if (st == AML_OK)
-        st = h->read(r, m->inv_scale, d * sizeof(double));
-    if (st == AML_OK)
-        st = h->read(r, m->Xs, n * d * sizeof(float));
-    if (st == AML_OK)
-        st = m->kind == AML_TASK_CLASSIFICATION ? h->read(r, m->label, n * sizeof(int32_t))
-                                                : h->read(r, m->value, n * sizeof(double));
-    if (st == AML_OK && m->weight)
-        st = h->read(r, m->weight, n * sizeof(float));
+    mc_get(&k, r, &st, m->mean, d * sizeof(double));
+    mc_get(&k, r, &st, m->inv_scale, d * sizeof(double));
+    mc_get(&k, r, &st, m->Xs, n * d * sizeof(float));
+    if (m->kind == AML_TASK_CLASSIFICATION)
+        mc_get(&k, r, &st, m->label, n * sizeof(int32_t));
+    else
+        mc_get(&k, r, &st, m->value, n * sizeof(double));
+    if (m->weight)
+        mc_get(&k, r, &st, m->weight, n * sizeof(float));
+    for (size_t i = 0; i < n && st == AML_OK; i++)
+        if (m->kind == AML_TASK_CLASSIFICATION ? (m->label[i] < 0 || m->label[i] >= m->n_classes)
+                                               : !isfinite(m->value[i]))
+            st = mc_fail(&k, AML_ERR_FORMAT, "corrupt model blob (target of stored row %zu)", i);
     if (st != AML_OK) {
         model_free(m);
-        h->set_error(c, "knn: truncated model blob");
-        return AML_ERR_FORMAT;
+        return st;
     }
-    for (size_t i = 0; i < n; i++)
-        if (m->kind == AML_TASK_CLASSIFICATION ? (m->label[i] < 0 || m->label[i] >= m->n_classes)
-                                               : !isfinite(m->value[i])) {
-            model_free(m);
-            h->set_error(c, "knn: corrupt model blob (target of stored row %zu)", i);
-            return AML_ERR_FORMAT;
-        }
     set_float_stats(m);
     row_norms(m);
     m->fitted = 1;
