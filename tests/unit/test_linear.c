@@ -661,7 +661,7 @@ static void test_garbage_blob_rejected(void **state)
     aml_model *m = NULL;
     assert_int_equal(vt->load(host, &hc, &r, &task, &m), AML_ERR_FORMAT);
     assert_null(m);
-    assert_non_null(strstr(hc.msg, "not a linear model blob"));
+    assert_string_equal(hc.msg, "linear: not a model blob of this plugin (wrong magic number)");
 
     /* a real blob cut short, and one for another task */
     enum { N = 400 };
@@ -721,7 +721,7 @@ static void test_bad_labels_rejected(void **state)
     aml_matrix mx = {.data = X, .rows = 3, .cols = 1, .ld = 1};
     aml_target t = {.label = y};
     assert_int_equal(vt->fit(m, &hc, &mx, &t, NULL, NULL, NULL), AML_ERR_INPUT);
-    assert_string_equal(hc.msg, "linear: row 2: class index 2 outside [0, 2)");
+    assert_string_equal(hc.msg, "linear: training row 2: class index 2 outside [0, 2)");
     vt->free(m);
 }
 

@@ -142,6 +142,11 @@ aml_status mc_infinite_feature(const mc_call *k, const aml_matrix *X, int64_t j)
     int64_t row = 0;
     while (row < X->rows - 1 && !isinf(X->data[row * X->ld + j]))
         row++;
+    for (int64_t q = 0; q < j; q++) /* the first bad cell of that row */
+        if (isinf(X->data[row * X->ld + q])) {
+            j = q;
+            break;
+        }
     return mc_fail(k, AML_ERR_INPUT, "row %lld, feature %lld is infinite (NaN marks a missing value)", (long long)row,
                    (long long)j);
 }

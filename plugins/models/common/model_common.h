@@ -13,7 +13,8 @@
 #include <stdint.h>
 
 /* Where a message goes: the host, the call's context and the plugin's name (a string literal that
- * outlives the call). Built on the stack at the top of each vtable entry: mc_at(m->h, c, "knn"). */
+ * outlives the call). Built on the stack at the top of each vtable entry:
+ *     const mc_call mc = mc_at(m->h, c, "knn"); */
 typedef struct mc_call {
     const aml_host *h;
     aml_host_ctx *c;
@@ -61,7 +62,8 @@ aml_status mc_check_target(const mc_call *k, aml_task_kind kind, int n_classes, 
  * the same column count). */
 aml_status mc_check_fit(const mc_call *k, aml_task_kind kind, int n_classes, int64_t max_cols, const aml_matrix *X,
                         const aml_target *y, const aml_matrix *valid_X, const aml_target *valid_y);
-/* The error for an infinite cell in column j of X (the first one found is named by row). */
+/* The error for an infinite cell found in column j of X: names the first row holding one there,
+ * and that row's first infinite cell. Returns AML_ERR_INPUT. */
 aml_status mc_infinite_feature(const mc_call *k, const aml_matrix *X, int64_t j);
 
 /* ---- predict and save ---------------------------------------------------------------------- */

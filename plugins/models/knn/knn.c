@@ -253,16 +253,16 @@ static aml_model *model_new(const mc_call *k, const aml_task *task)
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    const mc_call k = mc_at(h, c, "knn");
-    aml_status st = mc_check_task(&k, task, KNN_MAX_CLASSES, 1);
+    const mc_call mc = mc_at(h, c, "knn");
+    aml_status st = mc_check_task(&mc, task, KNN_MAX_CLASSES, 1);
     if (st != AML_OK)
         return st;
     double v[N_PARAMS];
     for (int i = 0; i < N_PARAMS && st == AML_OK; i++)
-        st = mc_param(&k, params, i, p, &v[i]);
+        st = mc_param(&mc, params, i, p, &v[i]);
     if (st != AML_OK)
         return st;
-    aml_model *m = model_new(&k, task);
+    aml_model *m = model_new(&mc, task);
     if (!m)
         return AML_ERR_NOMEM;
     m->k = (int)v[P_K], m->weighting = (int)v[P_WEIGHTS], m->metric = (int)v[P_METRIC];
@@ -274,21 +274,21 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    const mc_call k = mc_at(h, c, "knn");
-    aml_status st = mc_check_fit(&k, m->kind, m->n_classes, INT32_MAX / 2, X, y, NULL, NULL);
+    const mc_call mc = mc_at(h, c, "knn");
+    aml_status st = mc_check_fit(&mc, m->kind, m->n_classes, INT32_MAX / 2, X, y, NULL, NULL);
     if (st != AML_OK)
         return st;
     const int64_t n = X->rows, d = X->cols;
     if (model_shape(m, n, d, y->weight != NULL) != AML_OK) {
         model_clear(m);
-        return mc_fail(&k, AML_ERR_NOMEM, "out of memory keeping %lld x %lld training rows", (long long)n,
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory keeping %lld x %lld training rows", (long long)n,
                        (long long)d);
     }
     /* column mean and std over non-NaN cells: shifted sums in double, row by row */
     double *acc = mc_alloc(h, 4 * (size_t)d * sizeof *acc);
     if (!acc) {
         model_clear(m);
-        return mc_fail(&k, AML_ERR_NOMEM, "out of memory");
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
     }
     double *shift = acc, *s0 = acc + d, *s1 = s0 + d, *s2 = s1 + d;
     for (int64_t j = 0; j < d; j++)
@@ -305,7 +305,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         if (!isfinite(s2[j])) {
             mc_free(h, acc);
             model_clear(m);
-            return mc_infinite_feature(&k, X, j);
+            return mc_infinite_feature(&mc, X, j);
         }
         double mu = s0[j] > 0 ? s1[j] / s0[j] : 0, var = s0[j] > 0 ? s2[j] / s0[j] - mu * mu : 0;
         double sd = var > 0 ? sqrt(var) : 0;
@@ -396,8 +396,8 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
     const aml_host *h = m->h;
-    const mc_call k = mc_at(h, c, "knn");
-    aml_status st = mc_check_predict(&k, m->fitted, m->d, X);
+    const mc_call mc = mc_at(h, c, "knn");
+    aml_status st = mc_check_predict(&mc, m->fitted, m->d, X);
     if (st != AML_OK || X->rows == 0)
         return st;
     const int64_t d = m->d, nq = X->rows;
@@ -419,7 +419,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
     int64_t *is = mc_alloc(h, (size_t)nt * qb * cap * sizeof *is);
     if (!fs || !is) {
         mc_free(h, fs), mc_free(h, is);
-        return mc_fail(&k, AML_ERR_NOMEM, "out of memory for prediction scratch");
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
     const int no = n_outputs(m);
     const float gemm_alpha = m->metric == M_COSINE ? -1.0f : -2.0f;
@@ -495,73 +495,73 @@ typedef struct {
 
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const mc_call k = mc_at(m->h, c, "knn");
-    aml_status st = mc_check_save(&k, m->fitted);
+    const mc_call mc = mc_at(m->h, c, "knn");
+    aml_status st = mc_check_save(&mc, m->fitted);
     if (st != AML_OK)
         return st;
     blob_header hd = {.kind = (uint32_t)m->kind, .n_classes = m->n_classes, .k = m->k, .weighting = m->weighting,
                       .has_weight = m->weight != NULL, .n = m->n, .d = m->d};
     const size_t n = (size_t)m->n, d = (size_t)m->d;
     blob_metric bm = {.metric = m->metric};
-    mc_put_header(&k, w, &st, &hd, sizeof hd, KNN_MAGIC, KNN_FORMAT_VERSION);
-    mc_put(&k, w, &st, &bm, sizeof bm);
-    mc_put(&k, w, &st, m->mean, d * sizeof(double));
-    mc_put(&k, w, &st, m->inv_scale, d * sizeof(double));
-    mc_put(&k, w, &st, m->Xs, n * d * sizeof(float));
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, KNN_MAGIC, KNN_FORMAT_VERSION);
+    mc_put(&mc, w, &st, &bm, sizeof bm);
+    mc_put(&mc, w, &st, m->mean, d * sizeof(double));
+    mc_put(&mc, w, &st, m->inv_scale, d * sizeof(double));
+    mc_put(&mc, w, &st, m->Xs, n * d * sizeof(float));
     if (m->kind == AML_TASK_CLASSIFICATION)
-        mc_put(&k, w, &st, m->label, n * sizeof(int32_t));
+        mc_put(&mc, w, &st, m->label, n * sizeof(int32_t));
     else
-        mc_put(&k, w, &st, m->value, n * sizeof(double));
+        mc_put(&mc, w, &st, m->value, n * sizeof(double));
     if (m->weight)
-        mc_put(&k, w, &st, m->weight, n * sizeof(float));
+        mc_put(&mc, w, &st, m->weight, n * sizeof(float));
     return st;
 }
 
 static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                              aml_model **out)
 {
-    const mc_call k = mc_at(h, c, "knn");
+    const mc_call mc = mc_at(h, c, "knn");
     blob_header hd;
-    aml_status st = mc_get_header(&k, r, &hd, sizeof hd, KNN_MAGIC, KNN_FORMAT_VERSION, NULL);
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, KNN_MAGIC, KNN_FORMAT_VERSION, NULL);
     blob_metric bm = {.metric = M_EUCLIDEAN};
     if (st == AML_OK && hd.version >= 2)
-        mc_get(&k, r, &st, &bm, sizeof bm);
+        mc_get(&mc, r, &st, &bm, sizeof bm);
     if (st != AML_OK)
         return st;
     if ((bm.metric != M_EUCLIDEAN && bm.metric != M_COSINE) || bm.reserved != 0)
-        return mc_fail(&k, AML_ERR_FORMAT, "corrupt blob (metric %d)", bm.metric);
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob (metric %d)", bm.metric);
     int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 20)) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0)) &&
              hd.k >= 1 && hd.k <= KNN_MAX_K && (hd.weighting == W_UNIFORM || hd.weighting == W_DISTANCE) &&
              (hd.has_weight == 0 || hd.has_weight == 1) && hd.n >= 1 && hd.d >= 1 && hd.d <= INT32_MAX / 2 &&
              hd.n <= ((int64_t)1 << 40) / hd.d;
     if (!ok)
-        return mc_fail(&k, AML_ERR_FORMAT, "corrupt blob header (kind %u, k %d, %lld rows, %lld features)", hd.kind,
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (kind %u, k %d, %lld rows, %lld features)", hd.kind,
                        hd.k, (long long)hd.n, (long long)hd.d);
-    if ((st = mc_check_blob_task(&k, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
+    if ((st = mc_check_blob_task(&mc, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
         return st;
     aml_task t = {.kind = (aml_task_kind)hd.kind, .n_classes = hd.n_classes, .n_features = hd.d};
-    aml_model *m = model_new(&k, &t);
+    aml_model *m = model_new(&mc, &t);
     if (!m || model_shape(m, hd.n, hd.d, hd.has_weight) != AML_OK) {
         model_free(m);
-        return mc_fail(&k, AML_ERR_NOMEM, "out of memory loading %lld x %lld training rows", (long long)hd.n,
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading %lld x %lld training rows", (long long)hd.n,
                        (long long)hd.d);
     }
     m->k = hd.k, m->weighting = hd.weighting, m->metric = bm.metric;
     const size_t n = (size_t)m->n, d = (size_t)m->d;
-    mc_get(&k, r, &st, m->mean, d * sizeof(double));
-    mc_get(&k, r, &st, m->inv_scale, d * sizeof(double));
-    mc_get(&k, r, &st, m->Xs, n * d * sizeof(float));
+    mc_get(&mc, r, &st, m->mean, d * sizeof(double));
+    mc_get(&mc, r, &st, m->inv_scale, d * sizeof(double));
+    mc_get(&mc, r, &st, m->Xs, n * d * sizeof(float));
     if (m->kind == AML_TASK_CLASSIFICATION)
-        mc_get(&k, r, &st, m->label, n * sizeof(int32_t));
+        mc_get(&mc, r, &st, m->label, n * sizeof(int32_t));
     else
-        mc_get(&k, r, &st, m->value, n * sizeof(double));
+        mc_get(&mc, r, &st, m->value, n * sizeof(double));
     if (m->weight)
-        mc_get(&k, r, &st, m->weight, n * sizeof(float));
+        mc_get(&mc, r, &st, m->weight, n * sizeof(float));
     for (size_t i = 0; i < n && st == AML_OK; i++)
         if (m->kind == AML_TASK_CLASSIFICATION ? (m->label[i] < 0 || m->label[i] >= m->n_classes)
                                                : !isfinite(m->value[i]))
-            st = mc_fail(&k, AML_ERR_FORMAT, "corrupt model blob (target of stored row %zu)", i);
+            st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (target of stored row %zu)", i);
     if (st != AML_OK) {
         model_free(m);
         return st;

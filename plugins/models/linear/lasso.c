@@ -94,10 +94,10 @@ aml_status lin_lasso_covariance(aml_model *m, aml_host_ctx *c, const double *G, 
 {
     const aml_host *h = m->h;
     const int64_t d = m->d;
-    double *q = lin_alloc(h, (size_t)d * sizeof *q);
-    int64_t *idx = lin_alloc(h, (size_t)d * sizeof *idx);
+    double *q = mc_alloc(h, (size_t)d * sizeof *q);
+    int64_t *idx = mc_alloc(h, (size_t)d * sizeof *idx);
     if (!q || !idx) {
-        lin_free(h, q), lin_free(h, idx);
+        mc_free(h, q), mc_free(h, idx);
         h->set_error(c, "linear: out of memory for coordinate descent (%lld features)", (long long)d);
         return AML_ERR_NOMEM;
     }
@@ -130,7 +130,7 @@ aml_status lin_lasso_covariance(aml_model *m, aml_host_ctx *c, const double *G, 
             break;
         }
     }
-    lin_free(h, q), lin_free(h, idx);
+    mc_free(h, q), mc_free(h, idx);
     return st;
 }
 
@@ -141,7 +141,7 @@ aml_status lin_lasso_covariance(aml_model *m, aml_host_ctx *c, const double *G, 
 static void weighted_columns(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, const float *w, double *Zc)
 {
     const int64_t n = X->rows, d = m->d, cb = 64, nblk = (d + cb - 1) / cb;
-    int nt = lin_budget_threads(m->h, c, nblk > INT32_MAX ? INT32_MAX : (int)nblk);
+    int nt = mc_threads(m->h, c, nblk > INT32_MAX ? INT32_MAX : (int)nblk);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t b = 0; b < nblk; b++) {
         const int64_t j0 = b * cb, j1 = j0 + cb < d ? j0 + cb : d;
@@ -207,9 +207,9 @@ aml_status lin_lasso_residual(aml_model *m, aml_host_ctx *c, const aml_matrix *X
         h->set_error(c, "linear: %lld x %lld is too large for coordinate descent", (long long)n, (long long)d);
         return AML_ERR_INPUT;
     }
-    double *Zc = lin_alloc(h, (size_t)n * (size_t)d * sizeof *Zc);
-    double *colsq = lin_alloc(h, (size_t)d * sizeof *colsq), *res = lin_alloc(h, (size_t)n * sizeof *res);
-    int64_t *idx = lin_alloc(h, (size_t)d * sizeof *idx);
+    double *Zc = mc_alloc(h, (size_t)n * (size_t)d * sizeof *Zc);
+    double *colsq = mc_alloc(h, (size_t)d * sizeof *colsq), *res = mc_alloc(h, (size_t)n * sizeof *res);
+    int64_t *idx = mc_alloc(h, (size_t)d * sizeof *idx);
     aml_status st = AML_OK;
     if (!Zc || !colsq || !res || !idx) {
         h->set_error(c, "linear: out of memory for coordinate descent on %lld x %lld", (long long)n, (long long)d);
@@ -246,6 +246,6 @@ aml_status lin_lasso_residual(aml_model *m, aml_host_ctx *c, const aml_matrix *X
     }
     m->bias[0] = ybar;
 done:
-    lin_free(h, Zc), lin_free(h, colsq), lin_free(h, res), lin_free(h, idx);
+    mc_free(h, Zc), mc_free(h, colsq), mc_free(h, res), mc_free(h, idx);
     return st;
 }

@@ -37,6 +37,7 @@
 
 #define LINEAR_MAGIC 0x4e494c4c4d41ULL /* "AMLLIN" little-endian */
 #define LINEAR_FORMAT_VERSION 2u /* 2: the penalty and class weight parameters follow the header */
+#define LINEAR_MAX_CLASSES (1 << 20)
 
 enum { P_L2, P_L1, P_MAX_ITER, P_TOL, P_PENALTY, P_CLASS_WEIGHT, N_PARAMS };
 
@@ -72,7 +73,7 @@ static void model_free(aml_model *m)
     if (!m)
         return;
     const aml_host *h = m->h;
-    lin_free(h, m->mean), lin_free(h, m->inv_scale), lin_free(h, m->coef), lin_free(h, m->bias);
+    mc_free(h, m->mean), mc_free(h, m->inv_scale), mc_free(h, m->coef), mc_free(h, m->bias);
     h->dealloc(m);
 }
 
@@ -80,35 +81,21 @@ static void model_free(aml_model *m)
 static aml_status model_shape(aml_model *m, int64_t d)
 {
     const aml_host *h = m->h;
-    lin_free(h, m->mean), lin_free(h, m->inv_scale), lin_free(h, m->coef), lin_free(h, m->bias);
+    mc_free(h, m->mean), mc_free(h, m->inv_scale), mc_free(h, m->coef), mc_free(h, m->bias);
     m->d = d;
-    m->mean = lin_alloc(h, (size_t)d * sizeof(double));
-    m->inv_scale = lin_alloc(h, (size_t)d * sizeof(double));
-    m->coef = lin_alloc(h, (size_t)d * m->k * sizeof(double));
-    m->bias = lin_alloc(h, (size_t)m->k * sizeof(double));
+    m->mean = mc_alloc(h, (size_t)d * sizeof(double));
+    m->inv_scale = mc_alloc(h, (size_t)d * sizeof(double));
+    m->coef = mc_alloc(h, (size_t)d * m->k * sizeof(double));
+    m->bias = mc_alloc(h, (size_t)m->k * sizeof(double));
     return m->mean && m->inv_scale && m->coef && m->bias ? AML_OK : AML_ERR_NOMEM;
 }
 
-static aml_status task_check(const aml_host *h, aml_host_ctx *c, const aml_task *task)
+static aml_model *model_new(const mc_call *k, const aml_task *task)
 {
-    if (!task || (task->kind != AML_TASK_CLASSIFICATION && task->kind != AML_TASK_REGRESSION)) {
-        h->set_error(c, "linear: unknown task kind");
-        return AML_ERR_INPUT;
-    }
-    if (task->kind == AML_TASK_CLASSIFICATION && task->n_classes < 2) {
-        h->set_error(c, "linear: classification needs at least 2 classes, got %d", task->n_classes);
-        return AML_ERR_INPUT;
-    }
-    return AML_OK;
-}
-
-static aml_model *model_new(const aml_host *h, const aml_task *task)
-{
-    aml_model *m = h->alloc(sizeof *m);
+    aml_model *m = mc_new_model(k, sizeof *m);
     if (!m)
         return NULL;
-    memset(m, 0, sizeof *m);
-    m->h = h;
+    m->h = k->h;
     m->kind = task->kind;
     m->n_classes = task->kind == AML_TASK_CLASSIFICATION ? task->n_classes : 0;
     m->k = task->kind == AML_TASK_CLASSIFICATION && task->n_classes > 2 ? task->n_classes : 1;
@@ -119,12 +106,12 @@ static aml_model *model_new(const aml_host *h, const aml_task *task)
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    aml_status st = task_check(h, c, task);
+    const mc_call mc = mc_at(h, c, "linear");
+    aml_status st = mc_check_task(&mc, task, LINEAR_MAX_CLASSES, 1);
     if (st != AML_OK)
         return st;
     double v[N_PARAMS];
-    for (int i = 0; i < N_PARAMS; i++)
-        v[i] = p ? p->num[i] : params[i].def;
+    mc_param_values(params, N_PARAMS, p, v);
     const double l2 = v[P_L2], l1 = v[P_L1], tol = v[P_TOL], it = v[P_MAX_ITER];
     if (!(l2 >= 0 && isfinite(l2)) || !(l1 >= 0 && isfinite(l1)) || !(tol > 0 && isfinite(tol)) ||
         !(it >= 1 && it <= 1e7)) {
@@ -137,11 +124,9 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
         h->set_error(c, "linear: penalty must be \"l2\" or \"elasticnet\", class_weight \"none\" or \"balanced\"");
         return AML_ERR_INPUT;
     }
-    aml_model *m = model_new(h, task);
-    if (!m) {
-        h->set_error(c, "linear: out of memory");
+    aml_model *m = model_new(&mc, task);
+    if (!m)
         return AML_ERR_NOMEM;
-    }
     m->l2 = l2, m->l1 = l1, m->tol = tol, m->max_iter = (int)it;
     m->penalty = (int)v[P_PENALTY], m->class_weight = (int)v[P_CLASS_WEIGHT];
     *out = m;
@@ -157,10 +142,10 @@ static aml_status balanced_weights(const aml_model *m, aml_host_ctx *c, const am
     *out = NULL;
     if (m->kind != AML_TASK_CLASSIFICATION || m->class_weight != LIN_CLASS_WEIGHT_BALANCED)
         return AML_OK;
-    double *cw = lin_alloc(h, (size_t)m->n_classes * sizeof *cw);
-    float *w = lin_alloc(h, (size_t)X->rows * sizeof *w);
+    double *cw = mc_alloc(h, (size_t)m->n_classes * sizeof *cw);
+    float *w = mc_alloc(h, (size_t)X->rows * sizeof *w);
     if (!cw || !w) {
-        lin_free(h, cw), lin_free(h, w);
+        mc_free(h, cw), mc_free(h, w);
         h->set_error(c, "linear: out of memory for class weights");
         return AML_ERR_NOMEM;
     }
@@ -172,7 +157,7 @@ static aml_status balanced_weights(const aml_model *m, aml_host_ctx *c, const am
         cw[q] = cw[q] > 0 ? (double)X->rows / ((double)m->n_classes * cw[q]) : 0;
     for (int64_t i = 0; i < X->rows; i++)
         w[i] = (float)((y->weight ? (double)y->weight[i] : 1.0) * cw[y->label[i]]);
-    lin_free(h, cw);
+    mc_free(h, cw);
     *out = w;
     return AML_OK;
 }
@@ -180,45 +165,19 @@ static aml_status balanced_weights(const aml_model *m, aml_host_ctx *c, const am
 static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
+    const mc_call mc = mc_at(m->h, c, "linear");
+    aml_status st = mc_check_fit(&mc, m->kind, m->n_classes, INT32_MAX / 2, X, y, NULL, NULL);
+    if (st != AML_OK)
+        return st;
+    if (X->rows > (int64_t)INT32_MAX * 1024)
+        return mc_fail(&mc, AML_ERR_INPUT, "the training matrix has %lld rows, at most %lld", (long long)X->rows,
+                       (long long)INT32_MAX * 1024);
     const aml_host *h = m->h;
-    if (!X || !y || X->rows < 1 || X->cols < 1 || X->ld < X->cols || !X->data) {
-        h->set_error(c, "linear: empty or malformed training matrix");
-        return AML_ERR_INPUT;
-    }
-    if (X->cols > INT32_MAX / 2 || X->rows > (int64_t)INT32_MAX * 1024) {
-        h->set_error(c, "linear: matrix too large (%lld x %lld)", (long long)X->rows, (long long)X->cols);
-        return AML_ERR_INPUT;
-    }
-    double sw = 0;
-    for (int64_t i = 0; i < X->rows; i++) {
-        if (m->kind == AML_TASK_CLASSIFICATION) {
-            if (!y->label || y->label[i] < 0 || y->label[i] >= m->n_classes) {
-                h->set_error(c, "linear: row %lld: class index %d outside [0, %d)", (long long)i,
-                             y->label ? y->label[i] : -1, m->n_classes);
-                return AML_ERR_INPUT;
-            }
-        } else if (!y->value || !isfinite(y->value[i])) {
-            h->set_error(c, "linear: row %lld: target value is missing or not finite", (long long)i);
-            return AML_ERR_INPUT;
-        }
-        double wi = y->weight ? y->weight[i] : 1.0;
-        if (!(wi >= 0 && isfinite(wi))) {
-            h->set_error(c, "linear: row %lld: sample weight %g must be finite and >= 0", (long long)i, wi);
-            return AML_ERR_INPUT;
-        }
-        sw += wi;
-    }
-    if (!(sw > 0)) {
-        h->set_error(c, "linear: sample weights sum to zero");
-        return AML_ERR_INPUT;
-    }
     int warm = m->fitted && m->d == X->cols && m->kind == AML_TASK_CLASSIFICATION;
     if (!warm && model_shape(m, X->cols) != AML_OK) {
         m->fitted = 0;
-        h->set_error(c, "linear: out of memory for %lld features", (long long)X->cols);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for %lld features", (long long)X->cols);
     }
-    aml_status st;
     float *class_w = NULL;
     if (m->kind == AML_TASK_REGRESSION) {
         st = lin_fit_ridge(m, c, X, y); /* computes the feature statistics itself */
@@ -232,7 +191,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         if ((st = lin_fit_scaler(m, c, X, yw.weight)) == AML_OK)
             st = lin_fit_logistic(m, c, X, &yw, max_iter, warm);
     }
-    lin_free(h, class_w);
+    mc_free(h, class_w);
     if (st != AML_OK)
         goto fail;
     m->fitted = 1;
@@ -295,22 +254,16 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
     const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "linear: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || (X->rows > 0 && !X->data)) {
-        h->set_error(c, "linear: predict on %lld columns, the model was fitted on %lld", X ? (long long)X->cols : 0LL,
-                     (long long)m->d);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(h, c, "linear");
+    aml_status st = mc_check_predict(&mc, m->fitted, m->d, X);
+    if (st != AML_OK)
+        return st;
     const int64_t d = m->d, bs = lin_block_rows(d, sizeof(double)), nblocks = (X->rows + bs - 1) / bs;
     const int k = m->k, no = n_outputs(m);
-    int nt = lin_budget_threads(h, c, nblocks > INT32_MAX ? INT32_MAX : (int)nblocks);
-    double *scratch = lin_alloc(h, (size_t)nt * (size_t)bs * (d + k) * sizeof *scratch);
+    int nt = mc_threads(h, c, nblocks > INT32_MAX ? INT32_MAX : (int)nblocks);
+    double *scratch = mc_alloc(h, (size_t)nt * (size_t)bs * (d + k) * sizeof *scratch);
     if (!scratch) {
-        h->set_error(c, "linear: out of memory for prediction scratch");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
 #pragma omp parallel num_threads(nt)
     {
@@ -327,7 +280,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
                 finish_row(m, S + i * k, out + (i0 + i) * no);
         }
     }
-    lin_free(h, scratch);
+    mc_free(h, scratch);
     return AML_OK;
 }
 
@@ -341,6 +294,7 @@ typedef struct {
     double l2, tol;
     int32_t max_iter, n_iter;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 /* Since version 2, after the header (a version 1 blob is an L2 model without class weights). */
 typedef struct {
@@ -350,97 +304,69 @@ typedef struct {
 
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "linear: save before fit");
-        return AML_ERR_INPUT;
-    }
-    blob_header hd = {.magic = LINEAR_MAGIC, .version = LINEAR_FORMAT_VERSION, .kind = (uint32_t)m->kind,
+    const mc_call mc = mc_at(m->h, c, "linear");
+    aml_status st = mc_check_save(&mc, m->fitted);
+    if (st != AML_OK)
+        return st;
+    blob_header hd = {.kind = (uint32_t)m->kind,
                       .n_classes = m->n_classes, .k = m->k, .d = m->d, .l2 = m->l2, .tol = m->tol,
                       .max_iter = m->max_iter, .n_iter = m->n_iter};
     blob_params bp = {.l1 = m->l1, .penalty = m->penalty, .class_weight = m->class_weight};
-    aml_status st;
-    if ((st = h->write(w, &hd, sizeof hd)) != AML_OK || (st = h->write(w, &bp, sizeof bp)) != AML_OK ||
-        (st = h->write(w, m->mean, (size_t)m->d * 8)) != AML_OK ||
-        (st = h->write(w, m->inv_scale, (size_t)m->d * 8)) != AML_OK ||
-        (st = h->write(w, m->coef, (size_t)m->d * m->k * 8)) != AML_OK ||
-        (st = h->write(w, m->bias, (size_t)m->k * 8)) != AML_OK) {
-        h->set_error(c, "linear: writing the model blob failed");
-        return st;
-    }
-    return AML_OK;
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, LINEAR_MAGIC, LINEAR_FORMAT_VERSION);
+    mc_put(&mc, w, &st, &bp, sizeof bp);
+    mc_put(&mc, w, &st, m->mean, (size_t)m->d * 8);
+    mc_put(&mc, w, &st, m->inv_scale, (size_t)m->d * 8);
+    mc_put(&mc, w, &st, m->coef, (size_t)m->d * m->k * 8);
+    mc_put(&mc, w, &st, m->bias, (size_t)m->k * 8);
+    return st;
 }
 
 static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                              aml_model **out)
 {
+    const mc_call mc = mc_at(h, c, "linear");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != LINEAR_MAGIC) {
-        h->set_error(c, "linear: not a linear model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version > LINEAR_FORMAT_VERSION || hd.version == 0) {
-        h->set_error(c, "linear: blob format version %u, this plugin reads up to %u", hd.version,
-                     LINEAR_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, LINEAR_MAGIC, LINEAR_FORMAT_VERSION, NULL);
     blob_params bp = {.l1 = 0, .penalty = LIN_PENALTY_L2, .class_weight = LIN_CLASS_WEIGHT_NONE};
-    if (hd.version >= 2 && h->read(r, &bp, sizeof bp) != AML_OK) {
-        h->set_error(c, "linear: truncated model blob (parameters)");
-        return AML_ERR_FORMAT;
-    }
+    if (st == AML_OK && hd.version >= 2)
+        mc_get(&mc, r, &st, &bp, sizeof bp);
+    if (st != AML_OK)
+        return st;
     if (!(bp.l1 >= 0 && isfinite(bp.l1)) || (bp.penalty != LIN_PENALTY_L2 && bp.penalty != LIN_PENALTY_ELASTICNET) ||
-        (bp.class_weight != LIN_CLASS_WEIGHT_NONE && bp.class_weight != LIN_CLASS_WEIGHT_BALANCED)) {
-        h->set_error(c, "linear: corrupt blob parameters (l1 %g, penalty %d, class_weight %d)", bp.l1, bp.penalty,
-                     bp.class_weight);
-        return AML_ERR_FORMAT;
-    }
-    int ok = (hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 20) &&
+        (bp.class_weight != LIN_CLASS_WEIGHT_NONE && bp.class_weight != LIN_CLASS_WEIGHT_BALANCED))
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob parameters (l1 %g, penalty %d, class_weight %d)", bp.l1,
+                       bp.penalty, bp.class_weight);
+    int ok = (hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= LINEAR_MAX_CLASSES &&
               hd.k == (hd.n_classes > 2 ? hd.n_classes : 1)) ||
              (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0 && hd.k == 1);
     ok = ok && hd.d >= 1 && hd.d <= (int64_t)INT32_MAX / 2 && hd.d * (int64_t)hd.k <= ((int64_t)1 << 32);
-    if (!ok) {
-        h->set_error(c, "linear: corrupt blob header (kind %u, classes %d, features %lld)", hd.kind, hd.n_classes,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != (aml_task_kind)hd.kind || (task->kind == AML_TASK_CLASSIFICATION &&
-                                                           task->n_classes != hd.n_classes) ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "linear: blob is for a %s task with %d classes and %lld features, not the given task",
-                     hd.kind == AML_TASK_CLASSIFICATION ? "classification" : "regression", hd.n_classes,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
+    if (!ok)
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (kind %u, classes %d, features %lld)", hd.kind,
+                       hd.n_classes, (long long)hd.d);
+    if ((st = mc_check_blob_task(&mc, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
+        return st;
     aml_task t = {.kind = (aml_task_kind)hd.kind, .n_classes = hd.n_classes, .n_features = hd.d};
-    aml_model *m = model_new(h, &t);
+    aml_model *m = model_new(&mc, &t);
     if (!m || model_shape(m, hd.d) != AML_OK) {
         model_free(m);
-        h->set_error(c, "linear: out of memory loading a model with %lld features", (long long)hd.d);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading a model with %lld features", (long long)hd.d);
     }
     m->l2 = hd.l2, m->tol = hd.tol, m->max_iter = hd.max_iter, m->n_iter = hd.n_iter;
     m->l1 = bp.l1, m->penalty = bp.penalty, m->class_weight = bp.class_weight;
-    if (h->read(r, m->mean, (size_t)m->d * 8) != AML_OK || h->read(r, m->inv_scale, (size_t)m->d * 8) != AML_OK ||
-        h->read(r, m->coef, (size_t)m->d * m->k * 8) != AML_OK || h->read(r, m->bias, (size_t)m->k * 8) != AML_OK) {
+    mc_get(&mc, r, &st, m->mean, (size_t)m->d * 8);
+    mc_get(&mc, r, &st, m->inv_scale, (size_t)m->d * 8);
+    mc_get(&mc, r, &st, m->coef, (size_t)m->d * m->k * 8);
+    mc_get(&mc, r, &st, m->bias, (size_t)m->k * 8);
+    for (int64_t j = 0; j < m->d * m->k + m->k && st == AML_OK; j++)
+        if (!isfinite(j < m->d * m->k ? m->coef[j] : m->bias[j - m->d * m->k]))
+            st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (non-finite coefficient)");
+    for (int64_t j = 0; j < m->d && st == AML_OK; j++)
+        if (!isfinite(m->mean[j]) || !(m->inv_scale[j] > 0 && isfinite(m->inv_scale[j])))
+            st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (bad scaling of feature %lld)", (long long)j);
+    if (st != AML_OK) {
         model_free(m);
-        h->set_error(c, "linear: truncated model blob");
-        return AML_ERR_FORMAT;
+        return st;
     }
-    for (int64_t j = 0; j < m->d * m->k + m->k; j++) {
-        double v = j < m->d * m->k ? m->coef[j] : m->bias[j - m->d * m->k];
-        if (!isfinite(v)) {
-            model_free(m);
-            h->set_error(c, "linear: corrupt model blob (non-finite coefficient)");
-            return AML_ERR_FORMAT;
-        }
-    }
-    for (int64_t j = 0; j < m->d; j++)
-        if (!isfinite(m->mean[j]) || !(m->inv_scale[j] > 0 && isfinite(m->inv_scale[j]))) {
-            model_free(m);
-            h->set_error(c, "linear: corrupt model blob (bad scaling of feature %lld)", (long long)j);
-            return AML_ERR_FORMAT;
-        }
     m->fitted = 1;
     *out = m;
     return AML_OK;

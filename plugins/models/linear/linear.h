@@ -3,7 +3,7 @@
 #ifndef AML_PLUGIN_LINEAR_H
 #define AML_PLUGIN_LINEAR_H
 
-#include <automl/plugin.h>
+#include "../common/model_common.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,13 +41,6 @@ struct aml_model {
     double *bias;   /* k */
 };
 
-static inline void *lin_alloc(const aml_host *h, size_t n) { return h->alloc(n ? n : 1); }
-static inline void lin_free(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
-
 /* Rows per block so that a float block of standardised rows stays around 256 KiB. */
 static inline int64_t lin_block_rows(int64_t d, size_t elem)
 {
@@ -80,16 +73,6 @@ static inline void lin_chunk_rows(const lin_row_plan *p, int c, int64_t *r0, int
     int64_t b0 = p->n_blocks * c / p->n_chunks, b1 = p->n_blocks * (c + 1) / p->n_chunks;
     *r0 = b0 * p->bs;
     *r1 = b1 * p->bs < p->n ? b1 * p->bs : p->n;
-}
-
-static inline int lin_budget_threads(const aml_host *h, aml_host_ctx *c, int work_items)
-{
-    int t = h->threads(c);
-    if (t < 1)
-        t = 1;
-    if (t > work_items)
-        t = work_items > 0 ? work_items : 1;
-    return t;
 }
 
 /* Standardises rows [r0, r0 + nb) of X into dst (nb x d, ld d): (x - mean) * inv_scale, NaN -> 0.

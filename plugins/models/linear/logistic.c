@@ -283,14 +283,14 @@ aml_status lin_fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     logit_problem lp = {.m = m, .X = X, .y = y};
     lp.bs = lin_block_rows(d + k, sizeof(float));
     lp.p = lin_plan_rows(n, lp.bs, MAX_CHUNKS);
-    lp.nt = lin_budget_threads(h, c, lp.p.n_chunks);
-    double *theta = lin_alloc(h, (size_t)nx * sizeof *theta);
-    double *work = lin_alloc(h, ((size_t)2 * LBFGS_MEMORY + 5) * (size_t)nx * sizeof *work);
-    double *count = lin_alloc(h, (size_t)k * sizeof *count);
-    lp.Wf = lin_alloc(h, (size_t)d * k * sizeof *lp.Wf);
-    lp.mean_f = lin_alloc(h, (size_t)d * 2 * sizeof *lp.mean_f);
-    lp.scratch = lin_alloc(h, (size_t)lp.nt * thread_scratch(&lp) * sizeof *lp.scratch);
-    lp.acc = lin_alloc(h, (size_t)lp.p.n_chunks * (size_t)(nx + 1) * sizeof *lp.acc);
+    lp.nt = mc_threads(h, c, lp.p.n_chunks);
+    double *theta = mc_alloc(h, (size_t)nx * sizeof *theta);
+    double *work = mc_alloc(h, ((size_t)2 * LBFGS_MEMORY + 5) * (size_t)nx * sizeof *work);
+    double *count = mc_alloc(h, (size_t)k * sizeof *count);
+    lp.Wf = mc_alloc(h, (size_t)d * k * sizeof *lp.Wf);
+    lp.mean_f = mc_alloc(h, (size_t)d * 2 * sizeof *lp.mean_f);
+    lp.scratch = mc_alloc(h, (size_t)lp.nt * thread_scratch(&lp) * sizeof *lp.scratch);
+    lp.acc = mc_alloc(h, (size_t)lp.p.n_chunks * (size_t)(nx + 1) * sizeof *lp.acc);
     if (!theta || !work || !count || !lp.Wf || !lp.mean_f || !lp.scratch || !lp.acc) {
         h->set_error(c, "linear: out of memory for the L-BFGS state (%lld parameters)", (long long)nx);
         st = AML_ERR_NOMEM;
@@ -334,7 +334,7 @@ aml_status lin_fit_logistic(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         memcpy(m->bias, theta + d * k, (size_t)k * sizeof *theta);
     }
 done:
-    lin_free(h, theta), lin_free(h, work), lin_free(h, count);
-    lin_free(h, lp.Wf), lin_free(h, lp.mean_f), lin_free(h, lp.scratch), lin_free(h, lp.acc);
+    mc_free(h, theta), mc_free(h, work), mc_free(h, count);
+    mc_free(h, lp.Wf), mc_free(h, lp.mean_f), mc_free(h, lp.scratch), mc_free(h, lp.acc);
     return st;
 }

@@ -48,14 +48,14 @@ static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     int max_chunks = (int)((64 << 20) / (8 * slot));
     max_chunks = max_chunks < 1 ? 1 : max_chunks > MAX_CHUNKS ? MAX_CHUNKS : max_chunks;
     lin_row_plan p = lin_plan_rows(n, bs, max_chunks);
-    int nt = lin_budget_threads(h, c, p.n_chunks);
+    int nt = mc_threads(h, c, p.n_chunks);
     /* per thread: a block of rows (double or float), and in float mode the block's float Gram */
     const size_t per_thread = in_float ? (size_t)bs * ld * sizeof(float) + (size_t)ld * ld * sizeof(float)
                                        : (size_t)bs * ld * sizeof(double);
-    double *acc = lin_alloc(h, ((size_t)p.n_chunks * (size_t)slot + 2 * (size_t)d) * sizeof *acc);
-    char *scratch = lin_alloc(h, (size_t)nt * per_thread);
+    double *acc = mc_alloc(h, ((size_t)p.n_chunks * (size_t)slot + 2 * (size_t)d) * sizeof *acc);
+    char *scratch = mc_alloc(h, (size_t)nt * per_thread);
     if (!acc || !scratch) {
-        lin_free(h, acc), lin_free(h, scratch);
+        mc_free(h, acc), mc_free(h, scratch);
         h->set_error(c, "linear: out of memory for the %lld x %lld Gram matrix", (long long)d, (long long)d);
         return AML_ERR_NOMEM;
     }
@@ -129,7 +129,7 @@ static aml_status gram_pass(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     for (int ch = 1; ch < p.n_chunks; ch++)
         for (int64_t j = 0; j < slot; j++)
             acc[j] += acc[(size_t)ch * slot + j];
-    lin_free(h, scratch);
+    mc_free(h, scratch);
     out->d = d, out->ld = ld;
     out->G = acc;
     out->nan_cells = acc[ld * ld];
@@ -169,14 +169,14 @@ static aml_status ridge_dual(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     int64_t fb = ((int64_t)4 << 20) / n; /* a block of A: at most 32 MiB */
     fb = fb < 16 ? 16 : fb > d ? d : fb;
     aml_status st = AML_OK;
-    double *K = lin_alloc(h, (size_t)n * (size_t)n * sizeof *K);
-    double *A = lin_alloc(h, (size_t)n * (size_t)fb * sizeof *A), *alpha = lin_alloc(h, (size_t)n * sizeof *alpha);
+    double *K = mc_alloc(h, (size_t)n * (size_t)n * sizeof *K);
+    double *A = mc_alloc(h, (size_t)n * (size_t)fb * sizeof *A), *alpha = mc_alloc(h, (size_t)n * sizeof *alpha);
     if (!K || !A || !alpha) {
         h->set_error(c, "linear: out of memory for the %lld x %lld dual ridge system", (long long)n, (long long)n);
         st = AML_ERR_NOMEM;
         goto done;
     }
-    int nt = lin_budget_threads(h, c, n_tiles > INT32_MAX ? INT32_MAX : (int)n_tiles);
+    int nt = mc_threads(h, c, n_tiles > INT32_MAX ? INT32_MAX : (int)n_tiles);
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t f0 = 0; f0 < d; f0 += fb) {
             const int64_t fw = d - f0 < fb ? d - f0 : fb;
@@ -235,7 +235,7 @@ static aml_status ridge_dual(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     m->bias[0] = ybar;
     m->n_iter = 0;
 done:
-    lin_free(h, K), lin_free(h, A), lin_free(h, alpha);
+    mc_free(h, K), mc_free(h, A), mc_free(h, alpha);
     return st;
 }
 
@@ -268,7 +268,7 @@ aml_status lin_fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, con
         m->solver = l1 > 0 ? LIN_SOLVER_CD_RESIDUAL : LIN_SOLVER_DUAL;
         return l1 > 0 ? lin_lasso_residual(m, c, X, y, ybar, lambda) : ridge_dual(m, c, X, y, ybar);
     }
-    double *shift = lin_alloc(h, (size_t)d * sizeof *shift), *acc = NULL;
+    double *shift = mc_alloc(h, (size_t)d * sizeof *shift), *acc = NULL;
     if (!shift) {
         h->set_error(c, "linear: out of memory");
         return AML_ERR_NOMEM;
@@ -306,7 +306,7 @@ aml_status lin_fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, con
             g.b[j] *= m->inv_scale[j];
         }
     } else {
-        lin_free(h, acc), acc = NULL;
+        mc_free(h, acc), acc = NULL;
         if ((st = lin_fit_scaler(m, c, X, w)) != AML_OK)
             goto done;
         if ((st = gram_pass(m, c, X, y, ybar, NULL, &g, &acc)) != AML_OK)
@@ -349,6 +349,6 @@ aml_status lin_fit_ridge(aml_model *m, aml_host_ctx *c, const aml_matrix *X, con
     m->bias[0] = ybar; /* standardised features have weighted mean 0 */
     m->n_iter = 0;
 done:
-    lin_free(h, acc), lin_free(h, shift);
+    mc_free(h, acc), mc_free(h, shift);
     return st;
 }

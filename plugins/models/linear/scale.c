@@ -41,16 +41,16 @@ aml_status lin_fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X, co
     const aml_host *h = m->h;
     const int64_t d = m->d, n = X->rows;
     lin_row_plan p = lin_plan_rows(n, 4096, MAX_CHUNKS);
-    double *acc = lin_alloc(h, (size_t)p.n_chunks * 3 * (size_t)d * sizeof *acc);
-    double *shift = lin_alloc(h, (size_t)d * sizeof *shift);
+    double *acc = mc_alloc(h, (size_t)p.n_chunks * 3 * (size_t)d * sizeof *acc);
+    double *shift = mc_alloc(h, (size_t)d * sizeof *shift);
     if (!acc || !shift) {
-        lin_free(h, acc), lin_free(h, shift);
+        mc_free(h, acc), mc_free(h, shift);
         h->set_error(c, "linear: out of memory for feature statistics (%lld features)", (long long)d);
         return AML_ERR_NOMEM;
     }
     for (int64_t j = 0; j < d; j++)
         shift[j] = isfinite(X->data[j]) ? X->data[j] : 0.0;
-    int nt = lin_budget_threads(h, c, p.n_chunks);
+    int nt = mc_threads(h, c, p.n_chunks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int ch = 0; ch < p.n_chunks; ch++) {
         double *sw = acc + (size_t)ch * 3 * d, *s1 = sw + d, *s2 = s1 + d;
@@ -74,19 +74,9 @@ aml_status lin_fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X, co
         if (isfinite(acc[2 * d + j]))
             continue;
         /* an infinity somewhere in column j (sums of finite floats stay finite in double) */
-        int64_t i = 0;
-        while (i < X->rows && !isinf(X->data[i * X->ld + j]))
-            i++;
-        int64_t row = i, col = j;
-        for (int64_t jj = 0; jj < d && row < X->rows; jj++) /* report the first bad cell of that row */
-            if (isinf(X->data[row * X->ld + jj])) {
-                col = jj;
-                break;
-            }
-        h->set_error(c, "linear: row %lld, feature %lld is infinite (NaN marks a missing value)", (long long)row,
-                     (long long)col);
-        lin_free(h, acc), lin_free(h, shift);
-        return AML_ERR_INPUT;
+        mc_free(h, acc), mc_free(h, shift);
+        const mc_call mc = mc_at(h, c, "linear");
+        return mc_infinite_feature(&mc, X, j);
     }
     for (int64_t j = 0; j < d; j++) {
         double sw = acc[j], s1 = acc[d + j], s2 = acc[2 * d + j];
@@ -99,6 +89,6 @@ aml_status lin_fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X, co
         double sd = var > 0 ? sqrt(var) : 0;
         m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
     }
-    lin_free(h, acc), lin_free(h, shift);
+    mc_free(h, acc), mc_free(h, shift);
     return AML_OK;
 }
