@@ -3,7 +3,7 @@
  * widened by var_smoothing * the largest feature variance. A missing (NaN) cell is left out of the
  * sums when fitting and out of the likelihood when predicting (the feature is marginalised).
  * Fit and predict are GEMMs: class sums are onehot^T [m z, m z^2, m], log-likelihoods [z^2, z] W. */
-#include <automl/plugin.h>
+#include "../common/model_common.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -40,19 +40,13 @@ struct aml_model {
     double *base;      /* k: log prior + sum_j C */
 };
 
-static void *xalloc(const aml_host *h, size_t n) { return h->alloc(n ? n : 1); }
-static void xfree(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
 
 static void model_free(aml_model *m)
 {
     if (!m)
         return;
     const aml_host *h = m->h;
-    xfree(h, m->shift), xfree(h, m->log_prior), xfree(h, m->mu), xfree(h, m->W);
+    mc_free(h, m->shift), mc_free(h, m->log_prior), mc_free(h, m->mu), mc_free(h, m->W);
     h->dealloc(m);
 }
 
@@ -61,12 +55,12 @@ static aml_status model_shape(aml_model *m, int64_t d)
 {
     const aml_host *h = m->h;
     const size_t k = (size_t)m->k, dd = (size_t)d;
-    xfree(h, m->shift), xfree(h, m->log_prior), xfree(h, m->mu), xfree(h, m->W);
+    mc_free(h, m->shift), mc_free(h, m->log_prior), mc_free(h, m->mu), mc_free(h, m->W);
     m->d = d;
-    m->shift = xalloc(h, dd * sizeof(double));
-    m->log_prior = xalloc(h, k * sizeof(double));
-    m->mu = xalloc(h, 2 * k * dd * sizeof(double));
-    m->W = xalloc(h, (2 * dd * k + k * dd + k) * sizeof(double));
+    m->shift = mc_alloc(h, dd * sizeof(double));
+    m->log_prior = mc_alloc(h, k * sizeof(double));
+    m->mu = mc_alloc(h, 2 * k * dd * sizeof(double));
+    m->W = mc_alloc(h, (2 * dd * k + k * dd + k) * sizeof(double));
     if (!m->shift || !m->log_prior || !m->mu || !m->W)
         return AML_ERR_NOMEM;
     m->var = m->mu + k * dd;
@@ -92,13 +86,12 @@ static void derive(aml_model *m)
     }
 }
 
-static aml_model *model_new(const aml_host *h, int k)
+static aml_model *model_new(const mc_call *mc, int k)
 {
-    aml_model *m = h->alloc(sizeof *m);
+    aml_model *m = mc_new_model(mc, sizeof *m);
     if (!m)
         return NULL;
-    memset(m, 0, sizeof *m);
-    m->h = h;
+    m->h = mc->h;
     m->k = k;
     m->var_smoothing = params[P_VAR_SMOOTHING].def;
     return m;
@@ -107,70 +100,37 @@ static aml_model *model_new(const aml_host *h, int k)
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    if (!task || task->kind != AML_TASK_CLASSIFICATION) {
-        h->set_error(c, "naive_bayes: classification only (it models each class's feature densities); "
-                        "the task is regression");
-        return AML_ERR_INPUT;
-    }
-    if (task->n_classes < 2 || task->n_classes > MAX_CLASSES) {
-        h->set_error(c, "naive_bayes: needs 2 to %d classes, got %d", MAX_CLASSES, task->n_classes);
-        return AML_ERR_INPUT;
-    }
-    const double vs = p ? p->num[P_VAR_SMOOTHING] : params[P_VAR_SMOOTHING].def;
-    if (!(vs >= 0 && vs <= 1)) {
-        h->set_error(c, "naive_bayes: var_smoothing = %g must be in [0, 1]", vs);
-        return AML_ERR_INPUT;
-    }
-    aml_model *m = model_new(h, task->n_classes);
-    if (!m) {
-        h->set_error(c, "naive_bayes: out of memory");
+    const mc_call mc = mc_at(h, c, "naive_bayes");
+    aml_status st = mc_check_task(&mc, task, MAX_CLASSES, 0);
+    if (st != AML_OK)
+        return st;
+    double vs;
+    mc_param_values(params, N_PARAMS, p, &vs);
+    if (!(vs >= 0 && vs <= 1))
+        return mc_fail(&mc, AML_ERR_INPUT, "var_smoothing = %g must be in [0, 1]", vs);
+    aml_model *m = model_new(&mc, task->n_classes);
+    if (!m)
         return AML_ERR_NOMEM;
-    }
     m->var_smoothing = vs;
     *out = m;
     return AML_OK;
-}
-
-static int budget_threads(const aml_host *h, aml_host_ctx *c, int64_t work_items)
-{
-    int t = h->threads(c);
-    t = t < 1 ? 1 : t;
-    return work_items < t ? (work_items > 0 ? (int)work_items : 1) : t;
 }
 
 static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    if (!X || !y || !y->label || X->rows < 1 || X->cols < 1 || X->ld < X->cols || !X->data ||
-        X->cols > (1 << 24)) {
-        h->set_error(c, "naive_bayes: empty or malformed training matrix");
-        return AML_ERR_INPUT;
-    }
-    const int64_t n = X->rows, d = X->cols, k = m->k;
+    const mc_call mc = mc_at(h, c, "naive_bayes");
     double wtot = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (y->label[i] < 0 || y->label[i] >= k) {
-            h->set_error(c, "naive_bayes: row %lld: class index %d outside [0, %d)", (long long)i, y->label[i],
-                         (int)k);
-            return AML_ERR_INPUT;
-        }
-        if (y->weight && !(y->weight[i] >= 0 && isfinite(y->weight[i]))) {
-            h->set_error(c, "naive_bayes: row %lld: sample weight %g must be finite and >= 0", (long long)i,
-                         (double)y->weight[i]);
-            return AML_ERR_INPUT;
-        }
-        wtot += y->weight ? y->weight[i] : 1.0;
-    }
-    if (!(wtot > 0)) {
-        h->set_error(c, "naive_bayes: the sample weights sum to 0");
-        return AML_ERR_INPUT;
-    }
+    aml_status st = mc_check_matrix(&mc, X, 1 << 24, "training");
+    if (st == AML_OK)
+        st = mc_check_target(&mc, AML_TASK_CLASSIFICATION, m->k, y, X->rows, "training", &wtot);
+    if (st != AML_OK)
+        return st;
+    const int64_t n = X->rows, d = X->cols, k = m->k;
     m->fitted = 0;
-    if (model_shape(m, d) != AML_OK) {
-        h->set_error(c, "naive_bayes: out of memory for %d classes x %lld features", (int)k, (long long)d);
-        return AML_ERR_NOMEM;
-    }
+    if (model_shape(m, d) != AML_OK)
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for %d classes x %lld features", (int)k, (long long)d);
     for (int64_t j = 0; j < d; j++) {
         m->shift[j] = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -186,13 +146,12 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     const int64_t nblocks = (n + BLOCK - 1) / BLOCK;
     const int nchunks = (int)(nblocks < MAX_CHUNKS ? nblocks : MAX_CHUNKS);
     const int64_t slot = (k + 1) * 3 * d;
-    const int nt = budget_threads(h, c, nchunks);
-    double *acc = xalloc(h, (size_t)nchunks * slot * sizeof(double));
-    double *scratch = xalloc(h, (size_t)nt * BLOCK * (3 * d + k + 1) * sizeof(double));
+    const int nt = mc_threads(h, c, nchunks);
+    double *acc = mc_alloc(h, (size_t)nchunks * slot * sizeof(double));
+    double *scratch = mc_alloc(h, (size_t)nt * BLOCK * (3 * d + k + 1) * sizeof(double));
     if (!acc || !scratch) {
-        xfree(h, acc), xfree(h, scratch);
-        h->set_error(c, "naive_bayes: out of memory");
-        return AML_ERR_NOMEM;
+        mc_free(h, acc), mc_free(h, scratch);
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
     }
     const double *shift = m->shift;
 #pragma omp parallel num_threads(nt)
@@ -226,16 +185,14 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     for (int ch = 1; ch < nchunks; ch++)
         for (int64_t t = 0; t < slot; t++)
             acc[t] += acc[(size_t)ch * slot + t];
-    xfree(h, scratch);
+    mc_free(h, scratch);
     /* the global (unweighted) statistics: the fallback of a class without values, and epsilon */
     const double *g = acc + k * 3 * d;
     double max_var = 0;
     for (int64_t j = 0; j < d; j++) {
         if (!isfinite(g[d + j])) {
-            xfree(h, acc);
-            h->set_error(c, "naive_bayes: feature %lld has infinite values (NaN marks a missing value)",
-                         (long long)j);
-            return AML_ERR_INPUT;
+            mc_free(h, acc);
+            return mc_infinite_feature(&mc, X, j);
         }
         const double cnt = g[2 * d + j], mu = cnt > 0 ? g[j] / cnt : 0;
         const double var = cnt > 0 ? fmax(g[d + j] / cnt - mu * mu, 0) : 0;
@@ -257,7 +214,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
             m->mu[cl * d + j] = mu, m->var[cl * d + j] = var + eps;
         }
     }
-    xfree(h, acc);
+    mc_free(h, acc);
     /* priors: the weighted class totals, whatever cells are missing */
     for (int64_t cl = 0; cl < k; cl++)
         m->log_prior[cl] = 0;
@@ -287,24 +244,16 @@ static void normalise(double *s, int64_t k)
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
     const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "naive_bayes: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || (X->rows > 0 && !X->data)) {
-        h->set_error(c, "naive_bayes: predict on %lld columns, the model was fitted on %lld",
-                     X ? (long long)X->cols : 0LL, (long long)m->d);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(h, c, "naive_bayes");
+    aml_status st = mc_check_predict(&mc, m->fitted, m->d, X);
+    if (st != AML_OK || X->rows == 0)
+        return st;
     const int64_t n = X->rows, d = m->d, k = m->k;
-    if (n == 0)
-        return AML_OK;
     const int64_t nblocks = (n + BLOCK - 1) / BLOCK;
-    const int nt = budget_threads(h, c, nblocks);
-    double *scratch = xalloc(h, (size_t)nt * BLOCK * 2 * d * sizeof(double));
+    const int nt = mc_threads(h, c, nblocks);
+    double *scratch = mc_alloc(h, (size_t)nt * BLOCK * 2 * d * sizeof(double));
     if (!scratch) {
-        h->set_error(c, "naive_bayes: out of memory for prediction scratch");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
 #pragma omp parallel num_threads(nt)
     {
@@ -336,7 +285,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
             }
         }
     }
-    xfree(h, scratch);
+    mc_free(h, scratch);
     return AML_OK;
 }
 
@@ -371,70 +320,49 @@ typedef struct {
     int64_t d;
     double var_smoothing;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "naive_bayes: save before fit");
-        return AML_ERR_INPUT;
-    }
-    blob_header hd = {.magic = NB_MAGIC, .version = NB_FORMAT_VERSION, .k = m->k, .d = m->d,
-                      .var_smoothing = m->var_smoothing};
-    const size_t k = (size_t)m->k, d = (size_t)m->d;
-    aml_status st = h->write(w, &hd, sizeof hd);
-    if (st == AML_OK)
-        st = h->write(w, m->shift, d * sizeof(double));
-    if (st == AML_OK)
-        st = h->write(w, m->log_prior, k * sizeof(double));
-    if (st == AML_OK)
-        st = h->write(w, m->mu, 2 * k * d * sizeof(double)); /* mu, then var */
+    const mc_call mc = mc_at(m->h, c, "naive_bayes");
+    aml_status st = mc_check_save(&mc, m->fitted);
     if (st != AML_OK)
-        h->set_error(c, "naive_bayes: writing the model blob failed");
+        return st;
+    blob_header hd = {.k = m->k, .d = m->d, .var_smoothing = m->var_smoothing};
+    const size_t k = (size_t)m->k, d = (size_t)m->d;
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, NB_MAGIC, NB_FORMAT_VERSION);
+    mc_put(&mc, w, &st, m->shift, d * sizeof(double));
+    mc_put(&mc, w, &st, m->log_prior, k * sizeof(double));
+    mc_put(&mc, w, &st, m->mu, 2 * k * d * sizeof(double)); /* mu, then var */
     return st;
 }
 
 static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                              aml_model **out)
 {
+    const mc_call mc = mc_at(h, c, "naive_bayes");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != NB_MAGIC) {
-        h->set_error(c, "naive_bayes: not a naive_bayes model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version == 0 || hd.version > NB_FORMAT_VERSION) {
-        h->set_error(c, "naive_bayes: blob format version %u, this plugin reads up to %u", hd.version,
-                     NB_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, NB_MAGIC, NB_FORMAT_VERSION, NULL);
+    if (st != AML_OK)
+        return st;
     if (hd.k < 2 || hd.k > MAX_CLASSES || hd.d < 1 || hd.d > (1 << 24) ||
-        !(hd.var_smoothing >= 0 && hd.var_smoothing <= 1)) {
-        h->set_error(c, "naive_bayes: corrupt blob header (%d classes, %lld features)", hd.k, (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != AML_TASK_CLASSIFICATION || task->n_classes != hd.k ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "naive_bayes: blob is for %d classes and %lld features, not the given task", hd.k,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    aml_model *m = model_new(h, hd.k);
+        !(hd.var_smoothing >= 0 && hd.var_smoothing <= 1))
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (%d classes, %lld features)", hd.k, (long long)hd.d);
+    if ((st = mc_check_blob_task(&mc, task, AML_TASK_CLASSIFICATION, hd.k, hd.d)) != AML_OK)
+        return st;
+    aml_model *m = model_new(&mc, hd.k);
     if (!m || model_shape(m, hd.d) != AML_OK) {
         model_free(m);
-        h->set_error(c, "naive_bayes: out of memory loading %d classes x %lld features", hd.k, (long long)hd.d);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading %d classes x %lld features", hd.k, (long long)hd.d);
     }
     m->var_smoothing = hd.var_smoothing;
     const size_t k = (size_t)hd.k, d = (size_t)hd.d;
-    aml_status st = h->read(r, m->shift, d * sizeof(double));
-    if (st == AML_OK)
-        st = h->read(r, m->log_prior, k * sizeof(double));
-    if (st == AML_OK)
-        st = h->read(r, m->mu, 2 * k * d * sizeof(double));
+    mc_get(&mc, r, &st, m->shift, d * sizeof(double));
+    mc_get(&mc, r, &st, m->log_prior, k * sizeof(double));
+    mc_get(&mc, r, &st, m->mu, 2 * k * d * sizeof(double));
     if (st != AML_OK) {
         model_free(m);
-        h->set_error(c, "naive_bayes: truncated model blob");
-        return AML_ERR_FORMAT;
+        return st;
     }
     int ok = 0;
     for (size_t cl = 0; cl < k; cl++) /* at least one class with a finite prior */
@@ -447,8 +375,7 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
         ok &= isfinite(m->mu[t]) && isfinite(m->var[t]) && m->var[t] > 0;
     if (!ok) {
         model_free(m);
-        h->set_error(c, "naive_bayes: corrupt model blob (priors, means or variances out of range)");
-        return AML_ERR_FORMAT;
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (priors, means or variances out of range)");
     }
     derive(m);
     m->fitted = 1;
