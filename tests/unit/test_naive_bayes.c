@@ -308,7 +308,7 @@ static void test_bad_input(void **state)
     aml_params p = {.num = num, .str = str};
     aml_model *m = NULL;
     assert_int_equal(vt->create(host, &hc, &p, &task, &m), AML_ERR_INPUT);
-    assert_string_equal(hc.msg, "naive_bayes: var_smoothing = -1 must be in [0, 1]");
+    assert_string_equal(hc.msg, "naive_bayes: var_smoothing = -1 must be a number in [0, 1]");
     assert_int_equal(vt->create(host, &hc, NULL, &task, &m), AML_OK);
     float X[4] = {0, 1, INFINITY, 2};
     int32_t y[2] = {0, 1};

@@ -3,7 +3,7 @@
  * with a fixed shrinkage of each covariance toward the scaled identity. Covariances come from dsyrk
  * over class-grouped row blocks, their eigendecompositions from LAPACK's dsyev; prediction is one
  * GEMM per block of rows (LDA: Z coef; QDA: Z [U_c diag(1/sqrt(lambda_c))] for every class). */
-#include <automl/plugin.h>
+#include "../common/model_common.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -49,12 +49,6 @@ struct aml_model {
     double *coef, *mw, *cst;
 };
 
-static void *xalloc(const aml_host *h, size_t n) { return h->alloc(n ? n : 1); }
-static void xfree(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
 
 static int64_t coef_cols(const aml_model *m) { return m->kind == K_QDA ? (int64_t)m->k * m->d : m->k; }
 
@@ -62,19 +56,19 @@ static void model_free(aml_model *m)
 {
     if (!m)
         return;
-    xfree(m->h, m->mean), xfree(m->h, m->coef);
+    mc_free(m->h, m->mean), mc_free(m->h, m->coef);
     m->h->dealloc(m);
 }
 
 static aml_status model_shape(aml_model *m, int64_t d)
 {
     const aml_host *h = m->h;
-    xfree(h, m->mean), xfree(h, m->coef);
+    mc_free(h, m->mean), mc_free(h, m->coef);
     m->mean = m->coef = NULL;
     m->d = d;
     const size_t k = (size_t)m->k, dd = (size_t)d;
-    m->mean = xalloc(h, (2 * dd + k + k * dd) * sizeof(double));
-    m->coef = xalloc(h, (dd * (size_t)coef_cols(m) + k * dd + k) * sizeof(double));
+    m->mean = mc_alloc(h, (2 * dd + k + k * dd) * sizeof(double));
+    m->coef = mc_alloc(h, (dd * (size_t)coef_cols(m) + k * dd + k) * sizeof(double));
     if (!m->mean || !m->coef)
         return AML_ERR_NOMEM;
     /* zeroed: LDA leaves the QDA-only mw block unwritten, and save writes (and load checks) it all */
@@ -85,42 +79,28 @@ static aml_status model_shape(aml_model *m, int64_t d)
     return AML_OK;
 }
 
-static aml_model *model_new(const aml_host *h, int k, int kind, double shrinkage)
+static aml_model *model_new(const mc_call *mc, int k, int kind, double shrinkage)
 {
-    aml_model *m = h->alloc(sizeof *m);
+    aml_model *m = mc_new_model(mc, sizeof *m);
     if (!m)
         return NULL;
-    memset(m, 0, sizeof *m);
-    m->h = h, m->k = k, m->kind = kind, m->shrinkage = shrinkage;
+    m->h = mc->h, m->k = k, m->kind = kind, m->shrinkage = shrinkage;
     return m;
 }
 
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    if (!task || task->kind != AML_TASK_CLASSIFICATION) {
-        h->set_error(c, "discriminant: classification only (LDA/QDA model each class's distribution); "
-                        "the task is regression");
-        return AML_ERR_INPUT;
-    }
-    if (task->n_classes < 2 || task->n_classes > MAX_CLASSES) {
-        h->set_error(c, "discriminant: needs 2 to %d classes, got %d", MAX_CLASSES, task->n_classes);
-        return AML_ERR_INPUT;
-    }
-    const double kind = p ? p->num[P_KIND] : K_LDA, s = p ? p->num[P_SHRINKAGE] : 0;
-    if (kind != K_LDA && kind != K_QDA) {
-        h->set_error(c, "discriminant: kind must be \"lda\" or \"qda\"");
-        return AML_ERR_INPUT;
-    }
-    if (!(s >= 0 && s <= 1)) {
-        h->set_error(c, "discriminant: shrinkage = %g must be in [0, 1]", s);
-        return AML_ERR_INPUT;
-    }
-    aml_model *m = model_new(h, task->n_classes, (int)kind, s);
-    if (!m) {
-        h->set_error(c, "discriminant: out of memory");
+    const mc_call mc = mc_at(h, c, "discriminant");
+    aml_status st = mc_check_task(&mc, task, MAX_CLASSES, 0);
+    double v[N_PARAMS];
+    for (int i = 0; i < N_PARAMS && st == AML_OK; i++)
+        st = mc_param(&mc, params, i, p, &v[i]);
+    if (st != AML_OK)
+        return st;
+    aml_model *m = model_new(&mc, task->n_classes, (int)v[P_KIND], v[P_SHRINKAGE]);
+    if (!m)
         return AML_ERR_NOMEM;
-    }
     *out = m;
     return AML_OK;
 }
@@ -136,11 +116,10 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
 {
     const aml_host *h = m->h;
     const int64_t n = X->rows, d = X->cols;
-    double *acc = xalloc(h, 4 * (size_t)d * sizeof(double));
-    if (!acc) {
-        h->set_error(c, "discriminant: out of memory");
-        return AML_ERR_NOMEM;
-    }
+    const mc_call mc = mc_at(h, c, "discriminant");
+    double *acc = mc_alloc(h, 4 * (size_t)d * sizeof(double));
+    if (!acc)
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
     double *shift = acc, *s0 = acc + d, *s1 = s0 + d, *s2 = s1 + d;
     for (int64_t j = 0; j < d; j++) {
         shift[j] = s0[j] = s1[j] = s2[j] = 0;
@@ -162,9 +141,7 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     aml_status st = AML_OK;
     for (int64_t j = 0; j < d; j++) {
         if (!isfinite(s2[j])) {
-            h->set_error(c, "discriminant: feature %lld has infinite values (NaN marks a missing value)",
-                         (long long)j);
-            st = AML_ERR_INPUT;
+            st = mc_infinite_feature(&mc, X, j);
             break;
         }
         const double mu = s0[j] > 0 ? s1[j] / s0[j] : 0, var = s0[j] > 0 ? s2[j] / s0[j] - mu * mu : 0;
@@ -172,7 +149,7 @@ static aml_status fit_scaler(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
         m->mean[j] = shift[j] + mu;
         m->inv_scale[j] = sd > 0 && sd > 1e-10 * fabs(m->mean[j]) ? 1.0 / sd : 1.0;
     }
-    xfree(h, acc);
+    mc_free(h, acc);
     return st;
 }
 
@@ -197,55 +174,35 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    if (!X || !y || !y->label || X->rows < 1 || X->cols < 1 || X->ld < X->cols || !X->data) {
-        h->set_error(c, "discriminant: empty or malformed training matrix");
-        return AML_ERR_INPUT;
-    }
-    if (X->cols > MAX_FEATURES) {
-        h->set_error(c, "discriminant: %lld features, at most %d (the covariance is d x d)", (long long)X->cols,
-                     MAX_FEATURES);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(h, c, "discriminant");
+    /* MAX_FEATURES: the covariance is d x d */
+    aml_status st = mc_check_fit(&mc, AML_TASK_CLASSIFICATION, m->k, MAX_FEATURES, X, y, NULL, NULL);
+    if (st != AML_OK)
+        return st;
     const int64_t n = X->rows, d = X->cols, k = m->k;
     const float *w = y->weight;
+    m->fitted = 0;
+    if (model_shape(m, d) != AML_OK)
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for %d classes x %lld features", (int)k, (long long)d);
+    if ((st = fit_scaler(m, c, X, w)) != AML_OK)
+        return st;
     /* BLAS and LAPACK run on one thread here: OpenBLAS's threaded syrk/symv add partial sums in an
      * order that depends on the thread count, and the model must not (the fit is O(n d^2 + d^3),
      * small next to the trials around it). Predict uses the trial's threads. */
-    const int keep_threads = omp_get_max_threads();
-    for (int64_t i = 0; i < n; i++) {
-        if (y->label[i] < 0 || y->label[i] >= k) {
-            h->set_error(c, "discriminant: row %lld: class index %d outside [0, %d)", (long long)i, y->label[i],
-                         (int)k);
-            return AML_ERR_INPUT;
-        }
-        if (w && !(w[i] >= 0 && isfinite(w[i]))) {
-            h->set_error(c, "discriminant: row %lld: sample weight %g must be finite and >= 0", (long long)i,
-                         (double)w[i]);
-            return AML_ERR_INPUT;
-        }
-    }
-    m->fitted = 0;
-    if (model_shape(m, d) != AML_OK) {
-        h->set_error(c, "discriminant: out of memory for %d classes x %lld features", (int)k, (long long)d);
-        return AML_ERR_NOMEM;
-    }
-    aml_status st = fit_scaler(m, c, X, w);
-    if (st != AML_OK)
-        return st;
+    const mc_blas_scope blas = mc_blas_single_begin();
     const int nS = m->kind == K_QDA ? (int)k : 1;
-    double *wc = xalloc(h, (size_t)k * sizeof(double));
-    int64_t *start = xalloc(h, ((size_t)k + 1) * sizeof(int64_t)), *idx = xalloc(h, (size_t)n * sizeof(int64_t));
-    double *S = xalloc(h, (size_t)nS * d * d * sizeof(double)), *G = xalloc(h, (size_t)BLOCK * d * sizeof(double));
-    double *lam = xalloc(h, (size_t)d * sizeof(double)), *P = xalloc(h, (size_t)d * k * sizeof(double));
+    double *wc = mc_alloc(h, (size_t)k * sizeof(double));
+    int64_t *start = mc_alloc(h, ((size_t)k + 1) * sizeof(int64_t)), *idx = mc_alloc(h, (size_t)n * sizeof(int64_t));
+    double *S = mc_alloc(h, (size_t)nS * d * d * sizeof(double)), *G = mc_alloc(h, (size_t)BLOCK * d * sizeof(double));
+    double *lam = mc_alloc(h, (size_t)d * sizeof(double)), *P = mc_alloc(h, (size_t)d * k * sizeof(double));
     double *work = NULL, wq = 0;
     int lwork = -1, info = 0, nn = (int)d;
     if (S && lam)
         dsyev_("V", "U", &nn, S, &nn, lam, &wq, &lwork, &info); /* workspace query */
     lwork = info == 0 && wq >= 3 * d ? (int)wq : 3 * (int)d;
-    work = xalloc(h, (size_t)lwork * sizeof(double));
+    work = mc_alloc(h, (size_t)lwork * sizeof(double));
     if (!wc || !start || !idx || !S || !G || !lam || !P || !work) {
-        st = AML_ERR_NOMEM;
-        h->set_error(c, "discriminant: out of memory for %d covariance matrices of %lld x %lld", nS, (long long)d,
+        st = mc_fail(&mc, AML_ERR_NOMEM, "out of memory for %d covariance matrices of %lld x %lld", nS, (long long)d,
                      (long long)d);
         goto done;
     }
@@ -264,11 +221,6 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         wc[cl] += wi, wtot += wi;
         start[cl + 1]++;
     }
-    if (!(wtot > 0)) {
-        st = AML_ERR_INPUT;
-        h->set_error(c, "discriminant: the sample weights sum to 0");
-        goto done;
-    }
     for (int64_t cl = 0; cl < k; cl++) {
         for (int64_t j = 0; j < d; j++)
             m->mu[cl * d + j] = wc[cl] > 0 ? m->mu[cl * d + j] / wc[cl] : 0;
@@ -281,7 +233,6 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         for (int64_t i = 0; i < n; i++)
             idx[fill[y->label[i]]++] = i;
     }
-    omp_set_num_threads(1);
     /* scatter matrices: dsyrk over blocks of centred rows, each scaled by sqrt(w), one class at a time */
     memset(S, 0, (size_t)nS * d * d * sizeof(double));
     for (int64_t cl = 0; cl < k; cl++) {
@@ -357,9 +308,9 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     m->fitted = 1;
 done:
-    omp_set_num_threads(keep_threads);
-    xfree(h, wc), xfree(h, start), xfree(h, idx), xfree(h, S), xfree(h, G), xfree(h, lam), xfree(h, P);
-    xfree(h, work);
+    mc_blas_single_end(blas);
+    mc_free(h, wc), mc_free(h, start), mc_free(h, idx), mc_free(h, S), mc_free(h, G), mc_free(h, lam), mc_free(h, P);
+    mc_free(h, work);
     return st;
 }
 
@@ -388,26 +339,17 @@ static int64_t block_rows(const aml_model *m)
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
     const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "discriminant: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || (X->rows > 0 && !X->data)) {
-        h->set_error(c, "discriminant: predict on %lld columns, the model was fitted on %lld",
-                     X ? (long long)X->cols : 0LL, (long long)m->d);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(h, c, "discriminant");
+    aml_status st = mc_check_predict(&mc, m->fitted, m->d, X);
+    if (st != AML_OK || X->rows == 0)
+        return st;
     const int64_t n = X->rows, d = m->d, k = m->k, nc = coef_cols(m), bs = block_rows(m);
-    if (n == 0)
-        return AML_OK;
     const int64_t nblocks = (n + bs - 1) / bs;
-    int nt = h->threads(c) > 0 ? h->threads(c) : 1;
-    nt = nblocks < nt ? (int)nblocks : nt;
+    const int nt = mc_threads(h, c, nblocks);
     const size_t per_thread = (size_t)bs * d + (m->kind == K_QDA ? (size_t)bs * nc : 0);
-    double *scratch = xalloc(h, (size_t)nt * per_thread * sizeof(double));
+    double *scratch = mc_alloc(h, (size_t)nt * per_thread * sizeof(double));
     if (!scratch) {
-        h->set_error(c, "discriminant: out of memory for prediction scratch");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
 #pragma omp parallel num_threads(nt)
     {
@@ -442,7 +384,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
                 normalise(S + i * k, k);
         }
     }
-    xfree(h, scratch);
+    mc_free(h, scratch);
     return AML_OK;
 }
 
@@ -485,6 +427,7 @@ typedef struct {
     int64_t d;
     double shrinkage;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 static size_t stat_len(const aml_model *m) { return (2 * (size_t)m->d + (size_t)m->k * (1 + (size_t)m->d)); }
 static size_t coef_len(const aml_model *m)
@@ -494,62 +437,43 @@ static size_t coef_len(const aml_model *m)
 
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "discriminant: save before fit");
-        return AML_ERR_INPUT;
-    }
-    blob_header hd = {.magic = DA_MAGIC, .version = DA_FORMAT_VERSION, .k = m->k, .kind = m->kind, .pad = 0,
-                      .d = m->d, .shrinkage = m->shrinkage};
-    aml_status st = h->write(w, &hd, sizeof hd);
-    if (st == AML_OK) /* mean, inv_scale, log_prior, mu */
-        st = h->write(w, m->mean, stat_len(m) * sizeof(double));
-    if (st == AML_OK) /* coef, mw, cst */
-        st = h->write(w, m->coef, coef_len(m) * sizeof(double));
+    const mc_call mc = mc_at(m->h, c, "discriminant");
+    aml_status st = mc_check_save(&mc, m->fitted);
     if (st != AML_OK)
-        h->set_error(c, "discriminant: writing the model blob failed");
+        return st;
+    blob_header hd = {.k = m->k, .kind = m->kind, .pad = 0, .d = m->d, .shrinkage = m->shrinkage};
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, DA_MAGIC, DA_FORMAT_VERSION);
+    mc_put(&mc, w, &st, m->mean, stat_len(m) * sizeof(double)); /* mean, inv_scale, log_prior, mu */
+    mc_put(&mc, w, &st, m->coef, coef_len(m) * sizeof(double)); /* coef, mw, cst */
     return st;
 }
 
 static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                              aml_model **out)
 {
+    const mc_call mc = mc_at(h, c, "discriminant");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != DA_MAGIC) {
-        h->set_error(c, "discriminant: not a discriminant model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version == 0 || hd.version > DA_FORMAT_VERSION) {
-        h->set_error(c, "discriminant: blob format version %u, this plugin reads up to %u", hd.version,
-                     DA_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, DA_MAGIC, DA_FORMAT_VERSION, NULL);
+    if (st != AML_OK)
+        return st;
     if (hd.k < 2 || hd.k > MAX_CLASSES || (hd.kind != K_LDA && hd.kind != K_QDA) || hd.d < 1 ||
         hd.d > MAX_FEATURES || !(hd.shrinkage >= 0 && hd.shrinkage <= 1) ||
-        (hd.kind == K_QDA && (int64_t)hd.k * hd.d * hd.d > ((int64_t)1 << 32))) {
-        h->set_error(c, "discriminant: corrupt blob header (%d classes, kind %d, %lld features)", hd.k, hd.kind,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != AML_TASK_CLASSIFICATION || task->n_classes != hd.k ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "discriminant: blob is for %d classes and %lld features, not the given task", hd.k,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    aml_model *m = model_new(h, hd.k, hd.kind, hd.shrinkage);
+        (hd.kind == K_QDA && (int64_t)hd.k * hd.d * hd.d > ((int64_t)1 << 32)))
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (%d classes, kind %d, %lld features)", hd.k, hd.kind,
+                       (long long)hd.d);
+    if ((st = mc_check_blob_task(&mc, task, AML_TASK_CLASSIFICATION, hd.k, hd.d)) != AML_OK)
+        return st;
+    aml_model *m = model_new(&mc, hd.k, hd.kind, hd.shrinkage);
     if (!m || model_shape(m, hd.d) != AML_OK) {
         model_free(m);
-        h->set_error(c, "discriminant: out of memory loading %d classes x %lld features", hd.k, (long long)hd.d);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading %d classes x %lld features", hd.k,
+                       (long long)hd.d);
     }
-    aml_status st = h->read(r, m->mean, stat_len(m) * sizeof(double));
-    if (st == AML_OK)
-        st = h->read(r, m->coef, coef_len(m) * sizeof(double));
+    mc_get(&mc, r, &st, m->mean, stat_len(m) * sizeof(double));
+    mc_get(&mc, r, &st, m->coef, coef_len(m) * sizeof(double));
     if (st != AML_OK) {
         model_free(m);
-        h->set_error(c, "discriminant: truncated model blob");
-        return AML_ERR_FORMAT;
+        return st;
     }
     int ok = 0;
     for (int cl = 0; cl < m->k; cl++) /* at least one class with a finite prior, none above 1 */
@@ -563,8 +487,7 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
         ok &= isfinite(m->coef[t]) != 0;
     if (!ok) {
         model_free(m);
-        h->set_error(c, "discriminant: corrupt model blob (statistics or coefficients out of range)");
-        return AML_ERR_FORMAT;
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (statistics or coefficients out of range)");
     }
     m->fitted = 1;
     *out = m;

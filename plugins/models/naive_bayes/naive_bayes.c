@@ -107,7 +107,7 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
     double vs;
     mc_param_values(params, N_PARAMS, p, &vs);
     if (!(vs >= 0 && vs <= 1))
-        return mc_fail(&mc, AML_ERR_INPUT, "var_smoothing = %g must be in [0, 1]", vs);
+        return mc_fail(&mc, AML_ERR_INPUT, "var_smoothing = %g must be a number in [0, 1]", vs);
     aml_model *m = model_new(&mc, task->n_classes);
     if (!m)
         return AML_ERR_NOMEM;
