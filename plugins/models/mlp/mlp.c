@@ -2,14 +2,13 @@
  * objective), with input standardisation and, for regression, target standardisation inside the
  * model. Fit is resumable by epochs: the optimiser, the RNG and the early-stopping record live in
  * the model, so fitting to resource r1 then r2 ends in the same bits as one fit to r2. */
-#include <automl/plugin.h>
-
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/model_common.h"
 #include "mlp_net.h"
 
 #define MLP_MAGIC 0x504c4d4c4d41ULL /* "AMLMLP" little-endian */
@@ -64,12 +63,6 @@ struct aml_model {
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static void xfree(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
-
 static int n_outputs(const aml_model *m) { return m->kind == AML_TASK_CLASSIFICATION ? m->n_classes : 1; }
 
 /* The weights predictions use: the best validation snapshot when there was a fold. */
@@ -78,7 +71,7 @@ static const float *predict_theta(const aml_model *m) { return m->best ? m->best
 static void release_fit(aml_model *m)
 {
     const aml_host *h = m->h;
-    xfree(h, m->mean), xfree(h, m->theta), xfree(h, m->best), xfree(h, m->adam_m), xfree(h, m->adam_v);
+    mc_free(h, m->mean), mc_free(h, m->theta), mc_free(h, m->best), mc_free(h, m->adam_m), mc_free(h, m->adam_v);
     m->mean = m->inv_scale = m->theta = m->best = m->adam_m = m->adam_v = NULL;
     m->fitted = m->resumable = 0;
 }
@@ -166,11 +159,9 @@ static void gather_rows(const aml_model *m, const aml_matrix *X, const int64_t *
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    if (!task || (task->kind != AML_TASK_CLASSIFICATION && task->kind != AML_TASK_REGRESSION) ||
-        (task->kind == AML_TASK_CLASSIFICATION && (task->n_classes < 2 || task->n_classes > MLP_MAX_WIDTH))) {
-        h->set_error(c, "mlp: needs a regression task or a classification task with 2 to %d classes", MLP_MAX_WIDTH);
+    const mc_call mc = mc_at(h, c, "mlp");
+    if (mc_check_task(&mc, task, MLP_MAX_WIDTH, 1) != AML_OK)
         return AML_ERR_INPUT;
-    }
     int hidden[MLP_MAX_HIDDEN];
     const char *hs = p ? p->str[P_HIDDEN] : params[P_HIDDEN].def_str;
     int n_hidden = parse_hidden(hs, hidden);
@@ -180,8 +171,7 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
         return AML_ERR_INPUT;
     }
     double v[N_PARAMS];
-    for (int i = 0; i < N_PARAMS; i++)
-        v[i] = p ? p->num[i] : params[i].def;
+    mc_param_values(params, N_PARAMS, p, v);
     if (!(v[P_EPOCHS] >= 1 && v[P_EPOCHS] <= 100000) || v[P_EPOCHS] != floor(v[P_EPOCHS])) {
         h->set_error(c, "mlp: epochs = %g must be an integer in [1, 100000]", v[P_EPOCHS]);
         return AML_ERR_INPUT;
@@ -206,12 +196,9 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
         h->set_error(c, "mlp: dropout = %g must be in [0, 0.9]", v[P_DROPOUT]);
         return AML_ERR_INPUT;
     }
-    aml_model *m = h->alloc(sizeof *m);
-    if (!m) {
-        h->set_error(c, "mlp: out of memory");
+    aml_model *m = mc_new_model(&mc, sizeof *m);
+    if (!m)
         return AML_ERR_NOMEM;
-    }
-    memset(m, 0, sizeof *m);
     m->h = h;
     m->kind = task->kind;
     m->n_classes = task->kind == AML_TASK_CLASSIFICATION ? task->n_classes : 0;
@@ -226,34 +213,6 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
 
 /* ---- fit ---------------------------------------------------------------------------------- */
 
-static aml_status check_data(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
-                             const char *what)
-{
-    const aml_host *h = m->h;
-    if (!X || !y || X->rows < 1 || X->cols < 1 || X->ld < X->cols || !X->data || X->cols > (1 << 24)) {
-        h->set_error(c, "mlp: empty or malformed %s matrix", what);
-        return AML_ERR_INPUT;
-    }
-    for (int64_t i = 0; i < X->rows; i++) {
-        if (m->kind == AML_TASK_CLASSIFICATION) {
-            if (!y->label || y->label[i] < 0 || y->label[i] >= m->n_classes) {
-                h->set_error(c, "mlp: %s row %lld: class index %d outside [0, %d)", what, (long long)i,
-                             y->label ? y->label[i] : -1, m->n_classes);
-                return AML_ERR_INPUT;
-            }
-        } else if (!y->value || !isfinite(y->value[i])) {
-            h->set_error(c, "mlp: %s row %lld: target value is missing or not finite", what, (long long)i);
-            return AML_ERR_INPUT;
-        }
-        if (y->weight && !(y->weight[i] >= 0 && isfinite(y->weight[i]))) {
-            h->set_error(c, "mlp: %s row %lld: sample weight %g must be finite and >= 0", what, (long long)i,
-                         (double)y->weight[i]);
-            return AML_ERR_INPUT;
-        }
-    }
-    return AML_OK;
-}
-
 /* Fresh start: statistics, layout, initial weights, optimiser and RNG from the seed. */
 static aml_status start_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y, int has_valid)
 {
@@ -263,15 +222,15 @@ static aml_status start_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     m->d = d;
     mlp_net_layout(&m->net, d, m->hidden, m->n_hidden, n_outputs(m), m->kind == AML_TASK_CLASSIFICATION);
     const size_t np = (size_t)m->net.n_params;
-    m->mean = h->alloc(2 * (size_t)d * sizeof(float));
-    m->theta = h->alloc(np * sizeof(float));
-    m->adam_m = h->alloc(np * sizeof(float));
-    m->adam_v = h->alloc(np * sizeof(float));
+    m->mean = mc_alloc(h, 2 * (size_t)d * sizeof(float));
+    m->theta = mc_alloc(h, np * sizeof(float));
+    m->adam_m = mc_alloc(h, np * sizeof(float));
+    m->adam_v = mc_alloc(h, np * sizeof(float));
     if (has_valid)
-        m->best = h->alloc(np * sizeof(float));
-    double *acc = h->alloc(4 * (size_t)d * sizeof(double));
+        m->best = mc_alloc(h, np * sizeof(float));
+    double *acc = mc_alloc(h, 4 * (size_t)d * sizeof(double));
     if (!m->mean || !m->theta || !m->adam_m || !m->adam_v || (has_valid && !m->best) || !acc) {
-        xfree(h, acc);
+        mc_free(h, acc);
         release_fit(m);
         h->set_error(c, "mlp: out of memory for %lld parameters", (long long)np);
         return AML_ERR_NOMEM;
@@ -300,8 +259,8 @@ static aml_status start_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     }
     for (int64_t j = 0; j < d && st == AML_OK; j++) {
         if (!isfinite(s2[j])) {
-            h->set_error(c, "mlp: feature %lld has infinite values (NaN marks a missing value)", (long long)j);
-            st = AML_ERR_INPUT;
+            const mc_call mc = mc_at(h, c, "mlp");
+            st = mc_infinite_feature(&mc, X, j);
             break;
         }
         const double mu = s0[j] > 0 ? s1[j] / s0[j] : 0, var = s0[j] > 0 ? s2[j] / s0[j] - mu * mu : 0;
@@ -309,7 +268,7 @@ static aml_status start_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         m->mean[j] = (float)mean;
         m->inv_scale[j] = sd > 0 && sd > 1e-7 * fabs(mean) ? (float)(1.0 / sd) : 1.0f;
     }
-    xfree(h, acc);
+    mc_free(h, acc);
     if (st != AML_OK) {
         release_fit(m);
         return st;
@@ -394,24 +353,12 @@ static aml_status fit_rows(aml_model *m, aml_host_ctx *c, const aml_matrix *X, c
                            const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    aml_status st = check_data(m, c, X, y, "training");
-    if (st != AML_OK)
-        return st;
+    const mc_call mc = mc_at(h, c, "mlp");
+    aml_status st;
     int has_valid = valid_X && valid_y && valid_X->rows > 0;
-    if (has_valid) {
-        if ((st = check_data(m, c, valid_X, valid_y, "validation")) != AML_OK)
-            return st;
-        if (valid_X->cols != X->cols) {
-            h->set_error(c, "mlp: validation rows have %lld columns, training rows %lld", (long long)valid_X->cols,
-                         (long long)X->cols);
-            return AML_ERR_INPUT;
-        }
-    }
     const double r = b && b->size >= sizeof *b ? b->resource : 1.0;
-    if (!(r > 0 && r <= 1)) {
-        h->set_error(c, "mlp: resource %g outside (0, 1]", r);
-        return AML_ERR_INPUT;
-    }
+    if (!(r > 0 && r <= 1))
+        return mc_fail(&mc, AML_ERR_INPUT, "resource %g outside (0, 1]", r);
     int target = (int)lround(r * m->epochs);
     target = target < 1 ? 1 : target;
     const int cls = m->kind == AML_TASK_CLASSIFICATION;
@@ -428,17 +375,16 @@ static aml_status fit_rows(aml_model *m, aml_host_ctx *c, const aml_matrix *X, c
     if (m->stopped || m->epochs_done >= target)
         return AML_OK;
 
-    const int nt = h->threads(c) > 0 ? h->threads(c) : 1;
+    const int nt = mc_threads(h, c, 0);
     const int64_t n = X->rows, bs = m->batch < n ? m->batch : n;
     mlp_buffers buf;
-    int64_t *perm = h->alloc((size_t)n * sizeof *perm);
-    float *grad = h->alloc((size_t)m->net.n_params * sizeof *grad);
-    float *yv = h->alloc((size_t)bs * sizeof *yv), *wv = h->alloc((size_t)bs * sizeof *wv);
-    int32_t *yl = h->alloc((size_t)bs * sizeof *yl);
+    int64_t *perm = mc_alloc(h, (size_t)n * sizeof *perm);
+    float *grad = mc_alloc(h, (size_t)m->net.n_params * sizeof *grad);
+    float *yv = mc_alloc(h, (size_t)bs * sizeof *yv), *wv = mc_alloc(h, (size_t)bs * sizeof *wv);
+    int32_t *yl = mc_alloc(h, (size_t)bs * sizeof *yl);
     if (!perm || !grad || !yv || !wv || !yl || mlp_buffers_alloc(h, &buf, &m->net, bs, m->dropout > 0) != 0) {
-        xfree(h, perm), xfree(h, grad), xfree(h, yv), xfree(h, wv), xfree(h, yl);
-        h->set_error(c, "mlp: out of memory for a %lld-row batch", (long long)bs);
-        return AML_ERR_NOMEM;
+        mc_free(h, perm), mc_free(h, grad), mc_free(h, yv), mc_free(h, wv), mc_free(h, yl);
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for a %lld-row batch", (long long)bs);
     }
     st = AML_OK;
     while (m->epochs_done < target && !m->stopped) {
@@ -501,7 +447,7 @@ static aml_status fit_rows(aml_model *m, aml_host_ctx *c, const aml_matrix *X, c
         h->progress(c, (double)m->epochs_done / (double)target);
     }
     mlp_buffers_free(h, &buf);
-    xfree(h, perm), xfree(h, grad), xfree(h, yv), xfree(h, wv), xfree(h, yl);
+    mc_free(h, perm), mc_free(h, grad), mc_free(h, yv), mc_free(h, wv), mc_free(h, yl);
     if (st == AML_ERR_CANCELLED && m->epochs_done > 0) {
         /* keep what is fitted (the last whole epoch's weights live on in best/theta), but a
          * half-run epoch cannot be resumed exactly */
@@ -532,23 +478,15 @@ static void write_outputs(const aml_model *m, const float *P, int64_t nb, double
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
     const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "mlp: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || (X->rows > 0 && !X->data)) {
-        h->set_error(c, "mlp: predict on %lld columns, the model was fitted on %lld", X ? (long long)X->cols : 0LL,
-                     (long long)m->d);
-        return AML_ERR_INPUT;
-    }
-    if (X->rows == 0)
-        return AML_OK;
-    const int nt = h->threads(c) > 0 ? h->threads(c) : 1;
+    const mc_call mc = mc_at(h, c, "mlp");
+    aml_status st = mc_check_predict(&mc, m->fitted, m->d, X);
+    if (st != AML_OK || X->rows == 0)
+        return st;
+    const int nt = mc_threads(h, c, 0);
     const int64_t cap = X->rows < PREDICT_BLOCK ? X->rows : PREDICT_BLOCK;
     mlp_buffers buf;
     if (mlp_buffers_alloc(h, &buf, &m->net, cap, 0) != 0) {
-        h->set_error(c, "mlp: out of memory for prediction scratch");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
     const float *theta = predict_theta(m);
     for (int64_t r0 = 0; r0 < X->rows; r0 += cap) {
@@ -609,30 +547,26 @@ typedef struct {
     int64_t d, n_params;
     double y_mean, y_scale;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 static aml_status model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "mlp: save before fit");
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(m->h, c, "mlp");
+    aml_status st = mc_check_save(&mc, m->fitted);
+    if (st != AML_OK)
+        return st;
     blob_header hd;
-    memset(&hd, 0, sizeof hd);
-    hd.magic = MLP_MAGIC, hd.version = MLP_FORMAT_VERSION, hd.kind = (uint32_t)m->kind;
+    memset(&hd, 0, sizeof hd); /* padding bytes too: the blob is checksummed */
+    hd.kind = (uint32_t)m->kind;
     hd.n_classes = m->n_classes, hd.n_hidden = m->n_hidden;
     for (int l = 0; l < m->n_hidden; l++)
         hd.hidden[l] = m->hidden[l];
     hd.epochs = m->epochs, hd.batch = m->batch, hd.patience = m->patience;
     hd.lr = m->lr, hd.l2 = m->l2, hd.dropout = m->dropout, hd.seed = m->seed;
     hd.d = m->d, hd.n_params = m->net.n_params, hd.y_mean = m->y_mean, hd.y_scale = m->y_scale;
-    aml_status st = h->write(w, &hd, sizeof hd);
-    if (st == AML_OK)
-        st = h->write(w, m->mean, 2 * (size_t)m->d * sizeof(float));
-    if (st == AML_OK)
-        st = h->write(w, predict_theta(m), (size_t)m->net.n_params * sizeof(float));
-    if (st != AML_OK)
-        h->set_error(c, "mlp: writing the model blob failed");
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, MLP_MAGIC, MLP_FORMAT_VERSION);
+    mc_put(&mc, w, &st, m->mean, 2 * (size_t)m->d * sizeof(float));
+    mc_put(&mc, w, &st, predict_theta(m), (size_t)m->net.n_params * sizeof(float));
     return st;
 }
 
@@ -647,15 +581,11 @@ static int all_finite(const float *p, int64_t n)
 static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task,
                              aml_model **out)
 {
+    const mc_call mc = mc_at(h, c, "mlp");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != MLP_MAGIC) {
-        h->set_error(c, "mlp: not an mlp model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version == 0 || hd.version > MLP_FORMAT_VERSION) {
-        h->set_error(c, "mlp: blob format version %u, this plugin reads up to %u", hd.version, MLP_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, MLP_MAGIC, MLP_FORMAT_VERSION, NULL);
+    if (st != AML_OK)
+        return st;
     int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= MLP_MAX_WIDTH) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0)) &&
              hd.n_hidden >= 0 && hd.n_hidden <= MLP_MAX_HIDDEN && hd.d >= 1 && hd.d <= (1 << 24) &&
@@ -669,25 +599,14 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
                        hd.kind == AML_TASK_CLASSIFICATION);
         ok = net.n_params == hd.n_params;
     }
-    if (!ok) {
-        h->set_error(c, "mlp: corrupt blob header (kind %u, %d classes, %lld features, %d hidden layers)", hd.kind,
-                     hd.n_classes, (long long)hd.d, hd.n_hidden);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != (aml_task_kind)hd.kind ||
-                 (task->kind == AML_TASK_CLASSIFICATION && task->n_classes != hd.n_classes) ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "mlp: blob is for a %s task with %d classes and %lld features, not the given task",
-                     hd.kind == AML_TASK_CLASSIFICATION ? "classification" : "regression", hd.n_classes,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    aml_model *m = h->alloc(sizeof *m);
-    if (!m) {
-        h->set_error(c, "mlp: out of memory");
+    if (!ok)
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (kind %u, %d classes, %lld features, %d hidden layers)",
+                       hd.kind, hd.n_classes, (long long)hd.d, hd.n_hidden);
+    if ((st = mc_check_blob_task(&mc, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
+        return st;
+    aml_model *m = mc_new_model(&mc, sizeof *m);
+    if (!m)
         return AML_ERR_NOMEM;
-    }
-    memset(m, 0, sizeof *m);
     m->h = h;
     m->kind = (aml_task_kind)hd.kind, m->n_classes = hd.n_classes, m->seed = hd.seed;
     m->n_hidden = hd.n_hidden;
@@ -696,26 +615,20 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
     m->epochs = hd.epochs, m->batch = hd.batch, m->patience = hd.patience;
     m->lr = hd.lr, m->l2 = hd.l2, m->dropout = hd.dropout;
     m->d = hd.d, m->net = net, m->y_mean = hd.y_mean, m->y_scale = hd.y_scale;
-    m->mean = h->alloc(2 * (size_t)hd.d * sizeof(float));
-    m->theta = h->alloc((size_t)hd.n_params * sizeof(float));
+    m->mean = mc_alloc(h, 2 * (size_t)hd.d * sizeof(float));
+    m->theta = mc_alloc(h, (size_t)hd.n_params * sizeof(float));
     if (!m->mean || !m->theta) {
         model_free(m);
-        h->set_error(c, "mlp: out of memory loading %lld parameters", (long long)hd.n_params);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading %lld parameters", (long long)hd.n_params);
     }
     m->inv_scale = m->mean + hd.d;
-    aml_status st = h->read(r, m->mean, 2 * (size_t)hd.d * sizeof(float));
-    if (st == AML_OK)
-        st = h->read(r, m->theta, (size_t)hd.n_params * sizeof(float));
+    mc_get(&mc, r, &st, m->mean, 2 * (size_t)hd.d * sizeof(float));
+    mc_get(&mc, r, &st, m->theta, (size_t)hd.n_params * sizeof(float));
+    if (st == AML_OK && (!all_finite(m->mean, 2 * hd.d) || !all_finite(m->theta, hd.n_params)))
+        st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (non-finite statistics or weights)");
     if (st != AML_OK) {
         model_free(m);
-        h->set_error(c, "mlp: truncated model blob");
-        return AML_ERR_FORMAT;
-    }
-    if (!all_finite(m->mean, 2 * hd.d) || !all_finite(m->theta, hd.n_params)) {
-        model_free(m);
-        h->set_error(c, "mlp: corrupt model blob (non-finite statistics or weights)");
-        return AML_ERR_FORMAT;
+        return st;
     }
     m->fitted = 1; /* not resumable: the optimiser state is not saved; a fit starts afresh */
     *out = m;
@@ -729,6 +642,10 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
 static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y,
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
+    const mc_call mc = mc_at(m->h, c, "mlp");
+    aml_status st = mc_check_fit(&mc, m->kind, m->n_classes, 1 << 24, X, y, valid_X, valid_y);
+    if (st != AML_OK)
+        return st;
     if ((valid_X && valid_X->rows > 0) || X->rows < 50)
         return fit_rows(m, c, X, y, valid_X, valid_y, b);
     const int64_t n = X->rows, d = X->cols, nv = n / 10, nt = n - nv;
@@ -738,8 +655,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     float *tw = y->weight ? malloc(sizeof(float) * (size_t)n) : NULL;
     if (!tx || !vx || (y->label && !tl) || (y->value && !tv) || (y->weight && !tw)) {
         free(tx), free(vx), free(tl), free(tv), free(tw);
-        m->h->set_error(c, "mlp: out of memory holding out rows for early stopping");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory holding out rows for early stopping");
     }
     int64_t it = 0, iv = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -757,7 +673,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     aml_matrix train = {tx, nt, d, d}, valid = {vx, nv, d, d};
     aml_target ty = {.label = tl, .value = tv, .weight = tw};
     aml_target vy = {.label = tl ? tl + nt : NULL, .value = tv ? tv + nt : NULL, .weight = tw ? tw + nt : NULL};
-    aml_status st = fit_rows(m, c, &train, &ty, &valid, &vy, b);
+    st = fit_rows(m, c, &train, &ty, &valid, &vy, b);
     free(tx), free(vx), free(tl), free(tv), free(tw);
     return st;
 }

@@ -3,6 +3,8 @@
  * update. Every reduction runs in a fixed order, so results do not depend on the thread count. */
 #include "mlp_net.h"
 
+#include "../common/model_common.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -171,11 +173,10 @@ static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A
     g.tiles = g.tiles < 1 ? 1 : g.tiles;
     const int threads = nt < g.tiles ? (nt < 1 ? 1 : nt) : (int)g.tiles;
     if (threads == 1) { /* outside a parallel region OpenBLAS would thread: ask for one */
-        const int keep = omp_get_max_threads();
-        omp_set_num_threads(1);
+        const mc_blas_scope blas = mc_blas_single_begin();
         for (int64_t t = 0; t < g.tiles; t++)
             gemm_tile(&g, t);
-        omp_set_num_threads(keep);
+        mc_blas_single_end(blas);
         return;
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
