@@ -766,7 +766,7 @@ static void test_bad_input(void **state)
     param_set ps;
     aml_model *m = NULL;
     assert_int_equal(vt->create(host, &hc, params_with(&ps, "max_leaves", 1.0, NULL), &task, &m), AML_ERR_INPUT);
-    assert_string_equal(hc.msg, "gbdt: max_leaves = 1 is outside [4, 255]");
+    assert_string_equal(hc.msg, "gbdt: max_leaves = 1 must be an integer in [4, 255]");
     assert_int_equal(vt->create(host, &hc, params_with(&ps, NULL), &task, &m), AML_OK);
     aml_matrix mx = {.data = X, .rows = N, .cols = D, .ld = D};
     lab[7] = 2;

@@ -61,7 +61,7 @@ static inline uint64_t draw(uint64_t seed, uint64_t a, uint64_t b)
 
 aml_status gb_model_new(const aml_host *h, const aml_task *task, aml_model **out)
 {
-    aml_model *m = h->alloc(sizeof *m);
+    aml_model *m = mc_alloc(h, sizeof *m);
     if (!m)
         return AML_ERR_NOMEM;
     memset(m, 0, sizeof *m);
@@ -87,31 +87,16 @@ void gb_model_free(aml_model *m)
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    if (!task || (task->kind != AML_TASK_CLASSIFICATION && task->kind != AML_TASK_REGRESSION) ||
-        (task->kind == AML_TASK_CLASSIFICATION && task->n_classes < 2)) {
-        h->set_error(c, "gbdt: needs a regression task or a classification task with at least 2 classes");
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(h, c, "gbdt");
+    aml_status st = mc_check_task(&mc, task, GB_MAX_CLASSES, 1);
     double v[GB_N_PARAMS];
-    for (int i = 0; i < GB_N_PARAMS; i++) {
-        v[i] = p ? p->num[i] : params[i].def;
-        const aml_param_def *d = &params[i];
-        int bad = !(v[i] == v[i]);
-        if (d->type == AML_PARAM_CHOICE)
-            bad = bad || v[i] < 0 || v[i] >= d->n_choices || v[i] != floor(v[i]);
-        else
-            bad = bad || v[i] < d->lo || v[i] > d->hi || (d->type == AML_PARAM_INT && v[i] != floor(v[i]));
-        if (bad) {
-            h->set_error(c, "gbdt: %s = %g is outside [%g, %g]", d->name, v[i], d->lo,
-                         d->type == AML_PARAM_CHOICE ? (double)d->n_choices - 1 : d->hi);
-            return AML_ERR_INPUT;
-        }
-    }
+    for (int i = 0; i < GB_N_PARAMS && st == AML_OK; i++)
+        st = mc_param(&mc, params, i, p, &v[i]);
+    if (st != AML_OK)
+        return st;
     aml_model *m = NULL;
-    if (gb_model_new(h, task, &m) != AML_OK) {
-        h->set_error(c, "gbdt: out of memory");
-        return AML_ERR_NOMEM;
-    }
+    if (gb_model_new(h, task, &m) != AML_OK)
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
     gb_config *g = &m->cfg;
     g->n_trees = (int64_t)v[GB_P_N_TREES], g->learning_rate = v[GB_P_LEARNING_RATE];
     g->max_leaves = (int)v[GB_P_MAX_LEAVES], g->max_depth = (int)v[GB_P_MAX_DEPTH];
@@ -124,30 +109,6 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
     }
     *out = m;
     return AML_OK;
-}
-
-/* Checks one target set; writes the message and returns non-zero on bad input. */
-static int bad_targets(const aml_model *m, aml_host_ctx *c, const aml_target *y, int64_t n, const char *what)
-{
-    const aml_host *h = m->h;
-    for (int64_t i = 0; i < n; i++) {
-        if (m->kind == AML_TASK_CLASSIFICATION) {
-            if (!y->label || y->label[i] < 0 || y->label[i] >= m->n_classes) {
-                h->set_error(c, "gbdt: %s row %lld: class index %d outside [0, %d)", what, (long long)i,
-                             y->label ? y->label[i] : -1, m->n_classes);
-                return 1;
-            }
-        } else if (!y->value || !isfinite(y->value[i])) {
-            h->set_error(c, "gbdt: %s row %lld: target value is missing or not finite", what, (long long)i);
-            return 1;
-        }
-        if (y->weight && !(y->weight[i] >= 0 && isfinite(y->weight[i]))) {
-            h->set_error(c, "gbdt: %s row %lld: sample weight %g must be finite and >= 0", what, (long long)i,
-                         (double)y->weight[i]);
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static uint64_t target_hash(const aml_target *y, int64_t n)
@@ -270,22 +231,16 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    if (!X || !y || X->rows < 1 || X->cols < 1 || X->ld < X->cols || !X->data || X->rows > INT32_MAX ||
-        (m->d > 0 && X->cols != m->d)) {
-        h->set_error(c, "gbdt: empty or malformed training matrix (%lld x %lld, the task has %lld features)",
-                     X ? (long long)X->rows : 0LL, X ? (long long)X->cols : 0LL, (long long)m->d);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(h, c, "gbdt");
+    aml_status st = mc_check_fit(&mc, m->kind, m->n_classes, INT32_MAX - 1, X, y, valid_X, valid_y);
+    if (st != AML_OK)
+        return st;
+    if (X->rows > INT32_MAX || (m->d > 0 && X->cols != m->d))
+        return mc_fail(&mc, AML_ERR_INPUT, "the training matrix is %lld x %lld, the task has %lld features (and at "
+                       "most %d rows)", (long long)X->rows, (long long)X->cols, (long long)m->d, INT32_MAX);
     const int64_t n = X->rows;
-    const int K = m->K, T = h->threads(c) > 0 ? h->threads(c) : 1;
+    const int K = m->K, T = mc_threads(h, c, 0);
     const int has_valid = valid_X && valid_y && valid_X->rows > 0;
-    if (has_valid && (valid_X->cols != X->cols || valid_X->ld < valid_X->cols || !valid_X->data)) {
-        h->set_error(c, "gbdt: the validation matrix has %lld columns, the training one %lld",
-                     (long long)valid_X->cols, (long long)X->cols);
-        return AML_ERR_INPUT;
-    }
-    if (bad_targets(m, c, y, n, "training") || (has_valid && bad_targets(m, c, valid_y, valid_X->rows, "validation")))
-        return AML_ERR_INPUT;
     double r = b && b->resource > 0 && b->resource < 1 ? b->resource : 1.0;
     int64_t target = llround(r * (double)m->cfg.n_trees);
     target = target < 1 ? 1 : target;
@@ -295,7 +250,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     const int resume = m->has_state && m->d == X->cols && m->train_hash == th && m->valid_hash == vh &&
                        m->rounds_fit <= target;
     fit_work fw = {0};
-    aml_status st = AML_OK;
+    st = AML_OK;
     if (!resume) {
         gb_forest_free(&m->f);
         m->d = X->cols;
@@ -439,8 +394,7 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
 nomem:
     fit_work_free(&fw);
     m->has_state = 0, m->fitted = 0;
-    h->set_error(c, "gbdt: out of memory fitting %lld x %lld rows", (long long)n, (long long)X->cols);
-    return AML_ERR_NOMEM;
+    return mc_fail(&mc, AML_ERR_NOMEM, "out of memory fitting %lld x %lld rows", (long long)n, (long long)X->cols);
 }
 
 static aml_status model_predict_row(const aml_model *m, const float *row, double *out)
@@ -454,27 +408,16 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
 
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "gbdt: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || (X->rows > 0 && !X->data)) {
-        h->set_error(c, "gbdt: predict on %lld columns, the model was fitted on %lld", X ? (long long)X->cols : 0LL,
-                     (long long)m->d);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(m->h, c, "gbdt");
+    aml_status st = mc_check_predict(&mc, m->fitted, m->d, X);
+    if (st != AML_OK)
+        return st;
     const int K = m->K, no = m->n_classes ? m->n_classes : 1;
     const int64_t n = X->rows, nblk = (n + GB_SCORE_BLOCK - 1) / GB_SCORE_BLOCK;
-    int T = h->threads(c) > 0 ? h->threads(c) : 1;
-    if (n < GB_PAR_ROWS / 16)
-        T = 1;
-    if (T > nblk)
-        T = nblk > 0 ? (int)nblk : 1;
+    const int T = n < GB_PAR_ROWS / 16 ? 1 : mc_threads(m->h, c, nblk);
     double *scratch = malloc((size_t)T * GB_SCORE_BLOCK * K * sizeof(double));
     if (!scratch) {
-        h->set_error(c, "gbdt: out of memory for prediction scratch");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory for prediction scratch");
     }
 #pragma omp parallel num_threads(T)
     {

@@ -4,7 +4,7 @@
 #ifndef AML_GBDT_H
 #define AML_GBDT_H
 
-#include <automl/plugin.h>
+#include "../common/model_common.h"
 
 #include <stdint.h>
 
@@ -14,6 +14,7 @@
 /* Loops over fewer rows run on one thread: a parallel region costs more than they do, and far
  * more when the machine is oversubscribed. */
 #define GB_PAR_ROWS 16384
+#define GB_MAX_CLASSES (1 << 20) /* as a saved blob may hold */
 
 /* ---- binning (gbdt_bin.c) ------------------------------------------------------------------ */
 

@@ -18,36 +18,26 @@ typedef struct blob_header {
     int32_t n_classes, K, objective, reserved;
     int64_t d, n_trees, n_nodes, n_leaves;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 aml_status gb_model_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (!m->fitted) {
-        h->set_error(c, "gbdt: save before fit");
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(m->h, c, "gbdt");
+    aml_status st = mc_check_save(&mc, m->fitted);
+    if (st != AML_OK)
+        return st;
     const gb_forest *f = &m->f;
     const int64_t nt = m->used_trees, nn = f->node_off[nt], nl = f->leaf_off[nt];
-    blob_header hd = {.magic = GB_MAGIC, .version = GB_FORMAT_VERSION, .kind = (uint32_t)m->kind,
-                      .n_classes = m->n_classes, .K = m->K, .objective = (int32_t)m->obj,
+    blob_header hd = {.kind = (uint32_t)m->kind, .n_classes = m->n_classes, .K = m->K, .objective = (int32_t)m->obj,
                       .d = m->d, .n_trees = nt, .n_nodes = nn, .n_leaves = nl};
-    aml_status st = h->write(w, &hd, sizeof hd);
-    if (st == AML_OK)
-        st = h->write(w, f->base, (size_t)m->K * sizeof(double));
-    if (st == AML_OK)
-        st = h->write(w, f->node_off, (size_t)(nt + 1) * sizeof(int64_t));
-    if (st == AML_OK)
-        st = h->write(w, f->leaf_off, (size_t)(nt + 1) * sizeof(int64_t));
-    if (st == AML_OK)
-        st = h->write(w, f->nodes, (size_t)nn * sizeof(gb_node));
-    if (st == AML_OK)
-        st = h->write(w, f->node_bin, (size_t)nn);
-    if (st == AML_OK)
-        st = h->write(w, f->node_gain, (size_t)nn * sizeof(float));
-    if (st == AML_OK)
-        st = h->write(w, f->leaf, (size_t)nl * sizeof(double));
-    if (st != AML_OK)
-        h->set_error(c, "gbdt: writing the model blob failed");
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, GB_MAGIC, GB_FORMAT_VERSION);
+    mc_put(&mc, w, &st, f->base, (size_t)m->K * sizeof(double));
+    mc_put(&mc, w, &st, f->node_off, (size_t)(nt + 1) * sizeof(int64_t));
+    mc_put(&mc, w, &st, f->leaf_off, (size_t)(nt + 1) * sizeof(int64_t));
+    mc_put(&mc, w, &st, f->nodes, (size_t)nn * sizeof(gb_node));
+    mc_put(&mc, w, &st, f->node_bin, (size_t)nn);
+    mc_put(&mc, w, &st, f->node_gain, (size_t)nn * sizeof(float));
+    mc_put(&mc, w, &st, f->leaf, (size_t)nl * sizeof(double));
     return st;
 }
 
@@ -83,44 +73,30 @@ static int forest_valid(const gb_forest *f, int64_t nt, int64_t nn, int64_t nl)
 
 aml_status gb_model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task, aml_model **out)
 {
+    const mc_call mc = mc_at(h, c, "gbdt");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != GB_MAGIC) {
-        h->set_error(c, "gbdt: not a gbdt model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version == 0 || hd.version > GB_FORMAT_VERSION) {
-        h->set_error(c, "gbdt: blob format version %u, this plugin reads up to %u", hd.version, GB_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
-    int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 20) &&
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, GB_MAGIC, GB_FORMAT_VERSION, NULL);
+    if (st != AML_OK)
+        return st;
+    int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= GB_MAX_CLASSES &&
                hd.K == (hd.n_classes > 2 ? hd.n_classes : 1) &&
                hd.objective == (hd.n_classes > 2 ? GB_OBJ_SOFTMAX : GB_OBJ_BINARY)) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0 && hd.K == 1 && hd.objective >= GB_OBJ_SQUARED &&
                hd.objective <= GB_OBJ_HUBER)) &&
              hd.d >= 1 && hd.d < INT32_MAX && hd.n_trees >= 1 && hd.n_trees <= MAX_TREES && hd.n_trees % hd.K == 0 &&
              hd.n_nodes >= 0 && hd.n_nodes < MAX_NODES && hd.n_leaves >= hd.n_trees && hd.n_leaves < MAX_NODES;
-    if (!ok) {
-        h->set_error(c, "gbdt: corrupt blob header (kind %u, %d classes, %lld features, %lld trees)", hd.kind,
-                     hd.n_classes, (long long)hd.d, (long long)hd.n_trees);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != (aml_task_kind)hd.kind ||
-                 (task->kind == AML_TASK_CLASSIFICATION && task->n_classes != hd.n_classes) ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "gbdt: blob is for a %s task with %d classes and %lld features, not the given task",
-                     hd.kind == AML_TASK_CLASSIFICATION ? "classification" : "regression", hd.n_classes,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
+    if (!ok)
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (kind %u, %d classes, %lld features, %lld trees)",
+                       hd.kind, hd.n_classes, (long long)hd.d, (long long)hd.n_trees);
+    if ((st = mc_check_blob_task(&mc, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
+        return st;
     aml_task t = {.kind = (aml_task_kind)hd.kind, .n_classes = hd.n_classes, .n_features = hd.d};
     aml_model *m = NULL;
-    if (gb_model_new(h, &t, &m) != AML_OK) {
-        h->set_error(c, "gbdt: out of memory");
-        return AML_ERR_NOMEM;
-    }
+    if (gb_model_new(h, &t, &m) != AML_OK)
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
     m->obj = (gb_objective)hd.objective;
     gb_forest *f = &m->f;
-    aml_status st = gb_forest_init(f, hd.K, hd.d);
+    st = gb_forest_init(f, hd.K, hd.d);
     if (st == AML_OK) {
         free(f->node_off), free(f->leaf_off), free(f->depth);
         f->depth = malloc((size_t)(hd.n_trees + 1) * sizeof(int32_t));
@@ -136,33 +112,22 @@ aml_status gb_model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, cons
     }
     if (st != AML_OK) {
         gb_model_free(m);
-        h->set_error(c, "gbdt: out of memory loading %lld trees", (long long)hd.n_trees);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading %lld trees", (long long)hd.n_trees);
     }
     const size_t nt1 = (size_t)hd.n_trees + 1, nn = (size_t)hd.n_nodes, nl = (size_t)hd.n_leaves;
-    st = h->read(r, f->base, (size_t)hd.K * sizeof(double));
-    if (st == AML_OK)
-        st = h->read(r, f->node_off, nt1 * sizeof(int64_t));
-    if (st == AML_OK)
-        st = h->read(r, f->leaf_off, nt1 * sizeof(int64_t));
-    if (st == AML_OK)
-        st = h->read(r, f->nodes, nn * sizeof(gb_node));
-    if (st == AML_OK)
-        st = h->read(r, f->node_bin, nn);
-    if (st == AML_OK)
-        st = h->read(r, f->node_gain, nn * sizeof(float));
-    if (st == AML_OK)
-        st = h->read(r, f->leaf, nl * sizeof(double));
+    mc_get(&mc, r, &st, f->base, (size_t)hd.K * sizeof(double));
+    mc_get(&mc, r, &st, f->node_off, nt1 * sizeof(int64_t));
+    mc_get(&mc, r, &st, f->leaf_off, nt1 * sizeof(int64_t));
+    mc_get(&mc, r, &st, f->nodes, nn * sizeof(gb_node));
+    mc_get(&mc, r, &st, f->node_bin, nn);
+    mc_get(&mc, r, &st, f->node_gain, nn * sizeof(float));
+    mc_get(&mc, r, &st, f->leaf, nl * sizeof(double));
+    f->n_trees = hd.n_trees, f->n_nodes = hd.n_nodes, f->n_leaves = hd.n_leaves;
+    if (st == AML_OK && !forest_valid(f, hd.n_trees, hd.n_nodes, hd.n_leaves))
+        st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (tree structure)");
     if (st != AML_OK) {
         gb_model_free(m);
-        h->set_error(c, "gbdt: truncated model blob");
-        return AML_ERR_FORMAT;
-    }
-    f->n_trees = hd.n_trees, f->n_nodes = hd.n_nodes, f->n_leaves = hd.n_leaves;
-    if (!forest_valid(f, hd.n_trees, hd.n_nodes, hd.n_leaves)) {
-        gb_model_free(m);
-        h->set_error(c, "gbdt: corrupt model blob (tree structure)");
-        return AML_ERR_FORMAT;
+        return st;
     }
     gb_forest_depths(f);
     m->used_trees = hd.n_trees, m->rounds_fit = m->best_rounds = hd.n_trees / hd.K;
