@@ -385,7 +385,7 @@ static void test_save_load_exact(void **state)
         memcpy(copy, w.buf, w.len);
         copy[0] ^= 0xff;
         assert_int_equal(load_blob(copy, w.len, &task, &bad, msg), AML_ERR_FORMAT);
-        assert_string_equal(msg, "forest: not a forest model blob (bad or truncated header)");
+        assert_string_equal(msg, "forest: not a model blob of this plugin (wrong magic number)");
         memcpy(copy, w.buf, w.len);
         copy[8] = 99; /* format version */
         assert_int_equal(load_blob(copy, w.len, &task, &bad, msg), AML_ERR_FORMAT);
@@ -756,13 +756,13 @@ static void test_bad_input(void **state)
     float w[4] = {1, 1, -1, 1};
     char msg[1024];
     assert_int_equal(fit_with(m, 1, 1.0, X, 4, 2, y, NULL, NULL, msg), AML_ERR_INPUT);
-    assert_string_equal(msg, "forest: row 2: class index 2 outside [0, 2)");
+    assert_string_equal(msg, "forest: training row 2: class index 2 outside [0, 2)");
     y[2] = 1;
     assert_int_equal(fit_with(m, 1, 1.0, X, 4, 2, y, NULL, w, msg), AML_ERR_INPUT);
-    assert_string_equal(msg, "forest: row 2: sample weight -1 must be finite and >= 0");
+    assert_string_equal(msg, "forest: training row 2: sample weight -1 must be finite and >= 0");
     float zero[4] = {0};
     assert_int_equal(fit_with(m, 1, 1.0, X, 4, 2, y, NULL, zero, msg), AML_ERR_INPUT);
-    assert_string_equal(msg, "forest: every sample weight is 0");
+    assert_string_equal(msg, "forest: the sample weights of the training rows sum to 0");
     double out[8];
     aml_matrix mx = {.data = X, .rows = 4, .cols = 2, .ld = 2};
     assert_int_equal(vt->predict(m, &hc, &mx, out), AML_ERR_INPUT);

@@ -50,17 +50,11 @@ static const aml_param_def params[N_PARAMS] = {
                         .help = "balanced: weight classes by n / (n_classes n_class), times sample weights"},
 };
 
-static void xfree(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
-
 /* ---- model lifetime ------------------------------------------------------------------------ */
 
 aml_model *forest_model_new(const aml_host *h, const aml_task *task)
 {
-    aml_model *m = h->alloc(sizeof *m);
+    aml_model *m = mc_alloc(h, sizeof *m);
     if (!m)
         return NULL;
     memset(m, 0, sizeof *m);
@@ -90,7 +84,7 @@ void forest_model_free(aml_model *m)
         drop_trees(m, 0);
         m->h->dealloc(m->trees);
     }
-    xfree(m->h, m->importance);
+    mc_free(m->h, m->importance);
     m->h->dealloc(m);
 }
 
@@ -99,14 +93,11 @@ static int is_int(double v, double lo, double hi) { return v >= lo && v <= hi &&
 static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_params *p, const aml_task *task,
                                aml_model **out)
 {
-    if (!task || (task->kind != AML_TASK_CLASSIFICATION && task->kind != AML_TASK_REGRESSION) ||
-        (task->kind == AML_TASK_CLASSIFICATION && (task->n_classes < 2 || task->n_classes > (1 << 16)))) {
-        h->set_error(c, "forest: needs a regression task or a classification task with 2 to 65536 classes");
+    const mc_call mc = mc_at(h, c, "forest");
+    if (mc_check_task(&mc, task, FOREST_MAX_CLASSES, 1) != AML_OK)
         return AML_ERR_INPUT;
-    }
     double v[N_PARAMS];
-    for (int i = 0; i < N_PARAMS; i++)
-        v[i] = p ? p->num[i] : params[i].def;
+    mc_param_values(params, N_PARAMS, p, v);
     const char *bad = NULL;
     if (!is_int(v[P_N_TREES], 1, MAX_TREES))
         bad = "n_trees must be an integer in [1, 100000]";
@@ -122,17 +113,14 @@ static aml_status model_create(const aml_host *h, aml_host_ctx *c, const aml_par
         bad = "criterion must be \"gini\" or \"entropy\"";
     else if (!is_int(v[P_CLASS_WEIGHT], 0, 1))
         bad = "class_weight must be \"none\" or \"balanced\"";
-    if (bad) {
-        h->set_error(c, "forest: %s", bad);
-        return AML_ERR_INPUT;
-    }
+    if (bad)
+        return mc_fail(&mc, AML_ERR_INPUT, "%s", bad);
     aml_model *m = forest_model_new(h, task);
     if (m)
-        m->trees = h->alloc((size_t)v[P_N_TREES] * sizeof *m->trees);
+        m->trees = mc_alloc(h, (size_t)v[P_N_TREES] * sizeof *m->trees);
     if (!m || !m->trees) {
         forest_model_free(m);
-        h->set_error(c, "forest: out of memory");
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
     }
     m->n_trees = (int)v[P_N_TREES], m->max_features = v[P_MAX_FEATURES];
     m->min_leaf = (int)v[P_MIN_SAMPLES_LEAF], m->bootstrap = (int)v[P_BOOTSTRAP], m->extra = (int)v[P_EXTRA];
@@ -166,44 +154,6 @@ static uint64_t data_signature(const aml_matrix *X, const aml_target *y, int cla
     return hs;
 }
 
-static aml_status check_input(aml_model *m, aml_host_ctx *c, const aml_matrix *X, const aml_target *y)
-{
-    const aml_host *h = m->h;
-    if (!X || !y || !X->data || X->rows < 1 || X->cols < 1 || X->ld < X->cols) {
-        h->set_error(c, "forest: empty or malformed training matrix");
-        return AML_ERR_INPUT;
-    }
-    if (X->rows > FOREST_MAX_ROWS || X->cols > (int64_t)FN_FEATURE_MASK) {
-        h->set_error(c, "forest: %lld x %lld is too large (at most %lld rows and %u features)",
-                     (long long)X->rows, (long long)X->cols, (long long)FOREST_MAX_ROWS, FN_FEATURE_MASK);
-        return AML_ERR_INPUT;
-    }
-    double total = 0;
-    for (int64_t i = 0; i < X->rows; i++) {
-        if (m->kind == AML_TASK_CLASSIFICATION) {
-            if (!y->label || y->label[i] < 0 || y->label[i] >= m->n_classes) {
-                h->set_error(c, "forest: row %lld: class index %d outside [0, %d)", (long long)i,
-                             y->label ? y->label[i] : -1, m->n_classes);
-                return AML_ERR_INPUT;
-            }
-        } else if (!y->value || !isfinite(y->value[i])) {
-            h->set_error(c, "forest: row %lld: target value is missing or not finite", (long long)i);
-            return AML_ERR_INPUT;
-        }
-        if (y->weight && !(y->weight[i] >= 0 && isfinite(y->weight[i]))) {
-            h->set_error(c, "forest: row %lld: sample weight %g must be finite and >= 0", (long long)i,
-                         (double)y->weight[i]);
-            return AML_ERR_INPUT;
-        }
-        total += y->weight ? y->weight[i] : 1.0;
-    }
-    if (!(total > 0)) {
-        h->set_error(c, "forest: every sample weight is 0");
-        return AML_ERR_INPUT;
-    }
-    return AML_OK;
-}
-
 /* Sample weight x class weight ("balanced": n / (n_classes n_k), from the full training set). */
 static void base_weights(const aml_model *m, const aml_target *y, int64_t n, double *w, double *cw)
 {
@@ -230,11 +180,7 @@ static aml_status grow_trees(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
 {
     const aml_host *h = m->h;
     const int64_t n = X->rows, d = X->cols;
-    int nt = h->threads(c);
-    if (nt > to - from)
-        nt = to - from;
-    if (nt < 1)
-        nt = 1;
+    const int nt = mc_threads(h, c, to - from);
     aml_status st = AML_OK;
     forest_bins fb = {0};
     forest_scratch *scratch = NULL;
@@ -304,9 +250,9 @@ done_:
     if (scratch)
         for (int k = 0; k < nt; k++)
             forest_scratch_free(h, &scratch[k]);
-    xfree(h, scratch);
+    mc_free(h, scratch);
     forest_bins_free(h, &fb);
-    xfree(h, codes), xfree(h, base_w), xfree(h, done);
+    mc_free(h, codes), mc_free(h, base_w), mc_free(h, done);
     return st;
 }
 
@@ -317,7 +263,7 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     const aml_host *h = m->h;
     const int64_t n = X->rows, words = (n + 63) / 64;
     const int no = m->n_out, T = m->n_fitted;
-    int nt = h->threads(c);
+    const int nt = mc_threads(h, c, 0);
     double *acc = h->alloc((size_t)n * (size_t)no * sizeof *acc);
     int32_t *hits = h->alloc((size_t)n * sizeof *hits);
     /* as many trees per batch as 32 MiB of bitmaps hold (all of them on small data): each batch
@@ -327,7 +273,7 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
     uint64_t *inbag = h->alloc((size_t)batch * (size_t)words * sizeof *inbag);
     int32_t *counts = h->alloc((size_t)nt * (size_t)n * sizeof *counts);
     if (!acc || !hits || !inbag || !counts) {
-        xfree(h, acc), xfree(h, hits), xfree(h, inbag), xfree(h, counts);
+        mc_free(h, acc), mc_free(h, hits), mc_free(h, inbag), mc_free(h, counts);
         h->set_error(c, "forest: out of memory for the out-of-bag score");
         return AML_ERR_NOMEM;
     }
@@ -401,7 +347,7 @@ static aml_status oob_score(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         h->log(c, 1, "forest: out-of-bag %s %.4f on %lld of %lld rows (%d trees)",
                m->kind == AML_TASK_CLASSIFICATION ? "accuracy" : "r2", m->oob_score, (long long)rows, (long long)n,
                T);
-    xfree(h, acc), xfree(h, hits), xfree(h, inbag), xfree(h, counts);
+    mc_free(h, acc), mc_free(h, hits), mc_free(h, inbag), mc_free(h, counts);
     return AML_OK;
 }
 
@@ -424,9 +370,13 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
                             const aml_matrix *valid_X, const aml_target *valid_y, const aml_fit_budget *b)
 {
     const aml_host *h = m->h;
-    aml_status st = check_input(m, c, X, y);
+    const mc_call mc = mc_at(h, c, "forest");
+    aml_status st = mc_check_fit(&mc, m->kind, m->n_classes, (int64_t)FN_FEATURE_MASK, X, y, NULL, NULL);
     if (st != AML_OK)
         return st;
+    if (X->rows > FOREST_MAX_ROWS)
+        return mc_fail(&mc, AML_ERR_INPUT, "the training matrix has %lld rows, at most %lld", (long long)X->rows,
+                       (long long)FOREST_MAX_ROWS);
     double r = b && b->size >= sizeof *b && b->resource > 0 && b->resource <= 1 ? b->resource : 1.0;
     int target = (int)lround(r * m->n_trees);
     target = target < 1 ? 1 : target > m->n_trees ? m->n_trees : target;
@@ -435,12 +385,11 @@ static aml_status model_fit(aml_model *m, aml_host_ctx *c, const aml_matrix *X, 
         drop_trees(m, 0); /* other data: start over */
     drop_trees(m, target);
     if (m->d != X->cols) {
-        xfree(h, m->importance);
-        m->importance = h->alloc((size_t)X->cols * sizeof *m->importance);
+        mc_free(h, m->importance);
+        m->importance = mc_alloc(h, (size_t)X->cols * sizeof *m->importance);
         if (!m->importance) {
             m->d = 0;
-            h->set_error(c, "forest: out of memory");
-            return AML_ERR_NOMEM;
+            return mc_fail(&mc, AML_ERR_NOMEM, "out of memory");
         }
         m->d = X->cols;
     }
@@ -492,20 +441,12 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
 
 static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_matrix *X, double *out)
 {
-    const aml_host *h = m->h;
-    if (m->n_fitted < 1) {
-        m->h->set_error(c, "forest: predict before fit");
-        return AML_ERR_INPUT;
-    }
-    if (!X || X->cols != m->d || X->ld < X->cols || X->rows < 0 || (X->rows > 0 && (!X->data || !out))) {
-        h->set_error(c, "forest: predict on %lld columns, the model was fitted on %lld", X ? (long long)X->cols : 0LL,
-                     (long long)m->d);
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(m->h, c, "forest");
+    aml_status st = mc_check_predict(&mc, m->n_fitted >= 1, m->d, X);
+    if (st != AML_OK)
+        return st;
     const int64_t nblocks = (X->rows + PREDICT_BLOCK - 1) / PREDICT_BLOCK;
-    int nt = h->threads(c);
-    if (nt > nblocks)
-        nt = nblocks > 0 ? (int)nblocks : 1;
+    const int nt = mc_threads(m->h, c, nblocks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* a busy machine may stall one thread */
     for (int64_t blk = 0; blk < nblocks; blk++) {
         const int64_t r0 = blk * PREDICT_BLOCK, nr = X->rows - r0 < PREDICT_BLOCK ? X->rows - r0 : PREDICT_BLOCK;

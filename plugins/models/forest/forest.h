@@ -4,13 +4,14 @@
 #ifndef AML_FOREST_H
 #define AML_FOREST_H
 
-#include <automl/plugin.h>
+#include "../common/model_common.h"
 
 #include <stdint.h>
 
 #define FOREST_MAX_BINS 255     /* real bins per feature; code 255 marks a missing value */
 #define FOREST_MISSING_BIN 255
 #define FOREST_MAX_ROWS ((int64_t)INT32_MAX - 1)
+#define FOREST_MAX_CLASSES (1 << 16)
 
 enum { CRIT_GINI = 0, CRIT_ENTROPY = 1 };
 enum { CW_NONE = 0, CW_BALANCED = 1 };

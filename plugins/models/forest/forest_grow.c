@@ -19,17 +19,11 @@ void forest_bootstrap(forest_rng *r, int64_t n, int32_t *count)
         count[forest_below(r, (uint32_t)n)]++;
 }
 
-static void xfree(const aml_host *h, void *p)
-{
-    if (p)
-        h->dealloc(p);
-}
-
 void forest_scratch_free(const aml_host *h, forest_scratch *s)
 {
-    xfree(h, s->idx), xfree(h, s->count), xfree(h, s->w), xfree(h, s->hist), xfree(h, s->hcount);
-    xfree(h, s->feats), xfree(h, s->stack), xfree(h, s->nodes), xfree(h, s->values), xfree(h, s->imp);
-    xfree(h, s->stats);
+    mc_free(h, s->idx), mc_free(h, s->count), mc_free(h, s->w), mc_free(h, s->hist), mc_free(h, s->hcount);
+    mc_free(h, s->feats), mc_free(h, s->stack), mc_free(h, s->nodes), mc_free(h, s->values), mc_free(h, s->imp);
+    mc_free(h, s->stats);
     memset(s, 0, sizeof *s);
 }
 
@@ -61,7 +55,7 @@ aml_status forest_scratch_init(const aml_host *h, const forest_train *t, forest_
 
 void forest_tree_free(const aml_host *h, forest_tree *t)
 {
-    xfree(h, t->nodes), xfree(h, t->values), xfree(h, t->importance);
+    mc_free(h, t->nodes), mc_free(h, t->values), mc_free(h, t->importance);
     memset(t, 0, sizeof *t);
 }
 

@@ -18,37 +18,31 @@ typedef struct {
     double max_features, oob_score;
     uint64_t seed, data_sig;
 } blob_header;
+MC_BLOB_HEADER_CHECK(blob_header);
 
 aml_status forest_save(const aml_model *m, aml_host_ctx *c, aml_writer *w)
 {
-    const aml_host *h = m->h;
-    if (m->n_fitted < 1) {
-        h->set_error(c, "forest: save before fit");
-        return AML_ERR_INPUT;
-    }
+    const mc_call mc = mc_at(m->h, c, "forest");
+    aml_status st = mc_check_save(&mc, m->n_fitted >= 1);
+    if (st != AML_OK)
+        return st;
     blob_header hd;
     memset(&hd, 0, sizeof hd); /* padding bytes too: the blob is checksummed */
-    hd.magic = FOREST_MAGIC, hd.version = FOREST_FORMAT_VERSION, hd.kind = (uint32_t)m->kind;
+    hd.kind = (uint32_t)m->kind;
     hd.n_classes = m->n_classes, hd.n_trees = m->n_trees, hd.n_fitted = m->n_fitted, hd.min_leaf = m->min_leaf;
     hd.max_depth = m->max_depth, hd.extra = m->extra, hd.bootstrap = m->bootstrap, hd.criterion = m->criterion;
     hd.class_weight = m->class_weight, hd.has_oob = m->has_oob, hd.d = m->d, hd.oob_rows = m->oob_rows;
     hd.max_features = m->max_features, hd.oob_score = m->oob_score, hd.seed = m->seed, hd.data_sig = m->data_sig;
-    aml_status st = h->write(w, &hd, sizeof hd);
+    mc_put_header(&mc, w, &st, &hd, sizeof hd, FOREST_MAGIC, FOREST_FORMAT_VERSION);
     for (int i = 0; i < m->n_fitted && st == AML_OK; i++) {
         const forest_tree *t = &m->trees[i];
         int32_t counts[2] = {t->n_nodes, t->n_leaves};
-        st = h->write(w, counts, sizeof counts);
-        if (st == AML_OK)
-            st = h->write(w, t->nodes, (size_t)t->n_nodes * sizeof *t->nodes);
-        if (st == AML_OK)
-            st = h->write(w, t->values, (size_t)t->n_leaves * (size_t)m->n_out * sizeof *t->values);
-        if (st == AML_OK)
-            st = h->write(w, t->importance, (size_t)m->d * sizeof *t->importance);
+        mc_put(&mc, w, &st, counts, sizeof counts);
+        mc_put(&mc, w, &st, t->nodes, (size_t)t->n_nodes * sizeof *t->nodes);
+        mc_put(&mc, w, &st, t->values, (size_t)t->n_leaves * (size_t)m->n_out * sizeof *t->values);
+        mc_put(&mc, w, &st, t->importance, (size_t)m->d * sizeof *t->importance);
     }
-    if (st == AML_OK)
-        st = h->write(w, m->importance, (size_t)m->d * sizeof *m->importance);
-    if (st != AML_OK)
-        h->set_error(c, "forest: writing the model blob failed");
+    mc_put(&mc, w, &st, m->importance, (size_t)m->d * sizeof *m->importance);
     return st;
 }
 
@@ -71,91 +65,66 @@ static int tree_valid(const forest_tree *t, int64_t d)
 
 aml_status forest_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, const aml_task *task, aml_model **out)
 {
+    const mc_call mc = mc_at(h, c, "forest");
     blob_header hd;
-    if (h->read(r, &hd, sizeof hd) != AML_OK || hd.magic != FOREST_MAGIC) {
-        h->set_error(c, "forest: not a forest model blob (bad or truncated header)");
-        return AML_ERR_FORMAT;
-    }
-    if (hd.version == 0 || hd.version > FOREST_FORMAT_VERSION) {
-        h->set_error(c, "forest: blob format version %u, this plugin reads up to %u", hd.version,
-                     FOREST_FORMAT_VERSION);
-        return AML_ERR_FORMAT;
-    }
-    int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 16)) ||
+    aml_status st = mc_get_header(&mc, r, &hd, sizeof hd, FOREST_MAGIC, FOREST_FORMAT_VERSION, NULL);
+    if (st != AML_OK)
+        return st;
+    int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= FOREST_MAX_CLASSES) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0)) &&
              hd.n_trees >= 1 && hd.n_trees <= 100000 && hd.n_fitted >= 1 && hd.n_fitted <= hd.n_trees &&
              hd.min_leaf >= 1 && hd.max_depth >= 0 && (hd.extra | 1) == 1 && (hd.bootstrap | 1) == 1 &&
              (hd.criterion | 1) == 1 && (hd.class_weight | 1) == 1 && (hd.has_oob | 1) == 1 && hd.d >= 1 &&
              hd.d <= (int64_t)FN_FEATURE_MASK && hd.max_features >= 0 && hd.max_features <= 1;
-    if (!ok) {
-        h->set_error(c, "forest: corrupt blob header (kind %u, %d of %d trees, %lld features)", hd.kind, hd.n_fitted,
-                     hd.n_trees, (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
-    if (task && (task->kind != (aml_task_kind)hd.kind ||
-                 (task->kind == AML_TASK_CLASSIFICATION && task->n_classes != hd.n_classes) ||
-                 (task->n_features > 0 && task->n_features != hd.d))) {
-        h->set_error(c, "forest: blob is for a %s task with %d classes and %lld features, not the given task",
-                     hd.kind == AML_TASK_CLASSIFICATION ? "classification" : "regression", hd.n_classes,
-                     (long long)hd.d);
-        return AML_ERR_FORMAT;
-    }
+    if (!ok)
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (kind %u, %d of %d trees, %lld features)", hd.kind,
+                       hd.n_fitted, hd.n_trees, (long long)hd.d);
+    if ((st = mc_check_blob_task(&mc, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
+        return st;
     aml_task t = {.kind = (aml_task_kind)hd.kind, .n_classes = hd.n_classes, .n_features = hd.d, .seed = hd.seed};
     aml_model *m = forest_model_new(h, &t);
     if (m) {
-        m->trees = h->alloc((size_t)hd.n_trees * sizeof *m->trees);
-        m->importance = h->alloc((size_t)hd.d * sizeof *m->importance);
+        m->trees = mc_alloc(h, (size_t)hd.n_trees * sizeof *m->trees);
+        m->importance = mc_alloc(h, (size_t)hd.d * sizeof *m->importance);
     }
     if (!m || !m->trees || !m->importance) {
         forest_model_free(m);
-        h->set_error(c, "forest: out of memory loading a forest of %d trees", hd.n_fitted);
-        return AML_ERR_NOMEM;
+        return mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading a forest of %d trees", hd.n_fitted);
     }
     m->n_trees = hd.n_trees, m->min_leaf = hd.min_leaf, m->max_depth = hd.max_depth, m->extra = hd.extra;
     m->bootstrap = hd.bootstrap, m->criterion = hd.criterion, m->class_weight = hd.class_weight;
     m->max_features = hd.max_features, m->d = hd.d, m->data_sig = hd.data_sig;
     m->has_oob = hd.has_oob, m->oob_score = hd.oob_score, m->oob_rows = hd.oob_rows;
-    const char *why = NULL;
-    aml_status st = AML_OK;
-    for (int i = 0; i < hd.n_fitted; i++) {
+    for (int i = 0; i < hd.n_fitted && st == AML_OK; i++) {
         forest_tree *tr = &m->trees[i];
-        int32_t counts[2];
-        if (h->read(r, counts, sizeof counts) != AML_OK) {
-            why = "truncated model blob";
+        int32_t counts[2] = {0, 0};
+        mc_get(&mc, r, &st, counts, sizeof counts);
+        if (st != AML_OK)
             break;
-        }
         /* a tree of n_nodes nodes has (n_nodes + 1) / 2 leaves */
         if (counts[0] < 1 || counts[0] > (1 << 30) || counts[1] != (counts[0] + 1) / 2 || !(counts[0] & 1)) {
-            why = "corrupt model blob (tree size)";
+            st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (tree size)");
             break;
         }
         tr->n_nodes = counts[0], tr->n_leaves = counts[1];
-        tr->nodes = h->alloc((size_t)tr->n_nodes * sizeof *tr->nodes);
-        tr->values = h->alloc((size_t)tr->n_leaves * (size_t)m->n_out * sizeof *tr->values);
-        tr->importance = h->alloc((size_t)m->d * sizeof *tr->importance);
+        tr->nodes = mc_alloc(h, (size_t)tr->n_nodes * sizeof *tr->nodes);
+        tr->values = mc_alloc(h, (size_t)tr->n_leaves * (size_t)m->n_out * sizeof *tr->values);
+        tr->importance = mc_alloc(h, (size_t)m->d * sizeof *tr->importance);
         m->n_fitted = i + 1; /* so that free releases this tree */
         if (!tr->nodes || !tr->values || !tr->importance) {
-            st = AML_ERR_NOMEM;
-            why = "out of memory loading the trees";
+            st = mc_fail(&mc, AML_ERR_NOMEM, "out of memory loading the trees");
             break;
         }
-        if (h->read(r, tr->nodes, (size_t)tr->n_nodes * sizeof *tr->nodes) != AML_OK ||
-            h->read(r, tr->values, (size_t)tr->n_leaves * (size_t)m->n_out * sizeof *tr->values) != AML_OK ||
-            h->read(r, tr->importance, (size_t)m->d * sizeof *tr->importance) != AML_OK) {
-            why = "truncated model blob";
-            break;
-        }
-        if (!tree_valid(tr, m->d)) {
-            why = "corrupt model blob (tree nodes)";
-            break;
-        }
+        mc_get(&mc, r, &st, tr->nodes, (size_t)tr->n_nodes * sizeof *tr->nodes);
+        mc_get(&mc, r, &st, tr->values, (size_t)tr->n_leaves * (size_t)m->n_out * sizeof *tr->values);
+        mc_get(&mc, r, &st, tr->importance, (size_t)m->d * sizeof *tr->importance);
+        if (st == AML_OK && !tree_valid(tr, m->d))
+            st = mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (tree nodes)");
     }
-    if (!why && h->read(r, m->importance, (size_t)m->d * sizeof *m->importance) != AML_OK)
-        why = "truncated model blob";
-    if (why) {
+    mc_get(&mc, r, &st, m->importance, (size_t)m->d * sizeof *m->importance);
+    if (st != AML_OK) {
         forest_model_free(m);
-        h->set_error(c, "forest: %s", why);
-        return st != AML_OK ? st : AML_ERR_FORMAT;
+        return st;
     }
     *out = m;
     return AML_OK;
