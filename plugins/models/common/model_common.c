@@ -100,7 +100,8 @@ aml_status mc_check_target(const mc_call *k, aml_task_kind kind, int n_classes, 
 {
     const int classification = kind == AML_TASK_CLASSIFICATION;
     if (!y || (classification ? !y->label : !y->value))
-        return mc_fail(k, AML_ERR_INPUT, "the %s rows have no %s", what, classification ? "class labels" : "target values");
+        return mc_fail(k, AML_ERR_INPUT, "the %s rows have no %s", what,
+                       classification ? "class labels" : "target values");
     double sw = 0;
     for (int64_t i = 0; i < n; i++) {
         if (classification && (y->label[i] < 0 || y->label[i] >= n_classes))

@@ -600,8 +600,9 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
         ok = net.n_params == hd.n_params;
     }
     if (!ok)
-        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (kind %u, %d classes, %lld features, %d hidden layers)",
-                       hd.kind, hd.n_classes, (long long)hd.d, hd.n_hidden);
+        return mc_fail(&mc, AML_ERR_FORMAT,
+                       "corrupt blob header (kind %u, %d classes, %lld features, %d hidden layers)", hd.kind,
+                       hd.n_classes, (long long)hd.d, hd.n_hidden);
     if ((st = mc_check_blob_task(&mc, task, hd.kind, hd.n_classes, hd.d)) != AML_OK)
         return st;
     aml_model *m = mc_new_model(&mc, sizeof *m);
