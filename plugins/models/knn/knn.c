@@ -529,7 +529,7 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
     if (st != AML_OK)
         return st;
     if ((bm.metric != M_EUCLIDEAN && bm.metric != M_COSINE) || bm.reserved != 0)
-        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob (metric %d)", bm.metric);
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (metric %d)", bm.metric);
     int ok = ((hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= (1 << 20)) ||
               (hd.kind == AML_TASK_REGRESSION && hd.n_classes == 0)) &&
              hd.k >= 1 && hd.k <= KNN_MAX_K && (hd.weighting == W_UNIFORM || hd.weighting == W_DISTANCE) &&

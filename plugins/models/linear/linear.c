@@ -334,7 +334,7 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
         return st;
     if (!(bp.l1 >= 0 && isfinite(bp.l1)) || (bp.penalty != LIN_PENALTY_L2 && bp.penalty != LIN_PENALTY_ELASTICNET) ||
         (bp.class_weight != LIN_CLASS_WEIGHT_NONE && bp.class_weight != LIN_CLASS_WEIGHT_BALANCED))
-        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob parameters (l1 %g, penalty %d, class_weight %d)", bp.l1,
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt blob header (l1 %g, penalty %d, class_weight %d)", bp.l1,
                        bp.penalty, bp.class_weight);
     int ok = (hd.kind == AML_TASK_CLASSIFICATION && hd.n_classes >= 2 && hd.n_classes <= LINEAR_MAX_CLASSES &&
               hd.k == (hd.n_classes > 2 ? hd.n_classes : 1)) ||
