@@ -44,6 +44,25 @@ aml_dataset *aml_dataset_select_rows(const aml_dataset *d, const uint8_t *mask, 
  * (dataset_select.c). */
 void aml_dataset_drop_feature(aml_dataset *d, int64_t j);
 
+/* ---- limits on what an input may declare (dataset.c) ---- */
+/* The most bytes one dataset may take in memory: AML_MAX_DATA_BYTES when set (a byte count,
+ * optionally with a K, M, G or T suffix, powers of 1024), else the machine's memory (the least of
+ * the physical memory, the cgroup's memory.max and RLIMIT_AS). -1 when AML_MAX_DATA_BYTES is not
+ * a byte count. */
+int64_t aml_data_limit(void);
+/* AML_OK when a table of n_rows x n_cols cells of cell_bytes each, plus row_bytes per row (target,
+ * weights), fits under aml_data_limit(), computed without overflow. Otherwise AML_ERR_INPUT,
+ * "PATH: WHAT: R x C cells need SIZE of memory, more than the limit of LIMIT (...)". */
+aml_status aml_data_check_memory(aml_ctx *c, const char *path, const char *what, uint64_t n_rows, uint64_t n_cols,
+                                 uint64_t cell_bytes, uint64_t row_bytes);
+/* "12.5 MiB": a byte count for messages. */
+void aml_format_bytes(double bytes, char out[32]);
+/* The offset of the first byte of s[0..n) that is not part of valid UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF), or -1 when all of it is valid. */
+int64_t aml_utf8_invalid(const char *s, size_t n);
+/* s with every byte outside printable ASCII written as \xHH, for messages (malloc'd). */
+char *aml_escape_bytes(const char *s, size_t n);
+
 /* Computes d->fingerprint from the schema and the contents. */
 void aml_dataset_fingerprint(aml_dataset *d);
 
@@ -53,8 +72,14 @@ void aml_dataset_fingerprint(aml_dataset *d);
  * A file without /y gives task 0 (label and value NULL), e.g. rows to predict.
  * Errors: AML_ERR_INPUT, message "FILE: /PATH: what was expected". */
 aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out);
-/* Writes the same schema (X as float32); written to a temporary file and renamed. */
+/* Writes the same schema (X as float32); written to a temporary file and renamed. On error
+ * (AML_ERR_IO, "PATH: writing the HDF5 file failed: No space left on device") nothing is left. */
 aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d);
+/* The two halves of aml_hdf5_write, for commands writing several files that should all appear or
+ * none: writes and fsyncs "PATH.tmp.PID" (*tmp gets its malloc'd name; nothing is left on error),
+ * then renames it into place (the temporary is removed on error). */
+aml_status aml_hdf5_write_temp(aml_ctx *c, const char *path, const aml_dataset *d, char **tmp);
+aml_status aml_hdf5_commit(aml_ctx *c, const char *tmp, const char *path);
 
 /* ---- CSV (csv_import.c, libcsv) ---- */
 typedef struct aml_csv_options {

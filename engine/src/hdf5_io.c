@@ -1,10 +1,13 @@
 /* Reading and writing the HDF5 dataset schema of DESIGN.md §4 with the libhdf5 C API.
  * The reader accepts what h5py users write (float64 X, int64 y, /categorical_idx, variable- or
- * fixed-length strings); the writer produces the same schema, atomically (temp file + rename). */
+ * fixed-length strings) and believes nothing a file declares: every dataset's size must be backed
+ * by data in the file and fit in memory before it is read, values must fit float32, strings must
+ * be UTF-8. The writer builds the file in memory and writes it atomically (temp file + rename). */
 #include "dataset.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +18,10 @@
 /* A categorical column without stored levels gets "0".."max"; bound max so a float column
  * flagged categorical by mistake fails clearly instead of allocating millions of levels. */
 #define MAX_SYNTH_LEVELS 65536
+/* A string attribute (target, task, labels) longer than this is not a name. */
+#define MAX_ATTR_BYTES (1 << 20)
+/* Rows of /X converted per block: float64 is read into a bounded buffer, checked, then narrowed. */
+#define X_BLOCK_CELLS (1 << 18)
 
 static void quiet_hdf5(void)
 {
@@ -70,7 +77,78 @@ static char *escape_name(const char *s)
     return o;
 }
 
-/* Opens dataset `name` and checks its rank (1 or 2) and type class; *n gets dims. */
+/* "1000 x 13" for messages. */
+static void dims_text(int nd, const hsize_t *dims, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < nd && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%llu", i ? " x " : "", (unsigned long long)dims[i]);
+}
+
+/* A dataset's declared size must be backed by data inside the file before anything is allocated
+ * for it: contiguous (or compact) storage at least as large as the cells declare, every chunk of
+ * a chunked one written (compression makes chunks smaller, never fewer), nothing stored in other
+ * files. Unwritten data would read as the fill value: rows that were never in the file. */
+static aml_status check_declared(aml_ctx *c, const char *path, const char *name, hid_t ds, int nd, const hsize_t *dims)
+{
+    aml_status st = AML_OK;
+    hid_t type = H5Dget_type(ds), dcpl = H5Dget_create_plist(ds);
+    size_t cell = H5Tget_size(type);
+    char shape[128];
+    dims_text(nd, dims, shape, sizeof shape);
+    uint64_t cells = 1, bytes;
+    int overflow = 0;
+    for (int i = 0; i < nd; i++)
+        overflow |= __builtin_mul_overflow(cells, (uint64_t)dims[i], &cells);
+    overflow |= __builtin_mul_overflow(cells, (uint64_t)cell, &bytes);
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (type < 0 || dcpl < 0 || layout < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read its type or layout", path, name);
+    } else if (overflow) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: declares %s cells of %zu bytes, more than 2^64 bytes", path, name,
+                      shape, cell);
+    } else if (layout == H5D_VIRTUAL || (layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) > 0)) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: its data is stored in other files; only data inside the file is read",
+                      path, name);
+    } else if (cells > 0 && layout == H5D_CHUNKED) {
+        hsize_t chunk[H5S_MAX_RANK], written = 0;
+        uint64_t expected = 1;
+        int cr = H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk);
+        for (int i = 0; i < nd && cr == nd; i++)
+            if (chunk[i] == 0 || __builtin_mul_overflow(expected, (dims[i] + chunk[i] - 1) / chunk[i], &expected))
+                cr = -1;
+        hid_t space = H5Dget_space(ds);
+        herr_t rc = cr == nd ? H5Dget_num_chunks(ds, space, &written) : -1;
+        H5Sclose(space);
+        if (rc < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read its chunk layout", path, name);
+        else if (written < expected)
+            st = aml_fail(c, AML_ERR_INPUT,
+                          "%s: %s: declares %s cells in %llu chunks but only %llu of them are in the file (the rest "
+                          "would read as fill values, not data)",
+                          path, name, shape, (unsigned long long)expected, (unsigned long long)written);
+    } else if (cells > 0) {
+        hsize_t stored = H5Dget_storage_size(ds);
+        if (stored < bytes) {
+            char need[32], have[32];
+            aml_format_bytes((double)bytes, need);
+            aml_format_bytes((double)stored, have);
+            st = aml_fail(c, AML_ERR_INPUT,
+                          "%s: %s: declares %s cells (%s) but the file holds %s of them (never written, or the file "
+                          "is truncated)",
+                          path, name, shape, need, have);
+        }
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (type >= 0)
+        H5Tclose(type);
+    return st;
+}
+
+/* Opens dataset `name` and checks its rank (1 or 2), its type class and that its declared size
+ * is backed by the file; dims gets the shape. */
 static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char *name, int rank,
                                const char *expected, hid_t *ds_out, H5T_class_t *cls, hsize_t dims[2])
 {
@@ -82,7 +160,7 @@ static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char
         return aml_fail(c, AML_ERR_INPUT, "%s: %s: is a group; expected %s", path, name, expected);
     }
     hid_t space = H5Dget_space(obj), type = H5Dget_type(obj);
-    int nd = H5Sget_simple_extent_ndims(space);
+    int nd = H5Sget_simple_extent_ndims(space), stored_rank = nd;
     hsize_t d[H5S_MAX_RANK] = {0};
     if (nd > 0)
         H5Sget_simple_extent_dims(space, d, NULL);
@@ -98,14 +176,59 @@ static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char
             return aml_fail(c, AML_ERR_INPUT, "%s: %s: expected %s, got a scalar", path, name, expected);
         return aml_fail(c, AML_ERR_INPUT, "%s: %s: expected %s, got %d-D", path, name, expected, nd);
     }
+    aml_status st = check_declared(c, path, name, obj, stored_rank, d);
+    if (st) {
+        H5Dclose(obj);
+        return st;
+    }
     dims[0] = d[0];
     dims[1] = rank == 2 ? d[1] : 1;
     *ds_out = obj;
     return AML_OK;
 }
 
-/* Reads a 1-D string dataset (variable or fixed length, any padding) into malloc'd strings.
- * expect >= 0 checks the count; `what` names what each entry stands for in that message. */
+/* Strings enter manifests, JSON and /metrics: each must be UTF-8. `where` names it in the message. */
+static aml_status check_text(aml_ctx *c, const char *path, const char *where, const char *s)
+{
+    int64_t bad = aml_utf8_invalid(s, strlen(s));
+    if (bad < 0)
+        return AML_OK;
+    char *shown = aml_escape_bytes(s, strlen(s));
+    aml_status st = aml_fail(c, AML_ERR_INPUT,
+                             "%s: %s: '%s' is not UTF-8 (byte 0x%02X at offset %lld); names and levels must be UTF-8 text",
+                             path, where, shown, (unsigned char)s[bad], (long long)bad);
+    free(shown);
+    return st;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    int r = strcmp(**(char *const *const *)a, **(char *const *const *)b);
+    return r ? r : (*(char *const *const *)a > *(char *const *const *)b) - (*(char *const *const *)a < *(char *const *const *)b);
+}
+
+/* Two entries with the same text would merge when a model reads text back: the index of the
+ * first of a duplicated pair in *first and *second, or 0 when all differ. */
+static int find_duplicate(char *const *v, int64_t n, int64_t *first, int64_t *second)
+{
+    char *const **order = aml_xcalloc((size_t)n + 1, sizeof *order);
+    for (int64_t i = 0; i < n; i++)
+        order[i] = &v[i];
+    qsort(order, (size_t)n, sizeof *order, cmp_str_ptr);
+    int found = 0;
+    for (int64_t i = 1; i < n && !found; i++)
+        if (!strcmp(*order[i - 1], *order[i])) {
+            *first = order[i - 1] - v;
+            *second = order[i] - v;
+            found = 1;
+        }
+    free(order);
+    return found;
+}
+
+/* Reads a 1-D string dataset (variable or fixed length, any padding) into malloc'd strings,
+ * each checked to be UTF-8. expect >= 0 checks the count; `what` names what each entry stands for
+ * in that message. */
 static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char *name, int64_t expect,
                                const char *what, char ***out, int64_t *count)
 {
@@ -126,12 +249,21 @@ static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char
                       (long long)n, (long long)expect, what);
         goto done;
     }
-    hid_t ftype = H5Dget_type(ds), mtype = H5Tcopy(H5T_C_S1);
+    hid_t ftype = H5Dget_type(ds);
+    int variable = H5Tis_variable_str(ftype) > 0;
+    /* Variable-length text lives in the file's heap (bounded by the file); fixed-length cells are
+     * allocated as declared. */
+    if ((st = aml_data_check_memory(c, path, name, (uint64_t)n, 1, variable ? 1 : H5Tget_size(ftype) + 1,
+                                    2 * sizeof(char *)))) {
+        H5Tclose(ftype);
+        goto done;
+    }
+    hid_t mtype = H5Tcopy(H5T_C_S1);
     /* HDF5 refuses to convert between ASCII and UTF-8 strings: read in the file's own set. */
     H5Tset_cset(mtype, H5Tget_cset(ftype));
     res = aml_xcalloc((size_t)n + 1, sizeof *res);
     herr_t rc;
-    if (H5Tis_variable_str(ftype) > 0) {
+    if (variable) {
         H5Tset_size(mtype, H5T_VARIABLE);
         char **raw = aml_xcalloc((size_t)n + 1, sizeof *raw);
         rc = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
@@ -166,6 +298,13 @@ static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char
         st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read the strings", path, name);
         goto done;
     }
+    for (int64_t i = 0; i < n && !st; i++) {
+        char *where = aml_xasprintf("%s[%lld]", name, (long long)i);
+        st = check_text(c, path, where, res[i]);
+        free(where);
+    }
+    if (st)
+        goto done;
     *out = res;
     *count = n;
     res = NULL;
@@ -179,17 +318,23 @@ done:
     return st;
 }
 
-/* A string attribute of the file (scalar or one element), or NULL when absent or not a string. */
-static char *read_string_attr(hid_t f, const char *name)
+/* A string attribute of the file (scalar or one element) into *out, NULL when absent or not a
+ * string. Its text must be UTF-8, and short enough to be a name. */
+static aml_status read_string_attr(aml_ctx *c, const char *path, hid_t f, const char *name, char **out)
 {
+    *out = NULL;
     if (H5Aexists(f, name) <= 0)
-        return NULL;
+        return AML_OK;
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
     if (a < 0)
-        return NULL;
+        return AML_OK;
     char *res = NULL;
+    aml_status st = AML_OK;
     hid_t ftype = H5Aget_type(a), space = H5Aget_space(a);
-    if (H5Tget_class(ftype) == H5T_STRING && H5Sget_simple_extent_npoints(space) == 1) {
+    if (H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) <= 0 && H5Tget_size(ftype) > MAX_ATTR_BYTES) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: attribute '%s': a string of %zu bytes; expected a name under %d bytes", path,
+                      name, H5Tget_size(ftype), MAX_ATTR_BYTES);
+    } else if (H5Tget_class(ftype) == H5T_STRING && H5Sget_simple_extent_npoints(space) == 1) {
         hid_t mtype = H5Tcopy(H5T_C_S1);
         H5Tset_cset(mtype, H5Tget_cset(ftype));
         if (H5Tis_variable_str(ftype) > 0) {
@@ -213,7 +358,20 @@ static char *read_string_attr(hid_t f, const char *name)
     H5Sclose(space);
     H5Tclose(ftype);
     H5Aclose(a);
-    return res;
+    if (!st && res && strlen(res) > MAX_ATTR_BYTES)
+        st = aml_fail(c, AML_ERR_INPUT, "%s: attribute '%s': a string of %zu bytes; expected a name under %d bytes", path,
+                      name, strlen(res), MAX_ATTR_BYTES);
+    if (!st && res) {
+        char *where = aml_xasprintf("attribute '%s'", name);
+        st = check_text(c, path, where, res);
+        free(where);
+    }
+    if (st) {
+        free(res);
+        return st;
+    }
+    *out = res;
+    return AML_OK;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -309,7 +467,9 @@ static aml_status read_classes(aml_ctx *c, const char *path, hid_t f, hid_t ds, 
         if (st)
             goto done;
     } else {
-        char *labels = read_string_attr(f, "labels");
+        char *labels = NULL;
+        if ((st = read_string_attr(c, path, f, "labels", &labels)))
+            goto done;
         if (labels && *labels) {
             n_names = split_labels(labels, &names);
             from_attr = 1;
@@ -328,6 +488,11 @@ static aml_status read_classes(aml_ctx *c, const char *path, hid_t f, hid_t ds, 
     d->class_names = aml_xcalloc((size_t)k + 1, sizeof(char *));
     for (int64_t j = 0; j < k; j++)
         d->class_names[j] = names ? aml_xstrdup(names[uniq[j]]) : aml_xasprintf("%lld", (long long)uniq[j]);
+    int64_t a, b;
+    if (names && find_duplicate(d->class_names, k, &a, &b))
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: class codes %lld and %lld have the same name '%s'", path,
+                      from_attr ? "attribute 'labels'" : "/target_names", (long long)uniq[a < b ? a : b],
+                      (long long)uniq[a < b ? b : a], d->class_names[a]);
 done:
     free_strv(names, n_names);
     free(code);
@@ -344,7 +509,11 @@ static aml_status read_target(aml_ctx *c, const char *path, hid_t f, aml_dataset
     aml_status st = open_dataset(c, path, f, "/y", 1, expect, &ds, &cls, dims);
     if (st)
         return st;
-    char *task = read_string_attr(f, "task");
+    char *task = NULL;
+    if ((st = read_string_attr(c, path, f, "task", &task))) {
+        H5Dclose(ds);
+        return st;
+    }
     if ((int64_t)dims[0] != d->n_rows) {
         st = aml_fail(c, AML_ERR_INPUT, "%s: /y has %lld rows, /X has %lld", path, (long long)dims[0], (long long)d->n_rows);
     } else if (cls == H5T_INTEGER || (cls == H5T_FLOAT && task && !strcmp(task, "classification"))) {
@@ -407,6 +576,10 @@ static aml_status read_schema(aml_ctx *c, const char *path, hid_t f, aml_dataset
         hsize_t dims[2];
         if ((st = open_dataset(c, path, f, "/categorical_idx", 1, "a 1-D integer array of column indices", &ds, &cls, dims)))
             return st;
+        if ((st = aml_data_check_memory(c, path, "/categorical_idx", dims[0], 1, sizeof(int64_t), 0))) {
+            H5Dclose(ds);
+            return st;
+        }
         int64_t *idx = aml_xmalloc((size_t)(dims[0] + 1) * sizeof *idx);
         if (cls != H5T_INTEGER)
             st = aml_fail(c, AML_ERR_INPUT, "%s: /categorical_idx: expected a 1-D integer array of column indices, got %s",
@@ -432,7 +605,16 @@ static aml_status read_schema(aml_ctx *c, const char *path, hid_t f, aml_dataset
             free(esc);
             if (exists(f, name)) {
                 st = read_strings(c, path, f, name, -1, "level", &v, &n);
-                if (!st) {
+                int64_t a, b;
+                if (!st && n > INT32_MAX) {
+                    st = aml_fail(c, AML_ERR_INPUT, "%s: %s: %lld levels; expected at most %d", path, name, (long long)n,
+                                  INT32_MAX);
+                    free_strv(v, n);
+                } else if (!st && find_duplicate(v, n, &a, &b)) {
+                    st = aml_fail(c, AML_ERR_INPUT, "%s: %s: levels %lld and %lld are both '%s'", path, name,
+                                  (long long)(a < b ? a : b), (long long)(a < b ? b : a), v[a]);
+                    free_strv(v, n);
+                } else if (!st) {
                     d->categorical[j] = 1;
                     d->categories[j] = v;
                     d->n_categories[j] = (int)n;
@@ -479,6 +661,79 @@ static aml_status check_codes(aml_ctx *c, const char *path, aml_dataset *d)
     return AML_OK;
 }
 
+/* Reads /X into d->X a block of rows at a time through a float64 buffer, so that a value float32
+ * cannot hold is refused (HDF5 would turn 1e300 into inf without a word) and so is an infinity. */
+static aml_status read_x(aml_ctx *c, const char *path, hid_t ds, aml_dataset *d)
+{
+    aml_status st = AML_OK;
+    int64_t n = d->n_rows, p = d->n_features;
+    int64_t rows = X_BLOCK_CELLS / p > 0 ? X_BLOCK_CELLS / p : 1;
+    double *buf = aml_xmalloc((size_t)rows * (size_t)p * sizeof *buf);
+    hid_t file_space = H5Dget_space(ds);
+    for (int64_t r0 = 0; r0 < n && !st; r0 += rows) {
+        hsize_t start[2] = {(hsize_t)r0, 0}, count[2] = {(hsize_t)(n - r0 < rows ? n - r0 : rows), (hsize_t)p};
+        hid_t mem_space = H5Screate_simple(2, count, NULL);
+        if (H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(ds, H5T_NATIVE_DOUBLE, mem_space, file_space, H5P_DEFAULT, buf) < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /X: cannot read the data (rows %lld..%lld)", path, (long long)r0,
+                          (long long)(r0 + (int64_t)count[0] - 1));
+        H5Sclose(mem_space);
+        int64_t cells = (int64_t)count[0] * p;
+        for (int64_t k = 0; k < cells && !st; k++) {
+            double v = buf[k];
+            if (isinf(v) || (!isnan(v) && fabs(v) > FLT_MAX))
+                st = aml_fail(c, AML_ERR_INPUT,
+                              "%s: /X: row %lld, column %lld ('%s') holds %g; expected a finite number within float32's "
+                              "range (±3.4e38), or NaN for a missing value",
+                              path, (long long)(r0 + k / p), (long long)(k % p), d->feature_names[k % p], v);
+            else
+                d->X[r0 * p + k] = (float)v;
+        }
+    }
+    H5Sclose(file_space);
+    free(buf);
+    return st;
+}
+
+/* /weights, read as float64 so the message shows the file's value, checked, then narrowed. */
+static aml_status read_weights(aml_ctx *c, const char *path, hid_t f, aml_dataset *d)
+{
+    hid_t ds;
+    H5T_class_t cls;
+    hsize_t dims[2];
+    aml_status st = open_dataset(c, path, f, "/weights", 1, "a 1-D float array", &ds, &cls, dims);
+    if (st)
+        return st;
+    double *w = NULL;
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: expected a 1-D float array, got %s", path, class_name(cls));
+        goto done;
+    }
+    if ((int64_t)dims[0] != d->n_rows) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /weights has %lld rows, /X has %lld", path, (long long)dims[0],
+                      (long long)d->n_rows);
+        goto done;
+    }
+    w = aml_xmalloc((size_t)d->n_rows * sizeof *w);
+    if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: cannot read", path);
+        goto done;
+    }
+    for (int64_t i = 0; i < d->n_rows; i++)
+        if (!(w[i] >= 0) || w[i] > FLT_MAX) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: row %lld is %g; expected a finite weight >= 0 (at most 3.4e38)",
+                          path, (long long)i, w[i]);
+            goto done;
+        }
+    d->weight = aml_xmalloc((size_t)d->n_rows * sizeof *d->weight);
+    for (int64_t i = 0; i < d->n_rows; i++)
+        d->weight[i] = (float)w[i];
+done:
+    free(w);
+    H5Dclose(ds);
+    return st;
+}
+
 aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
 {
     quiet_hdf5();
@@ -513,48 +768,28 @@ aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
                       path, (unsigned long long)dims[0], (unsigned long long)dims[1]);
         goto fail;
     }
-    d = aml_dataset_alloc((int64_t)dims[0], (int64_t)dims[1]);
-    /* HDF5 converts float64 (and integer) cells to float32 as it reads. */
-    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->X) < 0) {
-        st = aml_fail(c, AML_ERR_INPUT, "%s: /X: cannot read the data", path);
+    /* X as float32 and per row a target (8 bytes), a weight (4) and room for a label: believed
+     * only once the file backs the cells (open_dataset) and memory holds them. */
+    if ((st = aml_data_check_memory(c, path, "/X", dims[0], dims[1], sizeof(float), 16)))
         goto fail;
-    }
+    d = aml_dataset_alloc((int64_t)dims[0], (int64_t)dims[1]);
+
+    /* The names first, so that a refused cell of /X can be named. */
+    if ((st = read_schema(c, path, f, d)) || (st = read_x(c, path, ds, d)))
+        goto fail;
     H5Dclose(ds);
     ds = -1;
-
     if (exists(f, "y") && (st = read_target(c, path, f, d)))
         goto fail;
-    if ((st = read_schema(c, path, f, d)) || (st = check_codes(c, path, d)))
+    if ((st = check_codes(c, path, d)))
         goto fail;
-    if (exists(f, "weights")) {
-        if ((st = open_dataset(c, path, f, "/weights", 1, "a 1-D float array", &ds, &cls, dims)))
-            goto fail;
-        if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
-            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: expected a 1-D float array, got %s", path, class_name(cls));
-            goto fail;
-        }
-        if ((int64_t)dims[0] != d->n_rows) {
-            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights has %lld rows, /X has %lld", path, (long long)dims[0],
-                          (long long)d->n_rows);
-            goto fail;
-        }
-        d->weight = aml_xmalloc((size_t)d->n_rows * sizeof *d->weight);
-        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->weight) < 0) {
-            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: cannot read", path);
-            goto fail;
-        }
-        for (int64_t i = 0; i < d->n_rows; i++)
-            if (!(d->weight[i] >= 0) || isinf(d->weight[i])) {
-                st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: row %lld is %g; expected a finite weight >= 0", path,
-                              (long long)i, (double)d->weight[i]);
-                goto fail;
-            }
-        H5Dclose(ds);
-        ds = -1;
-    }
-    char *target = read_string_attr(f, "target");
-    if (!target)
-        target = read_string_attr(f, "original_target"); /* the h5py fixtures' attribute */
+    if (exists(f, "weights") && (st = read_weights(c, path, f, d)))
+        goto fail;
+    char *target = NULL;
+    if ((st = read_string_attr(c, path, f, "target", &target)))
+        goto fail;
+    if (!target && (st = read_string_attr(c, path, f, "original_target", &target))) /* the h5py fixtures' attribute */
+        goto fail;
     if (target) {
         free(d->target_name);
         d->target_name = target;
@@ -675,46 +910,102 @@ static herr_t write_body(hid_t f, const aml_dataset *d)
     return 0;
 }
 
-aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d)
+/* The HDF5 file as bytes: built with the core (memory) driver, so that no HDF5 call touches the
+ * disk. A write that fails inside libhdf5 leaves its file id half-closed, and the library's exit
+ * handler then crashes on it (H5F__close_cb); our own write() calls fail cleanly with errno. */
+static aml_status build_image(aml_ctx *c, const char *path, const aml_dataset *d, void **image, size_t *size)
+{
+    aml_status st = AML_OK;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 4 << 20, 0) < 0 ||
+        (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: cannot create an HDF5 file in memory", path);
+        goto done;
+    }
+    ssize_t n = -1;
+    if (write_body(f, d) < 0 || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 || (n = H5Fget_file_image(f, NULL, 0)) <= 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: building the HDF5 file failed", path);
+        goto done;
+    }
+    *image = aml_xmalloc((size_t)n);
+    if (H5Fget_file_image(f, *image, (size_t)n) != n) {
+        free(*image);
+        *image = NULL;
+        st = aml_fail(c, AML_ERR_IO, "%s: building the HDF5 file failed", path);
+        goto done;
+    }
+    *size = (size_t)n;
+done:
+    if (f >= 0)
+        H5Fclose(f);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    return st;
+}
+
+/* Writes all of buf to fd, through short writes and EINTR; -1 with errno on failure. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+aml_status aml_hdf5_write_temp(aml_ctx *c, const char *path, const aml_dataset *d, char **tmp_out)
 {
     quiet_hdf5();
-    aml_status st = AML_OK;
+    void *image = NULL;
+    size_t size = 0;
+    aml_status st = build_image(c, path, d, &image, &size);
+    if (st)
+        return st;
     char *tmp = aml_xasprintf("%s.tmp.%ld", path, (long)getpid());
-    /* Create it ourselves first: HDF5 would not say why a create failed. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         st = aml_fail(c, AML_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(image);
         free(tmp);
         return st;
     }
-    close(fd);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: cannot create an HDF5 file", tmp);
-        goto fail;
+    /* Durable before it can become visible under the final name; close can report a late error. */
+    if (write_all(fd, image, size) != 0 || fsync(fd) != 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: writing the HDF5 file failed: %s", path, strerror(errno));
+        close(fd);
+    } else if (close(fd) != 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: writing the HDF5 file failed: %s", path, strerror(errno));
     }
-    herr_t rc = write_body(f, d);
-    if (H5Fclose(f) < 0 || rc < 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: writing the HDF5 file failed (disk full?)", path);
-        goto fail;
+    free(image);
+    if (st) {
+        unlink(tmp);
+        free(tmp);
+        return st;
     }
-    /* Durable before it becomes visible under the final name. */
-    fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        goto fail;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
+    *tmp_out = tmp;
     return AML_OK;
-fail:
+}
+
+aml_status aml_hdf5_commit(aml_ctx *c, const char *tmp, const char *path)
+{
+    if (rename(tmp, path) == 0)
+        return AML_OK;
+    aml_status st = aml_fail(c, AML_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
     unlink(tmp);
+    return st;
+}
+
+aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d)
+{
+    char *tmp = NULL;
+    aml_status st = aml_hdf5_write_temp(c, path, d, &tmp);
+    if (!st)
+        st = aml_hdf5_commit(c, tmp, path);
     free(tmp);
     return st;
 }
