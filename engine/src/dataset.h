@@ -55,6 +55,9 @@ int64_t aml_data_limit(void);
  * "PATH: WHAT: R x C cells need SIZE of memory, more than the limit of LIMIT (...)". */
 aml_status aml_data_check_memory(aml_ctx *c, const char *path, const char *what, uint64_t n_rows, uint64_t n_cols,
                                  uint64_t cell_bytes, uint64_t row_bytes);
+/* The same for a plain byte count (overflow set: beyond 64 bits): "WHAT SIZE of memory, ...", where
+ * WHAT ends with its verb ("data.csv: the file needs"). */
+aml_status aml_data_check_bytes(aml_ctx *c, uint64_t bytes, int overflow, const char *what);
 /* "12.5 MiB": a byte count for messages. */
 void aml_format_bytes(double bytes, char out[32]);
 /* The offset of the first byte of s[0..n) that is not part of valid UTF-8 (no overlong forms,
@@ -87,9 +90,13 @@ typedef struct aml_csv_options {
     int task;                  /* 0 auto, or AML_TASK_* */
     const char *categorical;   /* comma-separated names forced categorical, or NULL */
     const char *numeric;       /* comma-separated names forced numeric, or NULL */
+    const char *encoding;      /* the file's text encoding for iconv ("latin1"); NULL = UTF-8 */
 } aml_csv_options;
-/* Reads a CSV table with a header row. Missing markers: empty, NA, ?, NaN (any case).
- * Errors name the file, line and column. */
+/* Reads a CSV table with a header row. Missing markers: empty, NA, ?, NaN (any case, with or
+ * without a sign). Refused, naming file, line and column: a NUL byte; text that is not UTF-8
+ * (after converting from opt->encoding when set); an infinity ("inf", "-Infinity") or a number
+ * beyond float64 in a column whose other cells are numbers (unless forced categorical); a
+ * feature value beyond float32 (±3.4e38). Sizes are checked against aml_data_limit(). */
 aml_status aml_csv_read(aml_ctx *c, const char *path, const aml_csv_options *opt, aml_dataset **out);
 
 /* Reads the feature columns of a CSV by header name in the order of `schema` (a dataset whose

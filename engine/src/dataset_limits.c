@@ -80,27 +80,34 @@ void aml_format_bytes(double bytes, char out[32])
         snprintf(out, 32, bytes < 100000 ? "%.1f %s" : "%.3g %s", bytes, unit[u]);
 }
 
-aml_status aml_data_check_memory(aml_ctx *c, const char *path, const char *what, uint64_t n_rows, uint64_t n_cols,
-                                 uint64_t cell_bytes, uint64_t row_bytes)
+aml_status aml_data_check_bytes(aml_ctx *c, uint64_t bytes, int overflow, const char *what)
 {
     int64_t limit = aml_data_limit();
     if (limit < 0)
         return aml_fail(c, AML_ERR_INPUT, "AML_MAX_DATA_BYTES: expected a byte count such as 8G, 512M or 1000000, got '%s'",
                         getenv("AML_MAX_DATA_BYTES"));
-    uint64_t cells, row, bytes;
-    int overflow = __builtin_mul_overflow(n_rows, n_cols, &cells) || __builtin_mul_overflow(n_cols, cell_bytes, &row) ||
-                   __builtin_add_overflow(row, row_bytes, &row) || __builtin_mul_overflow(n_rows, row, &bytes);
     if (!overflow && bytes <= (uint64_t)limit)
         return AML_OK;
     char need[32], have[32];
-    /* In floating point for the message alone: the exact count may not fit in 64 bits. */
-    aml_format_bytes((double)n_rows * ((double)n_cols * (double)cell_bytes + (double)row_bytes), need);
+    if (overflow)
+        snprintf(need, sizeof need, "more than 2^64 bytes");
+    else
+        aml_format_bytes((double)bytes, need);
     aml_format_bytes((double)limit, have);
-    return aml_fail(c, AML_ERR_INPUT,
-                    "%s: %s: %llu x %llu cells need %s of memory, more than the limit of %s (%s; set AML_MAX_DATA_BYTES "
-                    "to change it)",
-                    path, what, (unsigned long long)n_rows, (unsigned long long)n_cols, need, have,
-                    from_env ? "AML_MAX_DATA_BYTES" : "this machine's memory");
+    return aml_fail(c, AML_ERR_INPUT, "%s %s of memory, more than the limit of %s (%s; set AML_MAX_DATA_BYTES to change it)",
+                    what, need, have, from_env ? "AML_MAX_DATA_BYTES" : "this machine's memory");
+}
+
+aml_status aml_data_check_memory(aml_ctx *c, const char *path, const char *what, uint64_t n_rows, uint64_t n_cols,
+                                 uint64_t cell_bytes, uint64_t row_bytes)
+{
+    uint64_t row, bytes = 0;
+    int overflow = __builtin_mul_overflow(n_cols, cell_bytes, &row) || __builtin_add_overflow(row, row_bytes, &row) ||
+                   __builtin_mul_overflow(n_rows, row, &bytes);
+    char desc[512];
+    snprintf(desc, sizeof desc, "%s: %s: %llu x %llu cells need", path, what, (unsigned long long)n_rows,
+             (unsigned long long)n_cols);
+    return aml_data_check_bytes(c, bytes, overflow, desc);
 }
 
 int64_t aml_utf8_invalid(const char *str, size_t n)
