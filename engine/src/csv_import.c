@@ -292,6 +292,10 @@ static void cell(parser *ps, column *col, const char *s)
  * JSON and /metrics. Returns nonzero (ps->st set) when the cell is refused. */
 static int check_cell_text(parser *ps, const char *s, size_t len)
 {
+    int has_nul = memchr(s, 0, len) != NULL;
+    int64_t bad = has_nul ? 0 : aml_utf8_invalid(s, len);
+    if (!has_nul && bad < 0)
+        return 0;
     char where[600];
     if (ps->row < 0)
         snprintf(where, sizeof where, "%s:%lld: header, column %d", ps->path, (long long)ps->line, ps->field + 1);
@@ -300,20 +304,16 @@ static int check_cell_text(parser *ps, const char *s, size_t len)
                  ps->col[ps->field].name, ps->field + 1);
     const char *hint = ps->schema_mode ? "convert the file to UTF-8 first (e.g. iconv -f latin1 -t utf-8)"
                                        : "pass the file's encoding with --encoding (e.g. --encoding latin1), or save it as UTF-8";
-    if (memchr(s, 0, len)) {
+    if (has_nul) {
         ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s: a NUL byte in the cell; a CSV file must be text (a UTF-16 file: %s)",
                           where, ps->schema_mode ? "convert it to UTF-8 first" : "pass --encoding UTF-16");
         return 1;
     }
-    int64_t bad = aml_utf8_invalid(s, len);
-    if (bad >= 0) {
-        char *shown = aml_escape_bytes(s, len > 200 ? 200 : len);
-        ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s: '%s' is not UTF-8 (byte 0x%02X); %s", where, shown,
-                          (unsigned char)s[bad], hint);
-        free(shown);
-        return 1;
-    }
-    return 0;
+    char *shown = aml_escape_bytes(s, len > 200 ? 200 : len);
+    ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s: '%s' is not UTF-8 (byte 0x%02X); %s", where, shown, (unsigned char)s[bad],
+                      hint);
+    free(shown);
+    return 1;
 }
 
 static void on_field(void *s, size_t len, void *data)
