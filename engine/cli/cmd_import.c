@@ -84,6 +84,15 @@ static int numeric_labels(const aml_dataset *d)
     return 1;
 }
 
+/* printf's %-24s pads bytes; names are UTF-8 (checked at import), so pad characters instead. */
+static int pad_for(const char *name, int width)
+{
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        chars += (*p & 0xC0) != 0x80;
+    return width + (int)strlen(name) - chars;
+}
+
 /* What import decided for each column, and why: the type inferred from the values or forced by an
  * option, the levels of a categorical column, the missing cells, and the task from the target. */
 static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
@@ -101,7 +110,7 @@ static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
                           : in_list(opt->numeric, name)   ? "--numeric"
                           : cat                            ? "text values"
                                                            : "every value a number";
-        printf("  %-24s %-11s %7s %8lld  %s\n", name, cat ? "categorical" : "numeric", levels,
+        printf("  %-*s %-11s %7s %8lld  %s\n", pad_for(name, 24), name, cat ? "categorical" : "numeric", levels,
                (long long)missing[j], why);
     }
     free(missing);
@@ -112,7 +121,7 @@ static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
     char levels[32] = "-";
     if (d->task == AML_TASK_CLASSIFICATION)
         snprintf(levels, sizeof levels, "%d", d->n_classes);
-    printf("  %-24s %-11s %7s %8s  target, %s by %s\n", d->target_name, d->task == AML_TASK_CLASSIFICATION
+    printf("  %-*s %-11s %7s %8s  target, %s by %s\n", pad_for(d->target_name, 24), d->target_name, d->task == AML_TASK_CLASSIFICATION
            ? "categorical" : "numeric", levels, "0", aml_dataset_task_name(d->task), why);
 }
 

@@ -73,6 +73,9 @@ void aml_dataset_fingerprint(aml_dataset *d);
 /* Reads DESIGN.md §4; accepts float32/float64 X, integer (classification) or float (regression) y,
  * h5py's /categorical_idx, /feature_types, /categories/<name>, /target_names, /weights.
  * A file without /y gives task 0 (label and value NULL), e.g. rows to predict.
+ * Nothing declared is believed: each dataset's size must be backed by data in the file (not
+ * external, every chunk written) and fit under aml_data_limit() before it is read; X cells must be
+ * finite within float32 (NaN = missing); names, levels and labels must be UTF-8 and distinct.
  * Errors: AML_ERR_INPUT, message "FILE: /PATH: what was expected". */
 aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out);
 /* Writes the same schema (X as float32); written to a temporary file and renamed. On error
@@ -101,6 +104,7 @@ aml_status aml_csv_read(aml_ctx *c, const char *path, const aml_csv_options *opt
 
 /* Reads the feature columns of a CSV by header name in the order of `schema` (a dataset whose
  * schema, not contents, is used: names, categorical flags, levels; unknown levels become NaN).
+ * The header and the cells read must be UTF-8 without NUL bytes, as for aml_csv_read.
  * A missing column is an error naming it; extra columns are reported through *extra (malloc'd
  * comma-separated names, or NULL). If the target column is present and schema has classes or is a
  * regression, *out gets it too (label/value non-NULL), otherwise label/value stay NULL. */

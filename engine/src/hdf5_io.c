@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A categorical column without stored levels gets "0".."max"; bound max so a float column
@@ -740,6 +741,12 @@ aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
     aml_status st = AML_OK;
     aml_dataset *d = NULL;
     hid_t f = -1, ds = -1;
+    /* A FIFO would block the open, a device would be read without end: only regular files. */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return aml_fail(c, AML_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return aml_fail(c, AML_ERR_INPUT, "%s: not a regular file; expected an HDF5 file", path);
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return aml_fail(c, AML_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));

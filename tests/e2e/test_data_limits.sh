@@ -68,7 +68,8 @@ rm -f "$TMP"/o/*
 expect 2 "automl: $csv/latin1.csv:1: header, column 1: 'caf\\xE9' is not UTF-8 (byte 0xE9); pass the file's encoding with --encoding (e.g. --encoding latin1), or save it as UTF-8" -- \
   "$AUTOML" import $csv/latin1.csv "$TMP/o/x.h5"
 expect 0 "" -- "$AUTOML" import $csv/latin1.csv "$TMP/o/x.h5" --encoding latin1
-grep -q "^  couleur  *categorical       3  " "$TMP/out" || fail "latin1 levels: $(cat "$TMP/out")"
+grep -qx "  café                     numeric           -        0  every value a number" "$TMP/out" || fail "latin1 name: $(cat "$TMP/out")"
+grep -qx "  couleur                  categorical       3        0  text values" "$TMP/out" || fail "latin1 levels: $(cat "$TMP/out")"
 expect 0 "" -- "$AUTOML" info "$TMP/o/x.h5"
 grep -q "^     0  café  *numeric" "$TMP/out" || fail "latin1 name after import: $(cat "$TMP/out")"
 expect 2 "automl: --encoding: unknown encoding 'klingon' (\`iconv -l\` lists them)" -- \

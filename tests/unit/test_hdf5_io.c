@@ -338,6 +338,7 @@ static void test_declared_sizes_must_be_in_the_file(void **state)
                     "only 0 of them are in the file (the rest would read as fill values, not data)");
     read_fails(DATA "h5/external_x.h5",
                DATA "h5/external_x.h5: /X: its data is stored in other files; only data inside the file is read");
+    read_fails("/dev/zero", "/dev/zero: not a regular file; expected an HDF5 file");
     aml_dataset *d = read_ok(DATA "h5/gzip_zeros.h5"); /* 1.6 MB of cells in an 8 KB file, every chunk written */
     assert_int_equal(d->n_rows, 20000);
     assert_int_equal(d->n_features, 5);
