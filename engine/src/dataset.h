@@ -78,6 +78,11 @@ void aml_dataset_fingerprint(aml_dataset *d);
  * finite within float32 (NaN = missing); names, levels and labels must be UTF-8 and distinct.
  * Errors: AML_ERR_INPUT, message "FILE: /PATH: what was expected". */
 aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out);
+/* Shared by the reader and the writer (hdf5_io.c): silences libhdf5's own error stack (our
+ * messages say what went wrong); escapes '/' and '%' in a feature name for /categories/<name>. */
+void aml_hdf5_quiet(void);
+char *aml_hdf5_escape_name(const char *s);
+/* ---- HDF5 writing (hdf5_write.c) ---- */
 /* Writes the same schema (X as float32); written to a temporary file and renamed. On error
  * (AML_ERR_IO, "PATH: writing the HDF5 file failed: No space left on device") nothing is left. */
 aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d);
