@@ -11,11 +11,13 @@
 static void usage(FILE *f)
 {
     fputs("usage: automl import DATA.csv DATA.h5 [--target COL] [--task classification|regression]\n"
-          "                     [--categorical a,b] [--numeric c,d]\n"
+          "                     [--categorical a,b] [--numeric c,d] [--encoding NAME]\n"
           "\n"
           "Converts a CSV table (header row, RFC 4180 quoting, CRLF or LF) into an HDF5 dataset.\n"
-          "Missing cells: empty, NA, ?, NaN (any case). A column whose cells are all numbers is numeric;\n"
-          "any other column is categorical, its levels sorted (numerically when all are numbers).\n"
+          "Missing cells: empty, NA, ?, NaN (any case, signed or not). A column whose cells are all numbers\n"
+          "is numeric; any other column is categorical, its levels sorted (numerically when all are numbers).\n"
+          "Refused, naming the line and column: a NUL byte; text that is not UTF-8 (see --encoding); inf,\n"
+          "Infinity or a number beyond +-1.8e308 in a numeric column; a feature beyond float32's +-3.4e38.\n"
           "\n"
           "options:\n"
           "  --target COL        the target column (default: the last column)\n"
@@ -24,9 +26,12 @@ static void usage(FILE *f)
           "                      is classification; otherwise regression)\n"
           "  --categorical LIST  comma-separated columns to treat as categorical even if numeric\n"
           "  --numeric LIST      comma-separated columns that must be numeric (a non-number is an error)\n"
+          "  --encoding NAME     the file's text encoding, converted to UTF-8 with iconv (e.g. latin1,\n"
+          "                      cp1252, UTF-16; `iconv -l` lists them; default UTF-8)\n"
           "  -h, --help          this help\n"
           "\n"
           "The output is written to a temporary file and renamed: no partial file is left on error.\n"
+          "A table larger than AML_MAX_DATA_BYTES (default: this machine's memory) is refused.\n"
           "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
           f);
 }
@@ -79,6 +84,15 @@ static int numeric_labels(const aml_dataset *d)
     return 1;
 }
 
+/* printf's %-24s pads bytes; names are UTF-8 (checked at import), so pad characters instead. */
+static int pad_for(const char *name, int width)
+{
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        chars += (*p & 0xC0) != 0x80;
+    return width + (int)strlen(name) - chars;
+}
+
 /* What import decided for each column, and why: the type inferred from the values or forced by an
  * option, the levels of a categorical column, the missing cells, and the task from the target. */
 static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
@@ -96,7 +110,7 @@ static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
                           : in_list(opt->numeric, name)   ? "--numeric"
                           : cat                            ? "text values"
                                                            : "every value a number";
-        printf("  %-24s %-11s %7s %8lld  %s\n", name, cat ? "categorical" : "numeric", levels,
+        printf("  %-*s %-11s %7s %8lld  %s\n", pad_for(name, 24), name, cat ? "categorical" : "numeric", levels,
                (long long)missing[j], why);
     }
     free(missing);
@@ -107,7 +121,7 @@ static void print_decisions(const aml_dataset *d, const aml_csv_options *opt)
     char levels[32] = "-";
     if (d->task == AML_TASK_CLASSIFICATION)
         snprintf(levels, sizeof levels, "%d", d->n_classes);
-    printf("  %-24s %-11s %7s %8s  target, %s by %s\n", d->target_name, d->task == AML_TASK_CLASSIFICATION
+    printf("  %-*s %-11s %7s %8s  target, %s by %s\n", pad_for(d->target_name, 24), d->target_name, d->task == AML_TASK_CLASSIFICATION
            ? "categorical" : "numeric", levels, "0", aml_dataset_task_name(d->task), why);
 }
 
@@ -130,6 +144,8 @@ int cmd_import(int argc, char **argv)
             opt.categorical = v;
         else if ((v = option(argc, argv, &i, "--numeric", &missing)))
             opt.numeric = v;
+        else if ((v = option(argc, argv, &i, "--encoding", &missing)))
+            opt.encoding = v;
         else if (missing) {
             cli_error("import: %s needs a value (see automl import --help)", argv[i]);
             return EXIT_USAGE;

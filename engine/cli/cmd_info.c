@@ -14,6 +14,8 @@ static void usage(FILE *f)
           "              (numeric, or categorical with its level count) and missing cells, the class\n"
           "              balance (count and % per class) or the target's mean/std/min/max, the total\n"
           "              missing cells and the dataset fingerprint (the data version in every trial).\n"
+          "              A file is refused when its declared sizes are not backed by data in it or\n"
+          "              exceed AML_MAX_DATA_BYTES (default: this machine's memory).\n"
           "ARTIFACT_DIR: an exported model version directory: prints its manifest summary.\n"
           "\n"
           "options:\n"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -67,6 +68,7 @@ int cmd_split(int argc, char **argv)
     aml_ctx *c = aml_ctx_new();
     aml_dataset *d = NULL, *train = NULL, *test = NULL;
     uint8_t *is_test = NULL;
+    char *tmp[2] = {NULL, NULL};
     aml_status st = aml_hdf5_read(c, paths[0], &d);
     if (st != AML_OK)
         goto done;
@@ -75,13 +77,26 @@ int cmd_split(int argc, char **argv)
                       fraction, seed, is_test);
     train = aml_dataset_select_rows(d, is_test, 0);
     test = aml_dataset_select_rows(d, is_test, 1);
-    if ((st = aml_hdf5_write(c, paths[1], train)) != AML_OK || (st = aml_hdf5_write(c, paths[2], test)) != AML_OK)
+    /* Both files are written before either appears: a failure leaves neither, and no old file
+     * is replaced by half of a new split. */
+    if ((st = aml_hdf5_write_temp(c, paths[1], train, &tmp[0])) != AML_OK ||
+        (st = aml_hdf5_write_temp(c, paths[2], test, &tmp[1])) != AML_OK ||
+        (st = aml_hdf5_commit(c, tmp[0], paths[1])) != AML_OK) {
+        if (tmp[0])
+            unlink(tmp[0]);
+        if (tmp[1])
+            unlink(tmp[1]);
+        goto done;
+    }
+    if ((st = aml_hdf5_commit(c, tmp[1], paths[2])) != AML_OK)
         goto done;
     printf("wrote %s (%lld rows) and %s (%lld rows)\n", paths[1], (long long)train->n_rows, paths[2],
            (long long)test->n_rows);
 done:
     if (st != AML_OK)
         cli_error("%s", aml_errmsg(c));
+    free(tmp[0]);
+    free(tmp[1]);
     free(is_test);
     aml_dataset_free(train);
     aml_dataset_free(test);

@@ -1,15 +1,21 @@
 /* CSV tables into datasets with libcsv (RFC 4180: quoting, embedded newlines, CRLF). Two passes
- * over the file in memory: the first checks the shape and finds which columns are numeric, the
- * second fills X, interning strings of categorical columns. Also reads rows to predict against
- * a trained schema (aml_csv_read_for_schema). */
+ * over the file in memory: the first checks the shape, that every cell is UTF-8 text, and finds
+ * which columns are numeric; the second fills X, interning strings of categorical columns. No
+ * cell changes meaning silently: what cannot be kept as written (a NUL byte, an infinity in a
+ * numeric column, a value beyond float32) is refused with file, line and column. Also reads
+ * rows to predict against a trained schema (aml_csv_read_for_schema). */
 #include "dataset.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <float.h>
+#include <iconv.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* libcsv's "no record in progress" parser state (ROW_NOT_BEGUN in libcsv.c): a line fed in this
  * state starts a record, which is how errors can name the line a row starts on. */
@@ -78,12 +84,15 @@ static void strtab_free(strtab *t)
 }
 
 /* ---- cells --------------------------------------------------------------------------------- */
+/* Missing: empty, NA, ?, and NaN in any case with or without a sign (C's printf writes "-nan"). */
 static int is_missing(const char *s)
 {
-    return !*s || !strcasecmp(s, "NA") || !strcmp(s, "?") || !strcasecmp(s, "NaN");
+    const char *u = (*s == '-' || *s == '+') ? s + 1 : s;
+    return !*s || !strcasecmp(s, "NA") || !strcmp(s, "?") || !strcasecmp(u, "NaN");
 }
 
-/* A finite decimal number and nothing else ("inf", "0x10", "1e999" are not). */
+/* A finite decimal number and nothing else ("inf", "0x10", "1e999" are not). A number too small
+ * for float64 ("1e-400") rounds towards 0, as every decimal rounds to the nearest float. */
 static int parse_number(const char *s, double *out)
 {
     for (const char *p = s; *p; p++)
@@ -92,10 +101,26 @@ static int parse_number(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v) || errno == ERANGE)
+    if (end == s || *end || !isfinite(v) || (errno == ERANGE && fabs(v) >= 1))
         return 0;
     *out = v;
     return 1;
+}
+
+/* An infinity ("inf", "-Infinity", any case) or a decimal beyond float64 ("1e400"): numbers a
+ * numeric column cannot hold, refused rather than turning the column into text. */
+static int is_nonfinite(const char *s)
+{
+    const char *u = (*s == '-' || *s == '+') ? s + 1 : s;
+    if (!strcasecmp(u, "inf") || !strcasecmp(u, "infinity"))
+        return 1;
+    for (const char *p = s; *p; p++)
+        if (!strchr("0123456789+-.eE", *p))
+            return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    return end != s && !*end && (!isfinite(v) || (errno == ERANGE && fabs(v) >= 1));
 }
 
 /* Orders interned level strings: numerically when every one is a number ("2" < "10"), else
@@ -148,9 +173,12 @@ typedef struct column {
     int role, force;
     int64_t fj;             /* feature index when role == COL_FEATURE */
     int categorical;        /* pass 2: intern cells (import) or look up schema levels (predict) */
-    int numeric;            /* pass 1: every non-missing cell is a number */
+    int numeric;            /* pass 1: every non-missing cell is a finite number */
     int64_t bad_line;       /* pass 1: first line holding a non-numeric cell */
     char *bad_text;
+    int has_text;           /* pass 1: some cell is neither missing nor a number (finite or not) */
+    int64_t inf_line;       /* pass 1: first line holding an infinity or a number beyond float64 */
+    char *inf_text;
     strtab levels;          /* categorical: interned cells (import) or the schema's levels */
     int *level_of_id;       /* predict: schema level index of each interned level */
     double *level_value;    /* predict: numeric value of each schema level (NaN if none) */
@@ -205,6 +233,14 @@ static void cell(parser *ps, column *col, const char *s)
             col->bad_line = ps->line;
             col->bad_text = aml_xstrdup(s);
         }
+        if (!missing && !num) {
+            if (!is_nonfinite(s))
+                col->has_text = 1;
+            else if (!col->inf_line) {
+                col->inf_line = ps->line;
+                col->inf_text = aml_xstrdup(s);
+            }
+        }
         if (missing && col->role == COL_TARGET && !ps->schema_mode)
             ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s:%lld: missing target value in column '%s'", ps->path,
                               (long long)ps->line, col->name);
@@ -229,9 +265,10 @@ static void cell(parser *ps, column *col, const char *s)
                               (long long)ps->line, col->name, s);
             return;
         }
-        if (fabs(v) > 3.4e38) {
-            ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s:%lld: column '%s': %s is out of float32 range", ps->path,
-                              (long long)ps->line, col->name, s);
+        if (fabs(v) > FLT_MAX) {
+            ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s:%lld: column '%s' (column %d): %s is beyond float32's range "
+                              "(±3.4e38); rescale the column", ps->path, (long long)ps->line, col->name,
+                              (int)(col - ps->col) + 1, s);
             return;
         }
         *x = (float)v;
@@ -250,19 +287,60 @@ static void cell(parser *ps, column *col, const char *s)
     }
 }
 
+/* Pass 1: a cell that enters the dataset (a header name, a level, a label) must be text, UTF-8.
+ * A NUL byte would end the C string early ("3\0.0" read as "3"); invalid UTF-8 would reach
+ * JSON and /metrics. Returns nonzero (ps->st set) when the cell is refused. */
+static int check_cell_text(parser *ps, const char *s, size_t len)
+{
+    int has_nul = memchr(s, 0, len) != NULL;
+    int64_t bad = has_nul ? 0 : aml_utf8_invalid(s, len);
+    if (!has_nul && bad < 0)
+        return 0;
+    char where[600];
+    if (ps->row < 0)
+        snprintf(where, sizeof where, "%s:%lld: header, column %d", ps->path, (long long)ps->line, ps->field + 1);
+    else
+        snprintf(where, sizeof where, "%s:%lld: column '%s' (column %d)", ps->path, (long long)ps->line,
+                 ps->col[ps->field].name, ps->field + 1);
+    const char *hint = ps->schema_mode ? "convert the file to UTF-8 first (e.g. iconv -f latin1 -t utf-8)"
+                                       : "pass the file's encoding with --encoding (e.g. --encoding latin1), or save it as UTF-8";
+    if (has_nul) {
+        ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s: a NUL byte in the cell; a CSV file must be text (a UTF-16 file: %s)",
+                          where, ps->schema_mode ? "convert it to UTF-8 first" : "pass --encoding UTF-16");
+        return 1;
+    }
+    char *shown = aml_escape_bytes(s, len > 200 ? 200 : len);
+    ps->st = aml_fail(ps->c, AML_ERR_INPUT, "%s: '%s' is not UTF-8 (byte 0x%02X); %s", where, shown, (unsigned char)s[bad],
+                      hint);
+    free(shown);
+    return 1;
+}
+
 static void on_field(void *s, size_t len, void *data)
 {
     parser *ps = data;
-    (void)len;
     if (ps->st)
         return;
     const char *text = s ? (const char *)s : "";
+    len = s ? len : 0;
     if (ps->row < 0) {
         if (ps->pass == 1) {
+            if (check_cell_text(ps, text, len))
+                return;
+            /* Each header name costs far more memory than its bytes in the file. */
+            if (ps->n_header % 65536 == 65535) {
+                char what[600];
+                snprintf(what, sizeof what, "%s:%lld: a header of %d columns needs", ps->path, (long long)ps->line,
+                         ps->n_header + 1);
+                if ((ps->st = aml_data_check_bytes(ps->c, (uint64_t)(ps->n_header + 1) * (sizeof(column) + 64), 0, what)))
+                    return;
+            }
             ps->header = aml_xrealloc(ps->header, (size_t)(ps->n_header + 1) * sizeof *ps->header);
             ps->header[ps->n_header++] = aml_xstrdup(text);
         }
     } else if (ps->field < ps->n_col && ps->col[ps->field].role != COL_SKIP) {
+        if (ps->pass == 1 && check_cell_text(ps, text, len))
+            return;
         cell(ps, &ps->col[ps->field], text);
     }
     ps->field++;
@@ -323,6 +401,7 @@ static void free_parser(parser *ps)
     free(ps->header);
     for (int j = 0; j < ps->n_col; j++) {
         free(ps->col[j].bad_text);
+        free(ps->col[j].inf_text);
         strtab_free(&ps->col[j].levels);
         free(ps->col[j].level_of_id);
         free(ps->col[j].level_value);
@@ -432,13 +511,71 @@ static aml_status import_header(parser *ps)
     return AML_OK;
 }
 
-/* Reads the file and runs the scan pass (header, shape, numeric columns). */
-static aml_status scan(parser *ps, aml_ctx *c, const char *path, char **buf, size_t *n)
+/* 1 when name is UTF-8 under one of its spellings: no conversion needed. */
+static int is_utf8_name(const char *name)
+{
+    return !strcasecmp(name, "UTF-8") || !strcasecmp(name, "UTF8");
+}
+
+/* The whole buffer from `encoding` to UTF-8 with iconv (glibc's converters), replacing *buf.
+ * Bytes that are not valid in that encoding are refused with the line they are on. */
+static aml_status convert_to_utf8(aml_ctx *c, const char *path, const char *encoding, char **buf, size_t *n)
+{
+    iconv_t cd = iconv_open("UTF-8", encoding);
+    if (cd == (iconv_t)-1)
+        return aml_fail(c, AML_ERR_INPUT, "--encoding: unknown encoding '%s' (`iconv -l` lists them)", encoding);
+    aml_status st = AML_OK;
+    size_t cap = 2 * *n + 16, left_in = *n, left_out = cap;
+    char *out = aml_xmalloc(cap + 1), *in = *buf, *o = out;
+    while (left_in > 0) {
+        if (iconv(cd, &in, &left_in, &o, &left_out) != (size_t)-1)
+            continue;
+        if (errno == E2BIG) { /* UTF-8 took more than twice the bytes: grow */
+            size_t used = (size_t)(o - out);
+            cap *= 2;
+            out = aml_xrealloc(out, cap + 1);
+            o = out + used;
+            left_out = cap - used;
+            continue;
+        }
+        int64_t line = 1;
+        for (const char *p = *buf; p < in; p++)
+            line += *p == '\n';
+        st = aml_fail(c, AML_ERR_INPUT, "%s:%lld: byte 0x%02X is not %s text (--encoding %s)", path, (long long)line,
+                      (unsigned char)*in, encoding, encoding);
+        break;
+    }
+    iconv_close(cd);
+    if (st) {
+        free(out);
+        return st;
+    }
+    *o = 0;
+    free(*buf);
+    *buf = out;
+    *n = (size_t)(o - out);
+    return AML_OK;
+}
+
+/* Reads the file (converted to UTF-8 when an encoding is named) and runs the scan pass (header,
+ * shape, text, numeric columns). */
+static aml_status scan(parser *ps, aml_ctx *c, const char *path, const char *encoding, char **buf, size_t *n)
 {
     ps->c = c;
     ps->path = path;
+    /* The file is read whole: a regular file must fit under the memory limit first (a pipe is
+     * read as it comes). */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        char what[600];
+        snprintf(what, sizeof what, "%s: the file, read whole, needs", path);
+        if (aml_data_check_bytes(c, (uint64_t)sb.st_size, 0, what))
+            return AML_ERR_INPUT;
+    }
     if (aml_read_file(c, path, buf, n))
         return AML_ERR_INPUT; /* an input that cannot be read is bad input; the message says why */
+    if (encoding && !is_utf8_name(encoding) && convert_to_utf8(c, path, encoding, buf, n))
+        return AML_ERR_INPUT;
     ps->pass = 1;
     aml_status st = run_pass(ps, *buf, *n);
     if (st)
@@ -450,9 +587,13 @@ static aml_status scan(parser *ps, aml_ctx *c, const char *path, char **buf, siz
     return AML_OK;
 }
 
-static void alloc_output(parser *ps, int64_t p)
+static aml_status alloc_output(parser *ps, int64_t p)
 {
     int64_t n = ps->row;
+    /* X as float32, and per row the target's id, value and label. */
+    aml_status st = aml_data_check_memory(ps->c, ps->path, "the table", (uint64_t)n, (uint64_t)p, sizeof(float), 16);
+    if (st)
+        return st;
     ps->d = aml_dataset_alloc(n, p);
     ps->target_id = aml_xmalloc((size_t)n * sizeof *ps->target_id);
     ps->target_value = aml_xmalloc((size_t)n * sizeof *ps->target_value);
@@ -467,6 +608,7 @@ static void alloc_output(parser *ps, int64_t p)
             ps->d->target_name = aml_xstrdup(col->name);
         }
     }
+    return AML_OK;
 }
 
 /* The task, when auto: a non-numeric target is a class label; an integer target with few
@@ -534,7 +676,7 @@ aml_status aml_csv_read(aml_ctx *c, const char *path, const aml_csv_options *opt
     char *buf = NULL;
     size_t n = 0;
     int task = opt ? opt->task : 0;
-    aml_status st = scan(&ps, c, path, &buf, &n);
+    aml_status st = scan(&ps, c, path, opt ? opt->encoding : NULL, &buf, &n);
     if (st)
         goto fail;
     if (task != 0 && task != AML_TASK_CLASSIFICATION && task != AML_TASK_REGRESSION) {
@@ -544,6 +686,15 @@ aml_status aml_csv_read(aml_ctx *c, const char *path, const aml_csv_options *opt
     int64_t p = 0;
     for (int j = 0; j < ps.n_col; j++) {
         column *col = &ps.col[j];
+        /* An infinity among numbers would make the column text without a word: refuse it, unless
+         * the column is text anyway (or forced categorical) and "inf" is one of its levels. */
+        if (col->inf_line && !col->has_text && col->force != FORCE_CATEGORICAL) {
+            st = aml_fail(c, AML_ERR_INPUT,
+                          "%s:%lld: column '%s' (column %d): '%s' is not a finite number (an infinity, or beyond "
+                          "±1.8e308); write a finite value, or leave the cell empty (or NA, NaN) for a missing one",
+                          path, (long long)col->inf_line, col->name, j + 1, col->inf_text);
+            goto fail;
+        }
         if (col->role == COL_TARGET) {
             if (task == AML_TASK_REGRESSION && !col->numeric) {
                 st = aml_fail(c, AML_ERR_INPUT, "%s:%lld: target '%s' holds '%s'; a regression target must be numeric",
@@ -560,7 +711,8 @@ aml_status aml_csv_read(aml_ctx *c, const char *path, const aml_csv_options *opt
         }
         col->categorical = col->force == FORCE_CATEGORICAL || (col->force == FORCE_NONE && !col->numeric);
     }
-    alloc_output(&ps, p);
+    if ((st = alloc_output(&ps, p)))
+        goto fail;
     ps.pass = 2;
     if ((st = run_pass(&ps, buf, n)) || (st = finish_import(&ps, task)))
         goto fail;
@@ -623,10 +775,9 @@ aml_status aml_csv_read_for_schema(aml_ctx *c, const char *path, const aml_datas
     parser ps = {.on_header = schema_header, .schema = schema, .schema_mode = 1};
     char *buf = NULL;
     size_t n = 0;
-    aml_status st = scan(&ps, c, path, &buf, &n);
-    if (st)
+    aml_status st = scan(&ps, c, path, NULL, &buf, &n);
+    if (st || (st = alloc_output(&ps, schema->n_features)))
         goto fail;
-    alloc_output(&ps, schema->n_features);
     aml_dataset *d = ps.d;
     for (int64_t j = 0; j < d->n_features; j++) {
         int nl = schema->categories[j] ? schema->n_categories[j] : 0;

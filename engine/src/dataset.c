@@ -12,7 +12,8 @@ aml_dataset *aml_dataset_alloc(int64_t n_rows, int64_t n_features)
     aml_dataset *d = aml_xcalloc(1, sizeof *d);
     d->n_rows = n_rows;
     d->n_features = n_features;
-    d->X = aml_xcalloc((size_t)(n_rows * n_features), sizeof(float));
+    /* calloc checks the product; readers bound the sizes first (aml_data_check_memory). */
+    d->X = aml_xcalloc((size_t)n_rows, (size_t)n_features * sizeof(float));
     d->feature_names = aml_xcalloc((size_t)n_features, sizeof(char *));
     for (int64_t j = 0; j < n_features; j++)
         d->feature_names[j] = aml_xasprintf("f%lld", (long long)j);

@@ -1,22 +1,28 @@
-/* Reading and writing the HDF5 dataset schema of DESIGN.md §4 with the libhdf5 C API.
+/* Reading the HDF5 dataset schema of DESIGN.md §4 with the libhdf5 C API (hdf5_write.c writes it).
  * The reader accepts what h5py users write (float64 X, int64 y, /categorical_idx, variable- or
- * fixed-length strings); the writer produces the same schema, atomically (temp file + rename). */
+ * fixed-length strings) and believes nothing a file declares: every dataset's size must be backed
+ * by data in the file and fit in memory before it is read, values must fit float32, strings must
+ * be UTF-8. */
 #include "dataset.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <float.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 /* A categorical column without stored levels gets "0".."max"; bound max so a float column
  * flagged categorical by mistake fails clearly instead of allocating millions of levels. */
 #define MAX_SYNTH_LEVELS 65536
+/* A string attribute (target, task, labels) longer than this is not a name. */
+#define MAX_ATTR_BYTES (1 << 20)
+/* Rows of /X converted per block: float64 is read into a bounded buffer, checked, then narrowed. */
+#define X_BLOCK_CELLS (1 << 18)
 
-static void quiet_hdf5(void)
+void aml_hdf5_quiet(void)
 {
     /* The library would print its error stack on stderr; our messages say what went wrong. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -53,7 +59,7 @@ static const char *class_name(H5T_class_t k)
 static int exists(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_DEFAULT) > 0; }
 
 /* Group and dataset names cannot hold '/'; escape it (and the escape char) in /categories/<name>. */
-static char *escape_name(const char *s)
+char *aml_hdf5_escape_name(const char *s)
 {
     if (!*s)
         return aml_xstrdup("%00");
@@ -70,7 +76,78 @@ static char *escape_name(const char *s)
     return o;
 }
 
-/* Opens dataset `name` and checks its rank (1 or 2) and type class; *n gets dims. */
+/* "1000 x 13" for messages. */
+static void dims_text(int nd, const hsize_t *dims, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < nd && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%llu", i ? " x " : "", (unsigned long long)dims[i]);
+}
+
+/* A dataset's declared size must be backed by data inside the file before anything is allocated
+ * for it: contiguous (or compact) storage at least as large as the cells declare, every chunk of
+ * a chunked one written (compression makes chunks smaller, never fewer), nothing stored in other
+ * files. Unwritten data would read as the fill value: rows that were never in the file. */
+static aml_status check_declared(aml_ctx *c, const char *path, const char *name, hid_t ds, int nd, const hsize_t *dims)
+{
+    aml_status st = AML_OK;
+    hid_t type = H5Dget_type(ds), dcpl = H5Dget_create_plist(ds);
+    size_t cell = H5Tget_size(type);
+    char shape[128];
+    dims_text(nd, dims, shape, sizeof shape);
+    uint64_t cells = 1, bytes;
+    int overflow = 0;
+    for (int i = 0; i < nd; i++)
+        overflow |= __builtin_mul_overflow(cells, (uint64_t)dims[i], &cells);
+    overflow |= __builtin_mul_overflow(cells, (uint64_t)cell, &bytes);
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (type < 0 || dcpl < 0 || layout < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read its type or layout", path, name);
+    } else if (overflow) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: declares %s cells of %zu bytes, more than 2^64 bytes", path, name,
+                      shape, cell);
+    } else if (layout == H5D_VIRTUAL || (layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) > 0)) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: its data is stored in other files; only data inside the file is read",
+                      path, name);
+    } else if (cells > 0 && layout == H5D_CHUNKED) {
+        hsize_t chunk[H5S_MAX_RANK], written = 0;
+        uint64_t expected = 1;
+        int cr = H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk);
+        for (int i = 0; i < nd && cr == nd; i++)
+            if (chunk[i] == 0 || __builtin_mul_overflow(expected, (dims[i] + chunk[i] - 1) / chunk[i], &expected))
+                cr = -1;
+        hid_t space = H5Dget_space(ds);
+        herr_t rc = cr == nd ? H5Dget_num_chunks(ds, space, &written) : -1;
+        H5Sclose(space);
+        if (rc < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read its chunk layout", path, name);
+        else if (written < expected)
+            st = aml_fail(c, AML_ERR_INPUT,
+                          "%s: %s: declares %s cells in %llu chunks but only %llu of them are in the file (the rest "
+                          "would read as fill values, not data)",
+                          path, name, shape, (unsigned long long)expected, (unsigned long long)written);
+    } else if (cells > 0) {
+        hsize_t stored = H5Dget_storage_size(ds);
+        if (stored < bytes) {
+            char need[32], have[32];
+            aml_format_bytes((double)bytes, need);
+            aml_format_bytes((double)stored, have);
+            st = aml_fail(c, AML_ERR_INPUT,
+                          "%s: %s: declares %s cells (%s) but the file holds %s of them (never written, or the file "
+                          "is truncated)",
+                          path, name, shape, need, have);
+        }
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (type >= 0)
+        H5Tclose(type);
+    return st;
+}
+
+/* Opens dataset `name` and checks its rank (1 or 2), its type class and that its declared size
+ * is backed by the file; dims gets the shape. */
 static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char *name, int rank,
                                const char *expected, hid_t *ds_out, H5T_class_t *cls, hsize_t dims[2])
 {
@@ -82,7 +159,7 @@ static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char
         return aml_fail(c, AML_ERR_INPUT, "%s: %s: is a group; expected %s", path, name, expected);
     }
     hid_t space = H5Dget_space(obj), type = H5Dget_type(obj);
-    int nd = H5Sget_simple_extent_ndims(space);
+    int nd = H5Sget_simple_extent_ndims(space), stored_rank = nd;
     hsize_t d[H5S_MAX_RANK] = {0};
     if (nd > 0)
         H5Sget_simple_extent_dims(space, d, NULL);
@@ -98,14 +175,59 @@ static aml_status open_dataset(aml_ctx *c, const char *path, hid_t f, const char
             return aml_fail(c, AML_ERR_INPUT, "%s: %s: expected %s, got a scalar", path, name, expected);
         return aml_fail(c, AML_ERR_INPUT, "%s: %s: expected %s, got %d-D", path, name, expected, nd);
     }
+    aml_status st = check_declared(c, path, name, obj, stored_rank, d);
+    if (st) {
+        H5Dclose(obj);
+        return st;
+    }
     dims[0] = d[0];
     dims[1] = rank == 2 ? d[1] : 1;
     *ds_out = obj;
     return AML_OK;
 }
 
-/* Reads a 1-D string dataset (variable or fixed length, any padding) into malloc'd strings.
- * expect >= 0 checks the count; `what` names what each entry stands for in that message. */
+/* Strings enter manifests, JSON and /metrics: each must be UTF-8. `where` names it in the message. */
+static aml_status check_text(aml_ctx *c, const char *path, const char *where, const char *s)
+{
+    int64_t bad = aml_utf8_invalid(s, strlen(s));
+    if (bad < 0)
+        return AML_OK;
+    char *shown = aml_escape_bytes(s, strlen(s));
+    aml_status st = aml_fail(c, AML_ERR_INPUT,
+                             "%s: %s: '%s' is not UTF-8 (byte 0x%02X at offset %lld); names and levels must be UTF-8 text",
+                             path, where, shown, (unsigned char)s[bad], (long long)bad);
+    free(shown);
+    return st;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    int r = strcmp(**(char *const *const *)a, **(char *const *const *)b);
+    return r ? r : (*(char *const *const *)a > *(char *const *const *)b) - (*(char *const *const *)a < *(char *const *const *)b);
+}
+
+/* Two entries with the same text would merge when a model reads text back: the index of the
+ * first of a duplicated pair in *first and *second, or 0 when all differ. */
+static int find_duplicate(char *const *v, int64_t n, int64_t *first, int64_t *second)
+{
+    char *const **order = aml_xcalloc((size_t)n + 1, sizeof *order);
+    for (int64_t i = 0; i < n; i++)
+        order[i] = &v[i];
+    qsort(order, (size_t)n, sizeof *order, cmp_str_ptr);
+    int found = 0;
+    for (int64_t i = 1; i < n && !found; i++)
+        if (!strcmp(*order[i - 1], *order[i])) {
+            *first = order[i - 1] - v;
+            *second = order[i] - v;
+            found = 1;
+        }
+    free(order);
+    return found;
+}
+
+/* Reads a 1-D string dataset (variable or fixed length, any padding) into malloc'd strings,
+ * each checked to be UTF-8. expect >= 0 checks the count; `what` names what each entry stands for
+ * in that message. */
 static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char *name, int64_t expect,
                                const char *what, char ***out, int64_t *count)
 {
@@ -126,12 +248,21 @@ static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char
                       (long long)n, (long long)expect, what);
         goto done;
     }
-    hid_t ftype = H5Dget_type(ds), mtype = H5Tcopy(H5T_C_S1);
+    hid_t ftype = H5Dget_type(ds);
+    int variable = H5Tis_variable_str(ftype) > 0;
+    /* Variable-length text lives in the file's heap (bounded by the file); fixed-length cells are
+     * allocated as declared. */
+    if ((st = aml_data_check_memory(c, path, name, (uint64_t)n, 1, variable ? 1 : H5Tget_size(ftype) + 1,
+                                    2 * sizeof(char *)))) {
+        H5Tclose(ftype);
+        goto done;
+    }
+    hid_t mtype = H5Tcopy(H5T_C_S1);
     /* HDF5 refuses to convert between ASCII and UTF-8 strings: read in the file's own set. */
     H5Tset_cset(mtype, H5Tget_cset(ftype));
     res = aml_xcalloc((size_t)n + 1, sizeof *res);
     herr_t rc;
-    if (H5Tis_variable_str(ftype) > 0) {
+    if (variable) {
         H5Tset_size(mtype, H5T_VARIABLE);
         char **raw = aml_xcalloc((size_t)n + 1, sizeof *raw);
         rc = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
@@ -166,6 +297,13 @@ static aml_status read_strings(aml_ctx *c, const char *path, hid_t f, const char
         st = aml_fail(c, AML_ERR_INPUT, "%s: %s: cannot read the strings", path, name);
         goto done;
     }
+    for (int64_t i = 0; i < n && !st; i++) {
+        char *where = aml_xasprintf("%s[%lld]", name, (long long)i);
+        st = check_text(c, path, where, res[i]);
+        free(where);
+    }
+    if (st)
+        goto done;
     *out = res;
     *count = n;
     res = NULL;
@@ -179,17 +317,23 @@ done:
     return st;
 }
 
-/* A string attribute of the file (scalar or one element), or NULL when absent or not a string. */
-static char *read_string_attr(hid_t f, const char *name)
+/* A string attribute of the file (scalar or one element) into *out, NULL when absent or not a
+ * string. Its text must be UTF-8, and short enough to be a name. */
+static aml_status read_string_attr(aml_ctx *c, const char *path, hid_t f, const char *name, char **out)
 {
+    *out = NULL;
     if (H5Aexists(f, name) <= 0)
-        return NULL;
+        return AML_OK;
     hid_t a = H5Aopen(f, name, H5P_DEFAULT);
     if (a < 0)
-        return NULL;
+        return AML_OK;
     char *res = NULL;
+    aml_status st = AML_OK;
     hid_t ftype = H5Aget_type(a), space = H5Aget_space(a);
-    if (H5Tget_class(ftype) == H5T_STRING && H5Sget_simple_extent_npoints(space) == 1) {
+    if (H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) <= 0 && H5Tget_size(ftype) > MAX_ATTR_BYTES) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: attribute '%s': a string of %zu bytes; expected a name under %d bytes", path,
+                      name, H5Tget_size(ftype), MAX_ATTR_BYTES);
+    } else if (H5Tget_class(ftype) == H5T_STRING && H5Sget_simple_extent_npoints(space) == 1) {
         hid_t mtype = H5Tcopy(H5T_C_S1);
         H5Tset_cset(mtype, H5Tget_cset(ftype));
         if (H5Tis_variable_str(ftype) > 0) {
@@ -213,7 +357,20 @@ static char *read_string_attr(hid_t f, const char *name)
     H5Sclose(space);
     H5Tclose(ftype);
     H5Aclose(a);
-    return res;
+    if (!st && res && strlen(res) > MAX_ATTR_BYTES)
+        st = aml_fail(c, AML_ERR_INPUT, "%s: attribute '%s': a string of %zu bytes; expected a name under %d bytes", path,
+                      name, strlen(res), MAX_ATTR_BYTES);
+    if (!st && res) {
+        char *where = aml_xasprintf("attribute '%s'", name);
+        st = check_text(c, path, where, res);
+        free(where);
+    }
+    if (st) {
+        free(res);
+        return st;
+    }
+    *out = res;
+    return AML_OK;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -309,7 +466,9 @@ static aml_status read_classes(aml_ctx *c, const char *path, hid_t f, hid_t ds, 
         if (st)
             goto done;
     } else {
-        char *labels = read_string_attr(f, "labels");
+        char *labels = NULL;
+        if ((st = read_string_attr(c, path, f, "labels", &labels)))
+            goto done;
         if (labels && *labels) {
             n_names = split_labels(labels, &names);
             from_attr = 1;
@@ -328,6 +487,11 @@ static aml_status read_classes(aml_ctx *c, const char *path, hid_t f, hid_t ds, 
     d->class_names = aml_xcalloc((size_t)k + 1, sizeof(char *));
     for (int64_t j = 0; j < k; j++)
         d->class_names[j] = names ? aml_xstrdup(names[uniq[j]]) : aml_xasprintf("%lld", (long long)uniq[j]);
+    int64_t a, b;
+    if (names && find_duplicate(d->class_names, k, &a, &b))
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %s: class codes %lld and %lld have the same name '%s'", path,
+                      from_attr ? "attribute 'labels'" : "/target_names", (long long)uniq[a < b ? a : b],
+                      (long long)uniq[a < b ? b : a], d->class_names[a]);
 done:
     free_strv(names, n_names);
     free(code);
@@ -344,7 +508,11 @@ static aml_status read_target(aml_ctx *c, const char *path, hid_t f, aml_dataset
     aml_status st = open_dataset(c, path, f, "/y", 1, expect, &ds, &cls, dims);
     if (st)
         return st;
-    char *task = read_string_attr(f, "task");
+    char *task = NULL;
+    if ((st = read_string_attr(c, path, f, "task", &task))) {
+        H5Dclose(ds);
+        return st;
+    }
     if ((int64_t)dims[0] != d->n_rows) {
         st = aml_fail(c, AML_ERR_INPUT, "%s: /y has %lld rows, /X has %lld", path, (long long)dims[0], (long long)d->n_rows);
     } else if (cls == H5T_INTEGER || (cls == H5T_FLOAT && task && !strcmp(task, "classification"))) {
@@ -407,6 +575,10 @@ static aml_status read_schema(aml_ctx *c, const char *path, hid_t f, aml_dataset
         hsize_t dims[2];
         if ((st = open_dataset(c, path, f, "/categorical_idx", 1, "a 1-D integer array of column indices", &ds, &cls, dims)))
             return st;
+        if ((st = aml_data_check_memory(c, path, "/categorical_idx", dims[0], 1, sizeof(int64_t), 0))) {
+            H5Dclose(ds);
+            return st;
+        }
         int64_t *idx = aml_xmalloc((size_t)(dims[0] + 1) * sizeof *idx);
         if (cls != H5T_INTEGER)
             st = aml_fail(c, AML_ERR_INPUT, "%s: /categorical_idx: expected a 1-D integer array of column indices, got %s",
@@ -427,12 +599,21 @@ static aml_status read_schema(aml_ctx *c, const char *path, hid_t f, aml_dataset
     }
     if (exists(f, "categories")) {
         for (int64_t j = 0; j < p && !st; j++) {
-            char *esc = escape_name(d->feature_names[j]);
+            char *esc = aml_hdf5_escape_name(d->feature_names[j]);
             char *name = aml_xasprintf("/categories/%s", esc);
             free(esc);
             if (exists(f, name)) {
                 st = read_strings(c, path, f, name, -1, "level", &v, &n);
-                if (!st) {
+                int64_t a, b;
+                if (!st && n > INT32_MAX) {
+                    st = aml_fail(c, AML_ERR_INPUT, "%s: %s: %lld levels; expected at most %d", path, name, (long long)n,
+                                  INT32_MAX);
+                    free_strv(v, n);
+                } else if (!st && find_duplicate(v, n, &a, &b)) {
+                    st = aml_fail(c, AML_ERR_INPUT, "%s: %s: levels %lld and %lld are both '%s'", path, name,
+                                  (long long)(a < b ? a : b), (long long)(a < b ? b : a), v[a]);
+                    free_strv(v, n);
+                } else if (!st) {
                     d->categorical[j] = 1;
                     d->categories[j] = v;
                     d->n_categories[j] = (int)n;
@@ -479,12 +660,91 @@ static aml_status check_codes(aml_ctx *c, const char *path, aml_dataset *d)
     return AML_OK;
 }
 
+/* Reads /X into d->X a block of rows at a time through a float64 buffer, so that a value float32
+ * cannot hold is refused (HDF5 would turn 1e300 into inf without a word) and so is an infinity. */
+static aml_status read_x(aml_ctx *c, const char *path, hid_t ds, aml_dataset *d)
+{
+    aml_status st = AML_OK;
+    int64_t n = d->n_rows, p = d->n_features;
+    int64_t rows = X_BLOCK_CELLS / p > 0 ? X_BLOCK_CELLS / p : 1;
+    double *buf = aml_xmalloc((size_t)rows * (size_t)p * sizeof *buf);
+    hid_t file_space = H5Dget_space(ds);
+    for (int64_t r0 = 0; r0 < n && !st; r0 += rows) {
+        hsize_t start[2] = {(hsize_t)r0, 0}, count[2] = {(hsize_t)(n - r0 < rows ? n - r0 : rows), (hsize_t)p};
+        hid_t mem_space = H5Screate_simple(2, count, NULL);
+        if (H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(ds, H5T_NATIVE_DOUBLE, mem_space, file_space, H5P_DEFAULT, buf) < 0)
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /X: cannot read the data (rows %lld..%lld)", path, (long long)r0,
+                          (long long)(r0 + (int64_t)count[0] - 1));
+        H5Sclose(mem_space);
+        int64_t cells = (int64_t)count[0] * p;
+        for (int64_t k = 0; k < cells && !st; k++) {
+            double v = buf[k];
+            if (isinf(v) || (!isnan(v) && fabs(v) > FLT_MAX))
+                st = aml_fail(c, AML_ERR_INPUT,
+                              "%s: /X: row %lld, column %lld ('%s') holds %g; expected a finite number within float32's "
+                              "range (±3.4e38), or NaN for a missing value",
+                              path, (long long)(r0 + k / p), (long long)(k % p), d->feature_names[k % p], v);
+            else
+                d->X[r0 * p + k] = (float)v;
+        }
+    }
+    H5Sclose(file_space);
+    free(buf);
+    return st;
+}
+
+/* /weights, read as float64 so the message shows the file's value, checked, then narrowed. */
+static aml_status read_weights(aml_ctx *c, const char *path, hid_t f, aml_dataset *d)
+{
+    hid_t ds;
+    H5T_class_t cls;
+    hsize_t dims[2];
+    aml_status st = open_dataset(c, path, f, "/weights", 1, "a 1-D float array", &ds, &cls, dims);
+    if (st)
+        return st;
+    double *w = NULL;
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: expected a 1-D float array, got %s", path, class_name(cls));
+        goto done;
+    }
+    if ((int64_t)dims[0] != d->n_rows) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /weights has %lld rows, /X has %lld", path, (long long)dims[0],
+                      (long long)d->n_rows);
+        goto done;
+    }
+    w = aml_xmalloc((size_t)d->n_rows * sizeof *w);
+    if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: cannot read", path);
+        goto done;
+    }
+    for (int64_t i = 0; i < d->n_rows; i++)
+        if (!(w[i] >= 0) || w[i] > FLT_MAX) {
+            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: row %lld is %g; expected a finite weight >= 0 (at most 3.4e38)",
+                          path, (long long)i, w[i]);
+            goto done;
+        }
+    d->weight = aml_xmalloc((size_t)d->n_rows * sizeof *d->weight);
+    for (int64_t i = 0; i < d->n_rows; i++)
+        d->weight[i] = (float)w[i];
+done:
+    free(w);
+    H5Dclose(ds);
+    return st;
+}
+
 aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
 {
-    quiet_hdf5();
+    aml_hdf5_quiet();
     aml_status st = AML_OK;
     aml_dataset *d = NULL;
     hid_t f = -1, ds = -1;
+    /* A FIFO would block the open, a device would be read without end: only regular files. */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return aml_fail(c, AML_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return aml_fail(c, AML_ERR_INPUT, "%s: not a regular file; expected an HDF5 file", path);
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return aml_fail(c, AML_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
@@ -513,48 +773,28 @@ aml_status aml_hdf5_read(aml_ctx *c, const char *path, aml_dataset **out)
                       path, (unsigned long long)dims[0], (unsigned long long)dims[1]);
         goto fail;
     }
-    d = aml_dataset_alloc((int64_t)dims[0], (int64_t)dims[1]);
-    /* HDF5 converts float64 (and integer) cells to float32 as it reads. */
-    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->X) < 0) {
-        st = aml_fail(c, AML_ERR_INPUT, "%s: /X: cannot read the data", path);
+    /* X as float32 and per row a target (8 bytes), a weight (4) and room for a label: believed
+     * only once the file backs the cells (open_dataset) and memory holds them. */
+    if ((st = aml_data_check_memory(c, path, "/X", dims[0], dims[1], sizeof(float), 16)))
         goto fail;
-    }
+    d = aml_dataset_alloc((int64_t)dims[0], (int64_t)dims[1]);
+
+    /* The names first, so that a refused cell of /X can be named. */
+    if ((st = read_schema(c, path, f, d)) || (st = read_x(c, path, ds, d)))
+        goto fail;
     H5Dclose(ds);
     ds = -1;
-
     if (exists(f, "y") && (st = read_target(c, path, f, d)))
         goto fail;
-    if ((st = read_schema(c, path, f, d)) || (st = check_codes(c, path, d)))
+    if ((st = check_codes(c, path, d)))
         goto fail;
-    if (exists(f, "weights")) {
-        if ((st = open_dataset(c, path, f, "/weights", 1, "a 1-D float array", &ds, &cls, dims)))
-            goto fail;
-        if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
-            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: expected a 1-D float array, got %s", path, class_name(cls));
-            goto fail;
-        }
-        if ((int64_t)dims[0] != d->n_rows) {
-            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights has %lld rows, /X has %lld", path, (long long)dims[0],
-                          (long long)d->n_rows);
-            goto fail;
-        }
-        d->weight = aml_xmalloc((size_t)d->n_rows * sizeof *d->weight);
-        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->weight) < 0) {
-            st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: cannot read", path);
-            goto fail;
-        }
-        for (int64_t i = 0; i < d->n_rows; i++)
-            if (!(d->weight[i] >= 0) || isinf(d->weight[i])) {
-                st = aml_fail(c, AML_ERR_INPUT, "%s: /weights: row %lld is %g; expected a finite weight >= 0", path,
-                              (long long)i, (double)d->weight[i]);
-                goto fail;
-            }
-        H5Dclose(ds);
-        ds = -1;
-    }
-    char *target = read_string_attr(f, "target");
-    if (!target)
-        target = read_string_attr(f, "original_target"); /* the h5py fixtures' attribute */
+    if (exists(f, "weights") && (st = read_weights(c, path, f, d)))
+        goto fail;
+    char *target = NULL;
+    if ((st = read_string_attr(c, path, f, "target", &target)))
+        goto fail;
+    if (!target && (st = read_string_attr(c, path, f, "original_target", &target))) /* the h5py fixtures' attribute */
+        goto fail;
     if (target) {
         free(d->target_name);
         d->target_name = target;
@@ -569,152 +809,5 @@ fail:
         H5Dclose(ds);
     H5Fclose(f);
     aml_dataset_free(d);
-    return st;
-}
-
-/* ---- writing -------------------------------------------------------------------------------- */
-
-static herr_t write_array(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
-                          const void *data)
-{
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = H5Dcreate2(f, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    if (ds >= 0)
-        H5Dclose(ds);
-    H5Sclose(space);
-    return rc;
-}
-
-/* Variable-length UTF-8 strings, as h5py writes str arrays. */
-static herr_t write_strings(hid_t f, const char *name, char *const *s, int64_t n)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hsize_t dim = (hsize_t)n;
-    const char *empty = "";
-    herr_t rc = write_array(f, name, t, t, 1, &dim, n ? (const void *)s : (const void *)&empty);
-    H5Tclose(t);
-    return rc;
-}
-
-static herr_t write_string_attr(hid_t f, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(f, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(t);
-    return rc;
-}
-
-static herr_t write_body(hid_t f, const aml_dataset *d)
-{
-    int64_t n = d->n_rows, p = d->n_features;
-    hsize_t dims[2] = {(hsize_t)n, (hsize_t)p};
-    if (write_array(f, "/X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, d->X) < 0)
-        return -1;
-    if (d->task == AML_TASK_CLASSIFICATION && d->label) {
-        int64_t *y = aml_xmalloc((size_t)(n ? n : 1) * sizeof *y);
-        for (int64_t i = 0; i < n; i++)
-            y[i] = d->label[i];
-        herr_t rc = write_array(f, "/y", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, y);
-        free(y);
-        if (rc < 0 || write_strings(f, "/target_names", d->class_names, d->n_classes) < 0)
-            return -1;
-    } else if (d->task == AML_TASK_REGRESSION && d->value) {
-        if (write_array(f, "/y", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, d->value) < 0)
-            return -1;
-    }
-    if (write_strings(f, "/feature_names", d->feature_names, p) < 0)
-        return -1;
-    char **types = aml_xcalloc((size_t)p + 1, sizeof *types);
-    int64_t *idx = aml_xcalloc((size_t)p + 1, sizeof *idx), n_idx = 0;
-    for (int64_t j = 0; j < p; j++) {
-        types[j] = d->categorical[j] ? "categorical" : "numeric";
-        if (d->categorical[j])
-            idx[n_idx++] = j;
-    }
-    hsize_t ni = (hsize_t)n_idx;
-    herr_t rc = write_strings(f, "/feature_types", types, p);
-    if (rc >= 0) /* also what h5py-based tools expect */
-        rc = write_array(f, "/categorical_idx", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ni, idx);
-    free(types);
-    free(idx);
-    if (rc < 0)
-        return -1;
-    if (aml_dataset_n_categorical(d) > 0) {
-        hid_t g = H5Gcreate2(f, "/categories", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0)
-            return -1;
-        H5Gclose(g);
-        for (int64_t j = 0; j < p && rc >= 0; j++) {
-            if (!d->categorical[j])
-                continue;
-            char *esc = escape_name(d->feature_names[j]);
-            char *name = aml_xasprintf("/categories/%s", esc);
-            rc = write_strings(f, name, d->categories[j], d->categories[j] ? d->n_categories[j] : 0);
-            free(name);
-            free(esc);
-        }
-        if (rc < 0)
-            return -1;
-    }
-    if (d->weight && write_array(f, "/weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, d->weight) < 0)
-        return -1;
-    if (write_string_attr(f, "target", d->target_name ? d->target_name : "target") < 0)
-        return -1;
-    if (d->task && write_string_attr(f, "task", aml_dataset_task_name(d->task)) < 0)
-        return -1;
-    return 0;
-}
-
-aml_status aml_hdf5_write(aml_ctx *c, const char *path, const aml_dataset *d)
-{
-    quiet_hdf5();
-    aml_status st = AML_OK;
-    char *tmp = aml_xasprintf("%s.tmp.%ld", path, (long)getpid());
-    /* Create it ourselves first: HDF5 would not say why a create failed. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    close(fd);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: cannot create an HDF5 file", tmp);
-        goto fail;
-    }
-    herr_t rc = write_body(f, d);
-    if (H5Fclose(f) < 0 || rc < 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: writing the HDF5 file failed (disk full?)", path);
-        goto fail;
-    }
-    /* Durable before it becomes visible under the final name. */
-    fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        goto fail;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        st = aml_fail(c, AML_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    return AML_OK;
-fail:
-    unlink(tmp);
-    free(tmp);
     return st;
 }

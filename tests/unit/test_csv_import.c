@@ -370,6 +370,126 @@ static void test_numeric_levels_match_by_value(void **state)
     free(path);
 }
 
+/* No cell changes meaning silently: a NUL byte, an infinity or a number beyond float64 among
+ * numbers, a feature beyond float32 are refused with file, line and column; every spelling of
+ * NaN is missing; a number below float64's range rounds to 0 like any decimal. */
+static void test_cells_never_silently_change(void **state)
+{
+    (void)state;
+    read_fails(CSV_DIR "nul_in_cell.csv", NULL,
+               CSV_DIR "nul_in_cell.csv:3: column 'x' (column 1): a NUL byte in the cell; a CSV file must be text "
+                       "(a UTF-16 file: pass --encoding UTF-16)");
+    read_fails(CSV_DIR "inf_in_numeric.csv", NULL,
+               CSV_DIR "inf_in_numeric.csv:3: column 'z' (column 2): 'inf' is not a finite number (an infinity, or "
+                       "beyond ±1.8e308); write a finite value, or leave the cell empty (or NA, NaN) for a missing one");
+    read_fails(CSV_DIR "overflow_1e400.csv", NULL,
+               CSV_DIR "overflow_1e400.csv:4: column 'z' (column 2): '-1e400' is not a finite number (an infinity, or "
+                       "beyond ±1.8e308); write a finite value, or leave the cell empty (or NA, NaN) for a missing one");
+    read_fails(CSV_DIR "beyond_float32.csv", NULL,
+               CSV_DIR "beyond_float32.csv:2: column 'z' (column 2): 1e39 is beyond float32's range (±3.4e38); "
+                       "rescale the column");
+    /* An infinity in the target: refused as well (a regression target must be finite). */
+    char *path = write_temp("x,y\n1,0.5\n2,-inf\n3,1.5\n4,2.5\n");
+    char *expected = aml_xasprintf("%s:3: column 'y' (column 2): '-inf' is not a finite number (an infinity, or beyond "
+                                   "±1.8e308); write a finite value, or leave the cell empty (or NA, NaN) for a missing one",
+                                   path);
+    read_fails(path, NULL, expected);
+    free(expected);
+    unlink(path);
+    free(path);
+
+    aml_dataset *d = read_ok(CSV_DIR "signed_nan.csv", NULL);
+    assert_false(d->categorical[1]); /* -nan, NAN, +NaN: missing, the column stays numeric */
+    assert_true(isnan(cell(d, 0, 1)) && isnan(cell(d, 1, 1)) && isnan(cell(d, 2, 1)));
+    assert_true(cell(d, 3, 1) == 7.0f);
+    aml_dataset_free(d);
+    d = read_ok(CSV_DIR "underflow.csv", NULL);
+    assert_false(d->categorical[1]);
+    assert_true(cell(d, 0, 1) == 0.0f);
+    aml_dataset_free(d);
+
+    /* A column forced categorical keeps "inf" and "-Infinity" as the levels they are written as. */
+    aml_csv_options opt = {.categorical = "z"};
+    d = read_ok(CSV_DIR "inf_forced_categorical.csv", &opt);
+    assert_true(d->categorical[1]);
+    assert_int_equal(d->n_categories[1], 3);
+    assert_string_equal(d->categories[1][0], "-Infinity");
+    assert_string_equal(d->categories[1][1], "2");
+    assert_string_equal(d->categories[1][2], "inf");
+    aml_dataset_free(d);
+}
+
+/* Every string entering a dataset is UTF-8: Latin-1 bytes are refused with a hint, or converted
+ * when the encoding is named; distinct levels stay distinct. */
+static void test_text_must_be_utf8(void **state)
+{
+    (void)state;
+    read_fails(CSV_DIR "latin1.csv", NULL,
+               CSV_DIR "latin1.csv:1: header, column 1: 'caf\\xE9' is not UTF-8 (byte 0xE9); pass the file's encoding "
+                       "with --encoding (e.g. --encoding latin1), or save it as UTF-8");
+    read_fails(CSV_DIR "latin1_level.csv", NULL,
+               CSV_DIR "latin1_level.csv:3: column 'couleur' (column 2): '\\xE9t\\xE9' is not UTF-8 (byte 0xE9); pass "
+                       "the file's encoding with --encoding (e.g. --encoding latin1), or save it as UTF-8");
+    read_fails(CSV_DIR "utf16.csv", NULL,
+               CSV_DIR "utf16.csv:1: header, column 1: a NUL byte in the cell; a CSV file must be text (a UTF-16 "
+                       "file: pass --encoding UTF-16)");
+    aml_csv_options opt = {.encoding = "latin1"};
+    aml_dataset *d = read_ok(CSV_DIR "latin1.csv", &opt);
+    assert_string_equal(d->feature_names[0], "caf\xc3\xa9");
+    assert_int_equal(d->n_categories[1], 3); /* rouge, été, eté: three levels, none merged */
+    assert_string_equal(d->categories[1][0], "et\xc3\xa9");
+    assert_string_equal(d->categories[1][1], "rouge");
+    assert_string_equal(d->categories[1][2], "\xc3\xa9t\xc3\xa9");
+    assert_string_equal(d->class_names[0], "non");
+    aml_dataset_free(d);
+    opt.encoding = "UTF-16";
+    d = read_ok(CSV_DIR "utf16.csv", &opt);
+    assert_int_equal(d->n_rows, 2);
+    assert_string_equal(d->feature_names[1], "colour");
+    assert_string_equal(d->categories[1][0], "blue");
+    aml_dataset_free(d);
+    opt.encoding = "no-such-encoding";
+    read_fails(CSV_DIR "utf16.csv", &opt, "--encoding: unknown encoding 'no-such-encoding' (`iconv -l` lists them)");
+    opt.encoding = "UTF-8"; /* named but nothing to convert: still checked */
+    read_fails(CSV_DIR "latin1_level.csv", &opt,
+               CSV_DIR "latin1_level.csv:3: column 'couleur' (column 2): '\\xE9t\\xE9' is not UTF-8 (byte 0xE9); pass "
+                       "the file's encoding with --encoding (e.g. --encoding latin1), or save it as UTF-8");
+
+    /* Rows to predict: the same checks, with a hint for a command that has no --encoding. */
+    aml_dataset *schema = read_ok(CSV_DIR "mixed.csv", NULL);
+    aml_ctx *c = aml_ctx_new();
+    d = NULL;
+    assert_int_equal(aml_csv_read_for_schema(c, CSV_DIR "nul_in_cell.csv", schema, &d, NULL), AML_ERR_INPUT);
+    assert_null(d);
+    char *path = write_temp("size,color,note\n1,r\xe9" "d,x\n");
+    char *expected = aml_xasprintf("%s:2: column 'color' (column 2): 'r\\xE9d' is not UTF-8 (byte 0xE9); convert the "
+                                   "file to UTF-8 first (e.g. iconv -f latin1 -t utf-8)", path);
+    assert_int_equal(aml_csv_read_for_schema(c, path, schema, &d, NULL), AML_ERR_INPUT);
+    assert_string_equal(aml_errmsg(c), expected);
+    free(expected);
+    unlink(path);
+    free(path);
+    aml_dataset_free(schema);
+    aml_ctx_free(c);
+}
+
+/* A table (or a file) larger than the memory limit is refused before it is allocated. */
+static void test_memory_limit(void **state)
+{
+    (void)state;
+    setenv("AML_MAX_DATA_BYTES", "150", 1);
+    read_fails(CSV_DIR "mixed.csv", NULL,
+               CSV_DIR "mixed.csv: the file, read whole, needs 183 bytes of memory, more than the limit of 150 bytes "
+                       "(AML_MAX_DATA_BYTES; set AML_MAX_DATA_BYTES to change it)");
+    setenv("AML_MAX_DATA_BYTES", "200", 1);
+    read_fails(CSV_DIR "mixed.csv", NULL,
+               CSV_DIR "mixed.csv: the table: 8 x 3 cells need 224 bytes of memory, more than the limit of 200 bytes "
+                       "(AML_MAX_DATA_BYTES; set AML_MAX_DATA_BYTES to change it)");
+    unsetenv("AML_MAX_DATA_BYTES");
+    aml_dataset *d = read_ok(CSV_DIR "mixed.csv", NULL);
+    aml_dataset_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +502,9 @@ int main(void)
         cmocka_unit_test(test_header_edge_cases),
         cmocka_unit_test(test_read_for_schema),
         cmocka_unit_test(test_numeric_levels_match_by_value),
+        cmocka_unit_test(test_cells_never_silently_change),
+        cmocka_unit_test(test_text_must_be_utf8),
+        cmocka_unit_test(test_memory_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
-/* The dataset unit (dataset.c, fingerprint.c): allocation defaults, the fingerprint's
- * stability and sensitivity (it is the data version of every trial and artifact), and the
- * description `automl info` prints. */
+/* The dataset unit (dataset.c, fingerprint.c, dataset_limits.c): allocation defaults, the
+ * fingerprint's stability and sensitivity (it is the data version of every trial and artifact),
+ * the description `automl info` prints, and the limits and UTF-8 check every reader applies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +213,57 @@ static void test_describe_regression(void **state)
     aml_dataset_free(d);
 }
 
+static int64_t invalid_at(const char *s) { return aml_utf8_invalid(s, strlen(s)); }
+
+static void test_utf8_check(void **state)
+{
+    (void)state;
+    assert_int_equal(invalid_at(""), -1);
+    assert_int_equal(invalid_at("plain"), -1);
+    assert_int_equal(invalid_at("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), -1); /* é € 😀 */
+    assert_int_equal(invalid_at("caf\xe9"), 3);                                   /* Latin-1 é */
+    assert_int_equal(invalid_at("ab\xc3"), 2);                                    /* cut short */
+    assert_int_equal(invalid_at("\xc0\xaf"), 0);                                  /* overlong '/' */
+    assert_int_equal(invalid_at("\xe0\x80\xaf"), 0);                              /* overlong, 3 bytes */
+    assert_int_equal(invalid_at("x\xed\xa0\x80"), 1);                             /* a surrogate */
+    assert_int_equal(invalid_at("\xf4\x90\x80\x80"), 0);                          /* past U+10FFFF */
+    assert_int_equal(invalid_at("\xff"), 0);
+    assert_int_equal(invalid_at("\xe2\x82"), 0);
+    char *e = aml_escape_bytes("a\xe9\\\n", 4);
+    assert_string_equal(e, "a\\xE9\\x5C\\x0A");
+    free(e);
+}
+
+static void test_data_limit(void **state)
+{
+    (void)state;
+    setenv("AML_MAX_DATA_BYTES", "3G", 1);
+    assert_int_equal(aml_data_limit(), (int64_t)3 << 30);
+    setenv("AML_MAX_DATA_BYTES", "1000", 1);
+    assert_int_equal(aml_data_limit(), 1000);
+    setenv("AML_MAX_DATA_BYTES", "-5", 1);
+    assert_int_equal(aml_data_limit(), -1);
+    setenv("AML_MAX_DATA_BYTES", "99999999999T", 1);
+    assert_int_equal(aml_data_limit(), -1);
+    aml_ctx *c = aml_ctx_new();
+    setenv("AML_MAX_DATA_BYTES", "1M", 1);
+    assert_int_equal(aml_data_check_memory(c, "d.h5", "/X", 1000, 100, 4, 16), AML_OK);
+    assert_int_equal(aml_data_check_memory(c, "d.h5", "/X", 1000, 1000, 4, 16), AML_ERR_INPUT);
+    assert_string_equal(aml_errmsg(c), "d.h5: /X: 1000 x 1000 cells need 3.8 MiB of memory, more than the limit of "
+                                       "1.0 MiB (AML_MAX_DATA_BYTES; set AML_MAX_DATA_BYTES to change it)");
+    /* Products past 64 bits are refused, not wrapped. */
+    assert_int_equal(aml_data_check_memory(c, "d.h5", "/X", (uint64_t)1 << 62, 4, 4, 0), AML_ERR_INPUT);
+    assert_non_null(strstr(aml_errmsg(c), "cells need more than 2^64 bytes of memory"));
+    unsetenv("AML_MAX_DATA_BYTES");
+    assert_true(aml_data_limit() > 0);
+    aml_ctx_free(c);
+    char b[32];
+    aml_format_bytes(52e9, b);
+    assert_string_equal(b, "48.4 GiB");
+    aml_format_bytes(12, b);
+    assert_string_equal(b, "12 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +273,8 @@ int main(void)
         cmocka_unit_test(test_fingerprint_same_data_same_print),
         cmocka_unit_test(test_describe_classification),
         cmocka_unit_test(test_describe_regression),
+        cmocka_unit_test(test_utf8_check),
+        cmocka_unit_test(test_data_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,9 +11,11 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -306,6 +308,126 @@ static void test_csv_to_hdf5_keeps_fingerprint(void **state)
     remove_dir(dir);
 }
 
+/* What a file declares is believed only when the file backs it: sizes beyond 2^64 bytes, data
+ * never written (contiguous or chunked), data in other files. A compressed file still loads. */
+static void test_declared_sizes_must_be_in_the_file(void **state)
+{
+    (void)state;
+    read_fails(DATA "h5/huge_declared.h5",
+               DATA "h5/huge_declared.h5: /X: declares 4611686018427387904 x 4 cells of 4 bytes, more than 2^64 bytes");
+    read_fails(DATA "h5/unwritten_1e9.h5",
+               DATA "h5/unwritten_1e9.h5: /X: declares 1000000000 x 13 cells (48.4 GiB) but the file holds 0 bytes of "
+                    "them (never written, or the file is truncated)");
+    read_fails(DATA "h5/unwritten_3e8.h5",
+               DATA "h5/unwritten_3e8.h5: /X: declares 300000000 x 13 cells (29.1 GiB) but the file holds 0 bytes of "
+                    "them (never written, or the file is truncated)");
+    read_fails(DATA "h5/partial_chunks.h5",
+               DATA "h5/partial_chunks.h5: /X: declares 100 x 2 cells in 10 chunks but only 1 of them are in the file "
+                    "(the rest would read as fill values, not data)");
+    read_fails(DATA "h5/unwritten_y.h5",
+               DATA "h5/unwritten_y.h5: /y: declares 3 cells (24 bytes) but the file holds 0 bytes of them (never "
+                    "written, or the file is truncated)");
+    read_fails(DATA "h5/unwritten_weights.h5",
+               DATA "h5/unwritten_weights.h5: /weights: declares 3 cells (24 bytes) but the file holds 0 bytes of them "
+                    "(never written, or the file is truncated)");
+    read_fails(DATA "h5/huge_categories.h5",
+               DATA "h5/huge_categories.h5: /categories/a: declares 1099511627776 cells in 1073741824 chunks but only "
+                    "0 of them are in the file (the rest would read as fill values, not data)");
+    read_fails(DATA "h5/huge_target_names.h5",
+               DATA "h5/huge_target_names.h5: /target_names: declares 1099511627776 cells in 1073741824 chunks but "
+                    "only 0 of them are in the file (the rest would read as fill values, not data)");
+    read_fails(DATA "h5/external_x.h5",
+               DATA "h5/external_x.h5: /X: its data is stored in other files; only data inside the file is read");
+    read_fails("/dev/zero", "/dev/zero: not a regular file; expected an HDF5 file");
+    aml_dataset *d = read_ok(DATA "h5/gzip_zeros.h5"); /* 1.6 MB of cells in an 8 KB file, every chunk written */
+    assert_int_equal(d->n_rows, 20000);
+    assert_int_equal(d->n_features, 5);
+    assert_int_equal(d->task, AML_TASK_REGRESSION);
+    assert_true(d->X[20000 * 5 - 1] == 0.0f);
+    aml_dataset_free(d);
+}
+
+/* A file that holds its data must still fit under the memory limit, which AML_MAX_DATA_BYTES sets. */
+static void test_memory_limit(void **state)
+{
+    (void)state;
+    setenv("AML_MAX_DATA_BYTES", "1K", 1);
+    read_fails(DATA "iris.h5", DATA "iris.h5: /X: 150 x 4 cells need 4.7 KiB of memory, more than the limit of 1.0 KiB "
+                               "(AML_MAX_DATA_BYTES; set AML_MAX_DATA_BYTES to change it)");
+    setenv("AML_MAX_DATA_BYTES", "lots", 1);
+    read_fails(DATA "iris.h5", "AML_MAX_DATA_BYTES: expected a byte count such as 8G, 512M or 1000000, got 'lots'");
+    setenv("AML_MAX_DATA_BYTES", "5K", 1);
+    aml_dataset_free(read_ok(DATA "iris.h5"));
+    unsetenv("AML_MAX_DATA_BYTES");
+    assert_true(aml_data_limit() > (int64_t)1 << 26); /* the machine's memory */
+}
+
+/* float64 cells float32 cannot hold are refused, not turned into inf; so are infinities. */
+static void test_values_must_fit_float32(void **state)
+{
+    (void)state;
+    read_fails(DATA "h5/x_1e300.h5",
+               DATA "h5/x_1e300.h5: /X: row 2, column 1 ('b') holds 1e+300; expected a finite number within float32's "
+                    "range (±3.4e38), or NaN for a missing value");
+    read_fails(DATA "h5/x_inf.h5",
+               DATA "h5/x_inf.h5: /X: row 0, column 1 ('f1') holds -inf; expected a finite number within float32's "
+                    "range (±3.4e38), or NaN for a missing value");
+    read_fails(DATA "h5/weights_1e300.h5",
+               DATA "h5/weights_1e300.h5: /weights: row 1 is 1e+300; expected a finite weight >= 0 (at most 3.4e38)");
+}
+
+/* Names, levels and labels reach manifests, JSON and /metrics: they must be UTF-8, and distinct. */
+static void test_strings_must_be_utf8_and_distinct(void **state)
+{
+    (void)state;
+    read_fails(DATA "h5/latin1_feature_name.h5",
+               DATA "h5/latin1_feature_name.h5: /feature_names[0]: 'caf\\xE9' is not UTF-8 (byte 0xE9 at offset 3); "
+                    "names and levels must be UTF-8 text");
+    read_fails(DATA "h5/latin1_level.h5",
+               DATA "h5/latin1_level.h5: /categories/colour[1]: '\\xE9t\\xE9' is not UTF-8 (byte 0xE9 at offset 0); "
+                    "names and levels must be UTF-8 text");
+    read_fails(DATA "h5/latin1_target_names.h5",
+               DATA "h5/latin1_target_names.h5: /target_names[1]: '\\xE9t\\xE9' is not UTF-8 (byte 0xE9 at offset 0); "
+                    "names and levels must be UTF-8 text");
+    read_fails(DATA "h5/latin1_target_attr.h5",
+               DATA "h5/latin1_target_attr.h5: attribute 'target': 'r\\xE9sultat' is not UTF-8 (byte 0xE9 at offset 1); "
+                    "names and levels must be UTF-8 text");
+    read_fails(DATA "h5/duplicate_levels.h5", DATA "h5/duplicate_levels.h5: /categories/colour: levels 0 and 1 are both 'red'");
+}
+
+/* A disk that fills up (here a file size limit: writes fail with EFBIG) gives a clean error and
+ * leaves nothing; libhdf5 used to crash at exit on the file it could not close. */
+static void test_failed_write_leaves_nothing(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char *path = aml_xasprintf("%s/full.h5", dir);
+    aml_dataset *d = read_ok(DATA "Soybean.h5");
+    aml_ctx *c = aml_ctx_new();
+    struct rlimit old, small = {.rlim_cur = 8192, .rlim_max = RLIM_INFINITY};
+    getrlimit(RLIMIT_FSIZE, &old);
+    small.rlim_max = old.rlim_max;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    aml_status st = aml_hdf5_write(c, path, d);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, was);
+    assert_int_equal(st, AML_ERR_IO);
+    char *expected = aml_xasprintf("%s: writing the HDF5 file failed: File too large", path);
+    assert_string_equal(aml_errmsg(c), expected);
+    assert_int_equal(count_entries(dir), 0);
+    /* The library is still usable: the same write now succeeds. */
+    assert_int_equal(aml_hdf5_write(c, path, d), AML_OK);
+    aml_dataset *back = read_ok(path);
+    assert_string_equal(back->fingerprint, d->fingerprint);
+    aml_dataset_free(back);
+    free(expected);
+    aml_ctx_free(c);
+    aml_dataset_free(d);
+    free(path);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +437,11 @@ int main(void)
         cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_round_trip_exact),
         cmocka_unit_test(test_csv_to_hdf5_keeps_fingerprint),
+        cmocka_unit_test(test_declared_sizes_must_be_in_the_file),
+        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_values_must_fit_float32),
+        cmocka_unit_test(test_strings_must_be_utf8_and_distinct),
+        cmocka_unit_test(test_failed_write_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
