@@ -216,7 +216,7 @@ static void remove_stale_tmp(const char *model_dir)
             continue;
         char *end;
         long pid = strtol(e->d_name + 5, &end, 10);
-        if (end == e->d_name + 5 || *end || pid <= 0 || pid == (long)getpid())
+        if (e->d_name[5] < '0' || e->d_name[5] > '9' || *end || pid <= 0 || pid == (long)getpid())
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* alive (or not ours to signal: EPERM means it exists) */

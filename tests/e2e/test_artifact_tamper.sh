@@ -83,6 +83,8 @@ edit 'm["model"]["plugin"] = "knn"'
 refused "$art" "$art/manifest.json: model.plugin: expected \"linear\" (the model blob's)"
 edit 'm["files"]["../raw.csv"] = {"sha256": "0" * 64}'
 refused "$art" "$art/manifest.json: files.../raw.csv: expected a file name, once, with {\"sha256\": ...}"
+cp -r "$good" "$TMP/trail" && echo '{}' >> "$TMP/trail/manifest.json" && (cd "$TMP/trail" && sha256sum manifest.json > manifest.json.sha256)
+refused "$TMP/trail" "$TMP/trail/manifest.json: not valid JSON (truncated or corrupt manifest)" # was: read up to the first value
 edit 'del m["files"]["model.bin"]'
 refused "$art" "$art/manifest.json: files: the model blob 'model.bin' is not listed"
 
