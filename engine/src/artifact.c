@@ -411,7 +411,7 @@ done:
 /* Checks every file the manifest lists against its sha256, reading each once (a regular file within
  * AML_ARTIFACT_FILE_MAX); the model blob's bytes, which must be among them, go to *blob. */
 static aml_status verify_files(aml_ctx *c, const char *dir, const cJSON *files, const char *blob_name,
-                               char **blob, size_t *blob_len)
+                               char **blob, size_t *blob_len, char **reference)
 {
     if (!cJSON_IsObject(files) || !files->child)
         return aml_fail(c, AML_ERR_FORMAT, "%s/manifest.json: no \"files\" with checksums", dir);
@@ -445,9 +445,11 @@ static aml_status verify_files(aml_ctx *c, const char *dir, const cJSON *files, 
                             "artifact is corrupt or was modified",
                             dir, name, sum->valuestring, hex);
         }
-        if (!strcmp(name, blob_name)) {
+        if (!strcmp(name, blob_name) && !*blob) {
             *blob = data;
             *blob_len = n;
+        } else if (!strcmp(name, "reference.json") && !*reference) {
+            *reference = data;
         } else {
             free(data);
         }
@@ -455,6 +457,15 @@ static aml_status verify_files(aml_ctx *c, const char *dir, const cJSON *files, 
     if (!*blob)
         return aml_fail(c, AML_ERR_FORMAT, "%s/manifest.json: files: the model blob '%s' is not listed", dir,
                         blob_name);
+    /* Readers (automld's drift gauges) take reference.json from here, checked; one the manifest
+     * does not list is not a file of this artifact but a stranger, maybe a FIFO: refused. */
+    char *ref_path = aml_xasprintf("%s/reference.json", dir);
+    struct stat sb;
+    int stranger = !*reference && lstat(ref_path, &sb) == 0;
+    free(ref_path);
+    if (stranger)
+        return aml_fail(c, AML_ERR_FORMAT,
+                        "%s/reference.json: not listed in the manifest's files, so not covered by a checksum", dir);
     return AML_OK;
 }
 
@@ -670,7 +681,7 @@ aml_status aml_artifact_open(aml_ctx *c, aml_registry *reg, const char *dir, aml
         goto fail;
     }
     st = verify_files(c, dir, cJSON_GetObjectItemCaseSensitive(a.manifest, "files"), blob_name->valuestring,
-                      &blob, &blob_len);
+                      &blob, &blob_len, &a.reference_json);
     if (st != AML_OK)
         goto fail;
     blob_path = aml_xasprintf("%s/%s", dir, blob_name->valuestring);
@@ -699,6 +710,7 @@ void aml_artifact_close(aml_artifact *a)
     if (!a)
         return;
     free(a->dir);
+    free(a->reference_json);
     cJSON_Delete(a->manifest);
     aml_fitted_free(&a->model);
     aml_config_free(&a->cfg);

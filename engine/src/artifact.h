@@ -51,6 +51,7 @@ typedef struct aml_artifact {
     aml_config cfg;
     aml_dataset *schema;   /* no rows: names, types, levels, task, class names, target name */
     int manifest_verified; /* 1: manifest.json.sha256 matched; 0: a format 1.0 artifact (none) */
+    char *reference_json;  /* reference.json's text as verified (NUL-terminated), or NULL: none */
 } aml_artifact;
 
 /* Verifies the manifest's format, its own checksum (manifest.json.sha256) and every listed file's

@@ -124,6 +124,11 @@ cp -r "$good" "$TMP/fblob" && rm "$TMP/fblob/model.bin" && mkfifo "$TMP/fblob/mo
 refused "$TMP/fblob" "$TMP/fblob/model.bin: not a regular file (a FIFO)"
 cp -r "$good" "$TMP/dsum" && rm "$TMP/dsum/manifest.json.sha256" && mkdir "$TMP/dsum/manifest.json.sha256"
 refused "$TMP/dsum" "$TMP/dsum/manifest.json.sha256: not a regular file (a directory)"
+RESEAL=1
+edit 'del m["files"]["reference.json"]' # automld would read it unchecked: wedged on a FIFO
+RESEAL=0
+rm "$art/reference.json" && mkfifo "$art/reference.json"
+refused "$art" "$art/reference.json: not listed in the manifest's files, so not covered by a checksum"
 cp -r "$good" "$TMP/big" && truncate -s 65M "$TMP/big/manifest.json"
 refused "$TMP/big" "$TMP/big/manifest.json: 68157440 bytes, more than the limit of 67108864"
 
