@@ -4,7 +4,9 @@
 # a regression, a tempered ensemble; plus the reproducers of issue 22's artifact defects (manifest
 # fields that disagree with the blob, a bad format_version, 100 000 category levels, an ensemble
 # member whose task differs). Usage: tests/fuzz/artifact_seeds.sh [BUILD_DIR]   (default: build)
-# The container formats are described at the top of each harness.
+# The container formats are described at the top of each harness. Files it does not make stay:
+# blob/repro_knn_mean_overflows_float is a mutation fuzz_blob found (a mean beyond float range:
+# every distance infinite, no neighbour ranked, the vote read label[-1]).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 AUTOML=${1:-build}/bin/automl
@@ -147,5 +149,13 @@ start = o + 12
 member = bytearray(eblob[start:start + mlen]); struct.pack_into("<I", member, 20, 4)
 bad = bytearray(eblob); bad[start:start + mlen] = reseal(bytes(member))
 artifact("repro_ensemble_member_classes", em, reseal(bytes(bad)))
+# A knn blob with a NaN standardisation mean, and one with a NaN stored row: every distance NaN,
+# no neighbour ranked, and the vote read label[-1] (found by fuzz_blob).
+knn = bytearray(open(os.path.join(out_b, "iris_knn_knn"), "rb").read())
+at = 4 + knn[3] + 1 + 48 + 8  # fuzz_blob's header, knn's blob_header and blob_metric: mean[0]
+nan_mean = bytearray(knn); struct.pack_into("<d", nan_mean, at, float("nan"))
+open(os.path.join(out_b, "repro_knn_nan_mean"), "wb").write(nan_mean)
+nan_row = bytearray(knn); struct.pack_into("<f", nan_row, at + 2 * 8 * (knn[3] + 1), float("nan"))
+open(os.path.join(out_b, "repro_knn_nan_row"), "wb").write(nan_row)
 PY
 echo "artifact: $(ls "$OUT_A" | wc -l) seeds, blob: $(ls "$OUT_B" | wc -l) seeds"
