@@ -14,6 +14,9 @@
  *   - manifest.json.sha256 is written for the manifest as written.
  * Plugins come from the build's plugin directory (AML_PLUGIN_BUILD_DIR) and then the usual places
  * (AML_PLUGIN_PATH, beside the executable). Link: automl_static, cJSON, OpenSSL's libcrypto. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkdtemp, open_memstream */
+#endif
 #include "artifact.h"
 #include "plugin_loader.h"
 #include "predictions.h"

@@ -13,6 +13,9 @@
  * The task stands in for what the engine's framing (model.h, pipeline.h) records beside the payload.
  * Plugins come from the build's plugin directory (AML_PLUGIN_BUILD_DIR) and then the usual places.
  * Link: automl_static. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkdtemp, open_memstream */
+#endif
 #include "host.h"
 #include "plugin_loader.h"
 
