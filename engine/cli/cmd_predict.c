@@ -170,7 +170,10 @@ int cli_info_artifact(const char *dir)
         cli_error("%s", aml_errmsg(c));
     } else {
         const cJSON *m = a.manifest;
-        printf("artifact       %s (checksums verified)\n", dir);
+        if (a.manifest_verified)
+            printf("artifact       %s (checksums verified)\n", dir);
+        else /* an older artifact: its manifest was checked against the model blob only */
+            printf("artifact       %s (files verified; format 1.0: manifest.json has no checksum)\n", dir);
         print_json_field("name", cJSON_GetObjectItemCaseSensitive(m, "name"));
         print_json_field("version", cJSON_GetObjectItemCaseSensitive(m, "version"));
         print_json_field("format", cJSON_GetObjectItemCaseSensitive(m, "format_version"));

@@ -214,6 +214,67 @@ aml_status aml_read_file(aml_ctx *c, const char *path, char **out, size_t *n)
     return AML_OK;
 }
 
+aml_status aml_read_regular_file(aml_ctx *c, const char *path, size_t max, char **out, size_t *n)
+{
+    char *buf = NULL;
+    aml_status st = AML_OK;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return aml_fail(c, AML_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = aml_fail(c, AML_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: not a regular file (%s)", path,
+                      S_ISDIR(sb.st_mode)    ? "a directory"
+                      : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                      : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device"
+                                                                   : "a socket or other special file");
+        goto done;
+    }
+    if (sb.st_size > 0 && (uint64_t)sb.st_size > max) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: %lld bytes, more than the limit of %zu", path,
+                      (long long)sb.st_size, max);
+        goto done;
+    }
+    /* st_size is a hint only: the file may grow, so read at most max + 1 bytes. */
+    size_t cap = (size_t)sb.st_size < max ? (size_t)sb.st_size + 1 : max + 1, len = 0;
+    buf = aml_xmalloc(cap + 1);
+    for (;;) {
+        if (len == cap) {
+            if (cap > max)
+                break;
+            cap = cap > max / 2 ? max + 1 : 2 * cap;
+            buf = aml_xrealloc(buf, cap + 1);
+        }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            st = aml_fail(c, AML_ERR_IO, "%s: read error: %s", path, strerror(errno));
+            goto done;
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    if (len > max) {
+        st = aml_fail(c, AML_ERR_INPUT, "%s: more than the limit of %zu bytes", path, max);
+        goto done;
+    }
+    buf[len] = 0;
+    *out = buf;
+    buf = NULL;
+    if (n)
+        *n = len;
+done:
+    free(buf);
+    close(fd);
+    return st;
+}
+
 aml_status aml_mkdirs(aml_ctx *c, const char *path)
 {
     char *p = aml_xstrdup(path);

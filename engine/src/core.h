@@ -35,6 +35,13 @@ aml_status aml_sha256_file(aml_ctx *c, const char *path, char hex[65]);
 aml_status aml_write_file_atomic(aml_ctx *c, const char *path, const void *data, size_t n);
 /* Reads a whole file; *out is NUL-terminated (malloc'd, caller frees). */
 aml_status aml_read_file(aml_ctx *c, const char *path, char **out, size_t *n);
+/* Reads a regular file of at most max bytes, for inputs that must not wedge or flood the
+ * process: opened non-blocking (a FIFO cannot block the open), refused unless fstat says it is a
+ * regular file (a FIFO, a device such as /dev/zero, a directory), and read up to max + 1 bytes so
+ * a file larger than max (or one that grows while read) is refused without reading it all.
+ * *out is NUL-terminated (malloc'd, caller frees). Errors: AML_ERR_INPUT (not a regular file,
+ * larger than max), AML_ERR_IO (cannot open or read); the message names the path. */
+aml_status aml_read_regular_file(aml_ctx *c, const char *path, size_t max, char **out, size_t *n);
 /* mkdir -p */
 aml_status aml_mkdirs(aml_ctx *c, const char *path);
 

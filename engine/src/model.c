@@ -274,6 +274,9 @@ aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_confi
     return AML_OK;
 }
 
+static aml_status blob_read(aml_ctx *c, aml_registry *reg, const char *what, const void *buf, size_t n,
+                            aml_fitted *out, aml_config *cfg, int in_ensemble);
+
 /* Reads an ensemble's weights and members into m (which holds the task already). */
 static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what, aml_cursor *k,
                                 const char *params_text, aml_fitted *m)
@@ -295,11 +298,11 @@ static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what,
     free(categorical);
     if (temps)
         m->temperatures = aml_xmalloc(sizeof(double) * n);
-    for (uint32_t i = 0; i < n && st == AML_OK; i++) {
-        const cJSON *wt = cJSON_GetArrayItem(wts, (int)i);
+    /* Walked in step with the members (cJSON_GetArrayItem per member would be quadratic). */
+    const cJSON *wt = wts->child, *t = temps ? temps->child : NULL;
+    for (uint32_t i = 0; i < n && st == AML_OK; i++, wt = wt->next, t = t ? t->next : NULL) {
         m->weights[i] = cJSON_IsNumber(wt) ? wt->valuedouble : 0;
         if (temps) {
-            const cJSON *t = cJSON_GetArrayItem(temps, (int)i);
             if (!cJSON_IsNumber(t) || !(t->valuedouble >= AML_TEMPERATURE_MIN && t->valuedouble <= AML_TEMPERATURE_MAX)) {
                 st = aml_fail(c, AML_ERR_FORMAT, "%s: ensemble member %u: temperature must be a number in [%g, %g]",
                               what, i, AML_TEMPERATURE_MIN, AML_TEMPERATURE_MAX);
@@ -314,7 +317,13 @@ static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what,
         }
         char member_what[512];
         snprintf(member_what, sizeof member_what, "%s (ensemble member %u)", what, i);
-        st = aml_model_blob_read(c, reg, member_what, k->p, (size_t)len, &m->members[i], &m->member_cfgs[i]);
+        st = blob_read(c, reg, member_what, k->p, (size_t)len, &m->members[i], &m->member_cfgs[i], 1);
+        /* Members predict into buffers sized for the ensemble: their task must be its task. */
+        const aml_task *mt = &m->members[i].task;
+        if (st == AML_OK && (mt->kind != task.kind || mt->n_classes != task.n_classes || mt->n_features != task.n_features ||
+                             memcmp(mt->categorical, m->categorical, (size_t)task.n_features) != 0))
+            st = aml_fail(c, AML_ERR_FORMAT, "%s: its task (kind, classes, features) differs from the ensemble's",
+                          member_what);
         k->p += len;
         k->left -= len;
     }
@@ -324,6 +333,14 @@ static aml_status ensemble_read(aml_ctx *c, aml_registry *reg, const char *what,
 
 aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, const void *buf,
                                size_t n, aml_fitted *out, aml_config *cfg)
+{
+    return blob_read(c, reg, what, buf, n, out, cfg, 0);
+}
+
+/* in_ensemble: a member's blob, which may not be an ensemble itself (the nesting would recurse as
+ * deep as the bytes allow). */
+static aml_status blob_read(aml_ctx *c, aml_registry *reg, const char *what, const void *buf, size_t n,
+                            aml_fitted *out, aml_config *cfg, int in_ensemble)
 {
     const unsigned char *b = buf;
     aml_fitted m = {0};
@@ -347,11 +364,15 @@ aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, 
         return aml_fail(c, AML_ERR_FORMAT, "%s: checksum mismatch: the blob is corrupt or truncated", what);
     aml_cursor_take(&k, &kind, 4);
     aml_cursor_take(&k, &n_classes, 4);
+    if (kind != AML_TASK_CLASSIFICATION && kind != AML_TASK_REGRESSION)
+        return aml_fail(c, AML_ERR_FORMAT, "%s: task %u: expected 1 (classification) or 2 (regression)", what, kind);
+    if (kind == AML_TASK_CLASSIFICATION && (n_classes < 1 || n_classes > AML_BLOB_MAX_CLASSES))
+        return aml_fail(c, AML_ERR_FORMAT, "%s: %u classes: expected 1 to %d", what, n_classes, AML_BLOB_MAX_CLASSES);
     int64_t nf;
     if (aml_cursor_take(&k, &nf, 8) || nf < 0 || (uint64_t)nf > k.left)
         goto corrupt;
     m.task.kind = (aml_task_kind)kind;
-    m.task.n_classes = (int)n_classes;
+    m.task.n_classes = kind == AML_TASK_CLASSIFICATION ? (int)n_classes : 0;
     m.task.n_features = nf;
     m.categorical = aml_xmalloc((size_t)nf + 1);
     aml_cursor_take(&k, m.categorical, (size_t)nf);
@@ -365,6 +386,11 @@ aml_status aml_model_blob_read(aml_ctx *c, aml_registry *reg, const char *what, 
     if (aml_cursor_take(&k, &payload, 8) || payload != k.left)
         goto corrupt;
     if (!strcmp(name, AML_ENSEMBLE_NAME)) {
+        if (in_ensemble || m.pipeline.n > 0) {
+            st = aml_fail(c, AML_ERR_FORMAT, "%s: %s", what,
+                          in_ensemble ? "an ensemble inside an ensemble" : "an ensemble with its own feature steps");
+            goto fail;
+        }
         st = ensemble_read(c, reg, what, &k, params_text, &m);
         if (st != AML_OK)
             goto fail;

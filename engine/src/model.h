@@ -63,6 +63,8 @@ void aml_fitted_free(aml_fitted *m);
  * still written as 1.0 (aml_model_blob_format). */
 #define AML_BLOB_FORMAT_MAJOR 2
 #define AML_BLOB_FORMAT_MINOR 0
+/* A blob declaring more classes is refused (the HDF5 reader's bound on distinct class codes). */
+#define AML_BLOB_MAX_CLASSES 1000000
 /* The major format version m's blob is written with. */
 int aml_model_blob_format(const aml_fitted *m);
 aml_status aml_model_blob_write(aml_ctx *c, const aml_fitted *m, const aml_config *cfg, aml_writer *w);

@@ -17,10 +17,12 @@ int aml_argmax(const double *p, int n)
 aml_status aml_predictions_write_csv(aml_ctx *c, const char *path, const aml_dataset *schema,
                                      int64_t n, const double *pred, int proba)
 {
+    int classify = schema->task == AML_TASK_CLASSIFICATION;
+    if (classify && (schema->n_classes < 1 || !schema->class_names))
+        return aml_fail(c, AML_ERR_INPUT, "%s: the model has no class labels to write", path);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    int classify = schema->task == AML_TASK_CLASSIFICATION;
     int k_out = classify ? schema->n_classes : 1;
     fputs("prediction", f);
     if (classify && proba)

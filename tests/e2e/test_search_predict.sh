@@ -111,7 +111,7 @@ head -c 40 "$artifact/manifest.json" > "$TMP/bad3/manifest.json"
 expect 2 "automl: $TMP/bad3/manifest.json: not valid JSON (truncated or corrupt manifest)" -- \
   "$AUTOML" predict "$TMP/bad3" "$TMP/test.h5"
 cp -r "$artifact" "$TMP/bad4"
-sed -i 's/"format_version":	"1.0"/"format_version":	"2.0"/' "$TMP/bad4/manifest.json"
+sed -i 's/"format_version":	"1.1"/"format_version":	"2.0"/' "$TMP/bad4/manifest.json"
 expect 2 "automl: $TMP/bad4/manifest.json: artifact format 2.0 is newer than this automl reads (1.x); upgrade automl" -- \
   "$AUTOML" predict "$TMP/bad4" "$TMP/test.h5"
 expect 2 "automl: $TMP: not an artifact: no readable manifest.json" -- "$AUTOML" predict "$TMP" "$TMP/test.h5"

@@ -1,6 +1,6 @@
 /* The `native` exporter: the artifact automl's own readers (automl predict, automld) load —
- * model.bin (the checksummed blob), optional reference.json, and manifest.json listing the
- * sha256 of every other file. */
+ * model.bin (the checksummed blob), optional reference.json, manifest.json listing the sha256 of
+ * every other file, and manifest.json.sha256 covering the manifest itself (sha256sum's format). */
 #include <automl/plugin.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -73,6 +73,17 @@ static aml_status export_artifact(const aml_host *h, aml_host_ctx *c, const aml_
     text = cJSON_Print(manifest);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     if (write_text(h, c, path, text) != 0)
+        goto done;
+    /* The manifest's own checksum, of the bytes just written, so that no field of it can change
+     * unnoticed; written last: an artifact without it is incomplete. */
+    char hex[65], line[128];
+    if (in->sha256_file(path, hex) != AML_OK) {
+        h->set_error(c, "%s: cannot checksum", path);
+        goto done;
+    }
+    snprintf(line, sizeof line, "%s  manifest.json\n", hex);
+    snprintf(path, sizeof path, "%s/manifest.json.sha256", dir);
+    if (write_text(h, c, path, line) != 0)
         goto done;
     st = AML_OK;
 done:

@@ -362,8 +362,10 @@ static aml_status model_predict_row(const aml_model *m, const float *row, double
     int64_t cand_i[KNN_MAX_K + KNN_EXTRA];
     double cd[KNN_MAX_K + KNN_EXTRA];
     int cap = m->k + KNN_EXTRA < m->n ? m->k + KNN_EXTRA : (int)m->n;
+    /* Placeholders are real rows (a < cap <= n): any finite distance pushes them out, and when
+     * none is finite (an overflowing query or model) the vote still reads valid rows. */
     for (int a = 0; a < cap; a++)
-        cand_d[a] = HUGE_VALF, cand_i[a] = -1;
+        cand_d[a] = HUGE_VALF, cand_i[a] = a;
     if (d <= 1024) {
         for (int64_t j = 0; j < d; j++)
             qbuf[j] = std_cell(m, j, row[j]);
@@ -440,7 +442,7 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
                     normalise_row(Q + i * d, d);
             }
             for (int64_t a = 0; a < nb * cap; a++)
-                cdist[a] = HUGE_VALF, cidx[a] = -1;
+                cdist[a] = HUGE_VALF, cidx[a] = a % cap; /* real rows, as in model_predict_row */
             for (int64_t t0 = 0; t0 < m->n; t0 += tile) {
                 const int64_t tb = m->n - t0 < tile ? m->n - t0 : tile;
                 /* euclidean: ||x||^2 - 2 q.x; cosine: 1 - q.x (norm holds the 1s) */
@@ -565,6 +567,17 @@ static aml_status model_load(const aml_host *h, aml_host_ctx *c, aml_reader *r, 
     if (st != AML_OK) {
         model_free(m);
         return st;
+    }
+    /* fit stores finite statistics and rows; a NaN here would make every distance NaN, no
+     * neighbour would be ranked and the vote would read label[-1] */
+    int finite = 1;
+    for (size_t j = 0; j < d && finite; j++)
+        finite = isfinite(m->mean[j]) && isfinite(m->inv_scale[j]);
+    for (size_t i = 0; i < n * d && finite; i++)
+        finite = isfinite(m->Xs[i]);
+    if (!finite) {
+        model_free(m);
+        return mc_fail(&mc, AML_ERR_FORMAT, "corrupt model blob (a non-finite statistic or stored row)");
     }
     set_float_stats(m);
     row_norms(m);
