@@ -20,9 +20,14 @@ amld_version *amld_version_load(aml_ctx *c, aml_registry *plugins, const char *d
     v->dir = aml_xstrdup(dir);
     char *ref_path = aml_xasprintf("%s/reference.json", dir), *text = NULL;
     size_t n = 0;
+    char why[256];
     aml_status st = aml_artifact_open(c, plugins, dir, &v->art);
     if (st != AML_OK)
         goto fail;
+    if (amld_check_width(&v->art, why, sizeof why) != 0) {
+        st = aml_fail(c, AML_ERR_FORMAT, "%s: %s", dir, why);
+        goto fail;
+    }
     /* reference.json is covered by the manifest's checksums when present; without one the
      * version serves without drift gauges. */
     if (aml_read_file(NULL, ref_path, &text, &n) == AML_OK) {
