@@ -181,7 +181,7 @@ wait "$PID"
 rc=$?
 [ "$rc" = 0 ] || fail "SIGTERM -> exit $rc ($(tail -3 "$TMP/d1.log"))"
 mkfifo "$TMP/fifo.json"
-expect 2 "automld: $TMP/fifo.json: not a regular file" -- timeout 10 "$AUTOMLD" --repo "$REPO" --config "$TMP/fifo.json"
+expect 2 "automld: $TMP/fifo.json: not a regular file" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --config "$TMP/fifo.json"
 
 # ---- --token-file: the token is not on the command line; errors name the file ----
 printf 's3cret-from-file\n' > "$TMP/token"
@@ -203,7 +203,7 @@ printf 'two\nlines\n' > "$TMP/two"
 expect 2 "automld: --token-file $TMP/two: byte 4 is a control character (expected the token on one line)" -- \
   "$AUTOMLD" --repo "$REPO" --token-file "$TMP/two"
 mkfifo "$TMP/token.fifo"
-expect 2 "automld: --token-file $TMP/token.fifo: not a regular file" -- timeout 10 "$AUTOMLD" --repo "$REPO" --token-file "$TMP/token.fifo"
+expect 2 "automld: --token-file $TMP/token.fifo: not a regular file" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --token-file "$TMP/token.fifo"
 expect 2 "automld: --token and --token-file: give one of them" -- "$AUTOMLD" --repo "$REPO" --token x --token-file "$TMP/token"
 "$AUTOMLD" --help > "$TMP/help" 2>&1
 grep -q -- '--token TOKEN         the same with the token on the command line, where every user of the' "$TMP/help" ||
