@@ -284,18 +284,25 @@ int amld_decode_kserve_inputs(const cJSON *inputs, const aml_dataset *s, int64_t
         snprintf(err, n_err, "\"inputs\": expected a non-empty list of tensors");
         return 400;
     }
+    if (n_in > nf) {
+        snprintf(err, n_err, "\"inputs\": %d inputs, the model has %lld features (send one input per feature, "
+                 "or one [n, %lld] tensor)", n_in, (long long)nf, (long long)nf);
+        return 400;
+    }
     const cJSON **leaves = NULL;
     float *X = NULL;
     int64_t *seen = aml_xcalloc((size_t)nf + 1, sizeof(int64_t));
     kinput *ks = aml_xcalloc((size_t)n_in, sizeof *ks);
     int64_t n = -1, most = 0;
-    int code = 0;
-    for (int i = 0; i < n_in; i++) {
-        if ((code = check_input(cJSON_GetArrayItem(inputs, i), i, n_in, s, max_rows, &n, seen, &ks[i], err,
-                                n_err)) != 0)
+    int code = 0, i = 0;
+    const cJSON *in;
+    cJSON_ArrayForEach(in, inputs)
+    {
+        if ((code = check_input(in, i, n_in, s, max_rows, &n, seen, &ks[i], err, n_err)) != 0)
             goto fail;
         if (ks[i].want > most)
             most = ks[i].want;
+        i++;
     }
     for (int64_t j = 0; j < nf; j++)
         if (!seen[j]) {
@@ -307,7 +314,7 @@ int amld_decode_kserve_inputs(const cJSON *inputs, const aml_dataset *s, int64_t
     /* Every input is well formed and together they hold exactly n x nf values. */
     X = aml_xmalloc(sizeof(float) * (size_t)(n * nf));
     leaves = aml_xmalloc(sizeof(*leaves) * (size_t)(most + 1));
-    for (int i = 0; i < n_in; i++) {
+    for (i = 0; i < n_in; i++) {
         const kinput *k = &ks[i];
         flatten(k->data, leaves, 0, k->want);
         for (int64_t e = 0; e < k->want; e++) {
@@ -367,16 +374,7 @@ int amld_decode_instances(const cJSON *instances, const aml_dataset *s, int64_t 
                 j++;
             }
         } else if (cJSON_IsObject(row)) {
-            for (int64_t j = 0; j < nf; j++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, s->feature_names[j]);
-                if (!v) {
-                    snprintf(err, n_err, "instances[%lld]: missing feature '%s'", (long long)i, s->feature_names[j]);
-                    goto fail;
-                }
-                where w = {"instances", i, j};
-                if (cell(v, s, j, DT_ANY, &X[i * nf + j], &w, err, n_err) != 0)
-                    goto fail;
-            }
+            /* Unknown keys first, then duplicates: the lookups below then walk at most nf keys. */
             const cJSON *v;
             cJSON_ArrayForEach(v, row)
             {
@@ -384,6 +382,21 @@ int amld_decode_instances(const cJSON *instances, const aml_dataset *s, int64_t 
                     snprintf(err, n_err, "instances[%lld]: unknown feature '%.64s'", (long long)i, v->string);
                     goto fail;
                 }
+            }
+            if (cJSON_GetArraySize(row) > nf) {
+                snprintf(err, n_err, "instances[%lld]: a feature is given twice (%d fields, %lld features)",
+                         (long long)i, cJSON_GetArraySize(row), (long long)nf);
+                goto fail;
+            }
+            for (int64_t j = 0; j < nf; j++) {
+                v = cJSON_GetObjectItemCaseSensitive(row, s->feature_names[j]);
+                if (!v) {
+                    snprintf(err, n_err, "instances[%lld]: missing feature '%s'", (long long)i, s->feature_names[j]);
+                    goto fail;
+                }
+                where w = {"instances", i, j};
+                if (cell(v, s, j, DT_ANY, &X[i * nf + j], &w, err, n_err) != 0)
+                    goto fail;
             }
         } else {
             snprintf(err, n_err, "instances[%lld]: expected a list of %lld values or an object keyed by feature name",
@@ -415,6 +428,11 @@ int amld_decode_columns(const cJSON *inputs, const aml_dataset *s, int64_t max_r
             snprintf(err, n_err, "inputs: unknown feature '%.64s'", v->string);
             return 400;
         }
+    }
+    if (cJSON_GetArraySize(inputs) > nf) {
+        snprintf(err, n_err, "inputs: a feature is given twice (%d columns, %lld features)", cJSON_GetArraySize(inputs),
+                 (long long)nf);
+        return 400;
     }
     int64_t n = -1;
     float *X = NULL;

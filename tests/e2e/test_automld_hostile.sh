@@ -127,10 +127,19 @@ expect_error 400 '{"error": "inputs[1] '"'malic_acid'"': shape [2] needs 2 value
 # TF Serving columns: a later column is checked as well
 expect_error 400 '{"error": "inputs[1]: element 0: expected a number, a string or null"}' \
   POST /v1/models/wine:predict '{"inputs": {"alcohol": [13.2], "malic_acid": [true]}}'
+# More inputs or keys than features is refused before any per-input work (no quadratic walk)
+many=$(for f in $(seq 14); do printf '{"name": "f%d", "datatype": "FP32", "shape": [1], "data": [1]},' "$f"; done)
+expect_error 400 '{"error": "\"inputs\": 14 inputs, the model has 13 features (send one input per feature, or one [n, 13] tensor)"}' \
+  POST /v2/models/wine/infer '{"inputs": ['"${many%,}"']}'
+W13='"alcohol": 1, "malic_acid": 1, "ash": 1, "alcalinity_of_ash": 1, "magnesium": 1, "total_phenols": 1, "flavanoids": 1, "nonflavanoid_phenols": 1, "proanthocyanins": 1, "color_intensity": 1, "hue": 1, "od280/od315_of_diluted_wines": 1, "proline": 1'
+expect_error 400 '{"error": "instances[0]: a feature is given twice (14 fields, 13 features)"}' \
+  POST /v1/models/wine:predict '{"instances": [{'"$W13"', "ash": 2}]}'
+expect_error 400 '{"error": "inputs: a feature is given twice (14 columns, 13 features)"}' \
+  POST /v1/models/wine:predict '{"inputs": {'"$(printf '%s' "$W13" | sed 's/: 1/: [1]/g')"', "ash": [2]}}'
 curl -s "http://127.0.0.1:$PORT/metrics" > "$TMP/metrics"
-[ "$(metric 'automld_requests_total{model="wine",version="1",code="400"}')" = 8 ] ||
+[ "$(metric 'automld_requests_total{model="wine",version="1",code="400"}')" = 11 ] ||
   fail "400s counted: $(grep 'automld_requests_total{model="wine"' "$TMP/metrics")"
-[ "$(metric 'automld_request_errors_total{model="wine",version="1",code="400"}')" = 8 ] || fail "errors counted"
+[ "$(metric 'automld_request_errors_total{model="wine",version="1",code="400"}')" = 11 ] || fail "errors counted"
 [ "$(metric 'automld_requests_total{model="wine",version="1",code="200"}')" = "$ok_before" ] ||
   fail "a bad request was answered 200: $(grep 'code="200"' "$TMP/metrics")"
 [ -z "$(metric 'automld_rows_predicted_total{model="wine",version="1"}')" ] ||
