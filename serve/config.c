@@ -96,10 +96,7 @@ static aml_status parse_model(aml_ctx *c, const char *path, const cJSON *m, amld
     return AML_OK;
 }
 
-/* Reads the config file: a regular file (a FIFO would block the watcher) of at most
- * AMLD_CONFIG_MAX bytes. *text is NULL when the file does not exist. */
-#define AMLD_CONFIG_MAX (1 << 20)
-static aml_status read_config(aml_ctx *c, const char *path, char **text, size_t *n)
+aml_status amld_read_regular_file(aml_ctx *c, const char *path, size_t max, char **text, size_t *n)
 {
     *text = NULL;
     struct stat st;
@@ -115,17 +112,17 @@ static aml_status read_config(aml_ctx *c, const char *path, char **text, size_t 
     aml_status s = AML_OK;
     if (!S_ISREG(st.st_mode))
         s = aml_fail(c, AML_ERR_INPUT, "%s: not a regular file", path);
-    else if (st.st_size > AMLD_CONFIG_MAX)
-        s = aml_fail(c, AML_ERR_INPUT, "%s: %lld bytes, the limit is %d", path, (long long)st.st_size,
-                     AMLD_CONFIG_MAX);
+    else if ((uint64_t)st.st_size > max)
+        s = aml_fail(c, AML_ERR_INPUT, "%s: %lld bytes, the limit is %zu", path, (long long)st.st_size, max);
     if (s != AML_OK) {
         close(fd);
         return s;
     }
-    char *buf = aml_xmalloc((size_t)AMLD_CONFIG_MAX + 1);
-    size_t len = 0;
+    /* The buffer is the file's size, not the limit (a file that grows meanwhile is cut there). */
+    size_t size = (size_t)st.st_size, len = 0;
+    char *buf = aml_xmalloc(size + 1);
     ssize_t got;
-    while (len < AMLD_CONFIG_MAX && (got = read(fd, buf + len, (size_t)AMLD_CONFIG_MAX - len)) != 0) {
+    while (len < size && (got = read(fd, buf + len, size - len)) != 0) {
         if (got < 0) {
             s = aml_fail(c, AML_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
             free(buf);
@@ -147,7 +144,8 @@ aml_status amld_config_load(aml_ctx *c, const char *path, int must_exist, amld_c
     size_t n = 0;
     amld_config cfg = {0};
     cJSON *root = NULL;
-    aml_status st = read_config(c, path, &text, &n);
+    /* A regular file (a FIFO would block the watcher) of at most 1 MiB. */
+    aml_status st = amld_read_regular_file(c, path, 1 << 20, &text, &n);
     if (st != AML_OK)
         goto fail;
     if (!text && !must_exist) {

@@ -57,6 +57,12 @@ void amld_buf_json_double(amld_buf *b, double x);
 void amld_buf_label(amld_buf *b, const char *s);
 void amld_buf_free(amld_buf *b);
 
+/* ---- files the daemon reads itself (config.c) ---- */
+/* Reads path if it is a regular file of at most max bytes (opened without blocking: a FIFO is
+ * refused, not waited on). *text (malloc'd, NUL-terminated) is NULL when the file does not exist.
+ * Errors name the file. */
+aml_status amld_read_regular_file(aml_ctx *c, const char *path, size_t max, char **text, size_t *n);
+
 /* ---- config: version policies and labels (config.c) ---- */
 typedef enum { AMLD_LATEST, AMLD_ALL, AMLD_SPECIFIC } amld_policy_kind;
 typedef struct amld_label {
