@@ -72,8 +72,8 @@ expect 0 "" -- "$AUTOML" train "$TMP/wine.h5" --model linear --repo "$REPO" --na
 # Made the way a user makes one (automl import of a Latin-1 CSV); if the importer ever refuses such
 # bytes, the same names are written into a copy of the wine artifact's manifest instead.
 awk 'BEGIN { srand(3); printf "x1,col\xff,target\n"
-  for (i = 0; i < 200; i++) { x = rand(); k = int(rand() * 3)
-    c = (k == 0 ? "r\xe9d" : (k == 1 ? "gr\xc3\xa9en" : "bl\xedue"))
+  for (i = 0; i < 200; i++) { x = rand(); k = int(rand() * 4)
+    c = (k == 0 ? "r\xe9d" : (k == 1 ? "gr\xc3\xa9en" : (k == 2 ? "bl\xedue" : "s\xed\xa0\x80\xc0\xafx")))
     printf "%.3f,%s,%s\n", x, c, (x + k * 0.3 > 0.6) ? "y\xe9s" : "no" } }' > "$TMP/latin1.csv"
 if "$AUTOML" import "$TMP/latin1.csv" "$TMP/latin1.h5" --target target > /dev/null 2>&1; then
   expect 0 "" -- "$AUTOML" train "$TMP/latin1.h5" --model linear --repo "$REPO" --name latin1 --threads 1
@@ -154,7 +154,9 @@ cp "$TMP/body" "$TMP/latin1_meta.json"
 grep -qF "{\"name\": \"col${R}\"" "$TMP/latin1_meta.json" || fail "feature name not replaced: $(cat "$TMP/latin1_meta.json")"
 grep -qF "\"y${R}s\"" "$TMP/latin1_meta.json" || fail "class name not replaced: $(cat "$TMP/latin1_meta.json")"
 if [ "$LATIN1_FEATURE" = x1 ]; then
-  grep -qF "\"categories\": [\"bl${R}ue\", \"gr"$'\xc3\xa9'"en\", \"r${R}d\"]" "$TMP/latin1_meta.json" ||
+  # a Latin-1 byte, UTF-8 kept as is, a surrogate (ED A0 80) and an overlong '/' (C0 AF): one
+  # U+FFFD per byte that does not start a well-formed sequence
+  grep -qF "\"categories\": [\"bl${R}ue\", \"gr"$'\xc3\xa9'"en\", \"r${R}d\", \"s${R}${R}${R}${R}${R}x\"]" "$TMP/latin1_meta.json" ||
     fail "levels (valid UTF-8 kept, invalid bytes replaced): $(cat "$TMP/latin1_meta.json")"
   printf '{"instances": [{"x1": 0.9, "col\xff": "r\xe9d"}, {"x1": 0.1, "col\xff": null}]}' > "$TMP/latin1_req.json"
 else
