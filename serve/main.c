@@ -4,12 +4,10 @@
 #include "serve.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -71,52 +69,38 @@ static int parse_int(const char *opt, const char *s, long long lo, long long hi,
  * sees in ps): a regular file of at most 4 KiB, one line; the trailing newline is dropped. */
 static int read_token(const char *path, char **out)
 {
-    char buf[4097];
-    ssize_t n = -1;
-    struct stat st;
-    /* O_NONBLOCK: a FIFO must not hang the start; it is refused below. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "automld: --token-file %s: %s\n", path, strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "automld: --token-file %s: not a regular file\n", path);
-        goto fail;
-    }
-    if (st.st_size > 4096) {
-        fprintf(stderr, "automld: --token-file %s: %lld bytes, the limit is 4096 (a token is one line)\n", path,
-                (long long)st.st_size);
-        goto fail;
-    }
+    aml_ctx c = {{0}};
+    char *text = NULL;
     size_t len = 0;
-    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    if (n < 0) {
-        fprintf(stderr, "automld: --token-file %s: %s\n", path, strerror(errno));
-        goto fail;
+    if (amld_read_regular_file(&c, path, 4096, &text, &len) != AML_OK) {
+        fprintf(stderr, "automld: --token-file: %s\n", c.msg);
+        return -1;
     }
-    buf[len] = 0;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        buf[--len] = 0;
-    if (len == 0) {
-        fprintf(stderr, "automld: --token-file %s: the file is empty (expected the token on one line)\n", path);
-        goto fail;
+    if (!text) {
+        fprintf(stderr, "automld: --token-file: %s: cannot open: %s\n", path, strerror(ENOENT));
+        return -1;
     }
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-            fprintf(stderr,
-                    "automld: --token-file %s: byte %zu is a control character (expected the token on one line)\n",
-                    path, i + 1);
-            goto fail;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = 0;
+    const char *why = len == 0 ? "the file is empty" : NULL;
+    size_t bad = 0;
+    for (size_t i = 0; i < len && !why; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
+            why = "a control character";
+            bad = i + 1;
         }
-    close(fd);
-    *out = aml_xstrdup(buf);
+    if (why) {
+        if (bad)
+            fprintf(stderr, "automld: --token-file: %s: byte %zu is %s (expected the token on one line)\n", path,
+                    bad, why);
+        else
+            fprintf(stderr, "automld: --token-file: %s: %s (expected the token on one line)\n", path, why);
+        explicit_bzero(text, len);
+        free(text);
+        return -1;
+    }
+    *out = text;
     return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    return -1;
 }
 
 static int parse_options(int argc, char **argv, amld_options *o)
@@ -303,6 +287,8 @@ done:
     amld_metrics_free(metrics);
     amld_config_free(&cfg);
     free(default_config);
+    if (opt.token_buf)
+        explicit_bzero(opt.token_buf, strlen(opt.token_buf));
     free(opt.token_buf);
     if (status == 0)
         amld_log("stopped");

@@ -206,15 +206,17 @@ http GET /v2/models/wine "" -H "Authorization: Bearer s3cret-from-file"
 [ "$code" = 200 ] || fail "the token from the file -> $code"
 kill -TERM "$PID"
 wait "$PID" || fail "SIGTERM (token file daemon) -> exit $?"
-expect 2 "automld: --token-file $TMP/nope: No such file or directory" -- "$AUTOMLD" --repo "$REPO" --token-file "$TMP/nope"
+expect 2 "automld: --token-file: $TMP/nope: cannot open: No such file or directory" -- "$AUTOMLD" --repo "$REPO" --token-file "$TMP/nope"
 : > "$TMP/empty"
-expect 2 "automld: --token-file $TMP/empty: the file is empty (expected the token on one line)" -- \
+expect 2 "automld: --token-file: $TMP/empty: the file is empty (expected the token on one line)" -- \
   "$AUTOMLD" --repo "$REPO" --token-file "$TMP/empty"
 printf 'two\nlines\n' > "$TMP/two"
-expect 2 "automld: --token-file $TMP/two: byte 4 is a control character (expected the token on one line)" -- \
+expect 2 "automld: --token-file: $TMP/two: byte 4 is a control character (expected the token on one line)" -- \
   "$AUTOMLD" --repo "$REPO" --token-file "$TMP/two"
+head -c 5000 /dev/zero | tr '\0' a > "$TMP/big"
+expect 2 "automld: --token-file: $TMP/big: 5000 bytes, the limit is 4096" -- "$AUTOMLD" --repo "$REPO" --token-file "$TMP/big"
 mkfifo "$TMP/token.fifo"
-expect 2 "automld: --token-file $TMP/token.fifo: not a regular file" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --token-file "$TMP/token.fifo"
+expect 2 "automld: --token-file: $TMP/token.fifo: not a regular file" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --token-file "$TMP/token.fifo"
 expect 2 "automld: --token and --token-file: give one of them" -- "$AUTOMLD" --repo "$REPO" --token x --token-file "$TMP/token"
 "$AUTOMLD" --help > "$TMP/help" 2>&1
 grep -q -- '--token TOKEN         the same with the token on the command line, where every user of the' "$TMP/help" ||
