@@ -368,9 +368,14 @@ static double collect_loads(amld_watcher *w)
     while ((n = amld_loader_collect(w->loader, &r, &deadline)) > 0) {
         for (int i = 0; i < n; i++)
             apply_load(w, &r[i]);
+        /* Only the models these loads belong to change. */
+        for (int m = 0; m < w->n_models; m++)
+            for (int i = 0; i < n; i++)
+                if (!strcmp(w->models[m].name, r[i].model)) {
+                    settle_model(w, &w->models[m]);
+                    break;
+                }
         amld_loads_free(r, n);
-        for (int i = 0; i < w->n_models; i++)
-            settle_model(w, &w->models[i]);
     }
     free(r);
     return deadline;
