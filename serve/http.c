@@ -185,7 +185,10 @@ aml_status amld_http_start(aml_ctx *c, amld_server *s, amld_http **out)
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_CONNECTION_LIMIT, opt->max_connections, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        /* One client cannot hold every connection (slow or idle ones included), and a connection
+         * that goes silent, in its headers, its body or between requests, is closed. */
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_client_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, opt->client_timeout, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
         {opt->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, opt->threads, NULL},

@@ -69,7 +69,11 @@ static void model_metadata(amld_server *s, amld_version *v, int only_this, amld_
         amld_buf_printf(b, "%s\"%d\"", i ? ", " : "", all[i]->version);
     if (n >= 0)
         amld_versions_release(all, n);
-    amld_buf_printf(b, "], \"platform\": \"automl_%s\", \"inputs\": [", amld_model_kind(&v->art.model));
+    char platform[160];
+    snprintf(platform, sizeof platform, "automl_%s", amld_model_kind(&v->art.model));
+    amld_buf_puts(b, "], \"platform\": ");
+    amld_buf_json_string(b, platform);
+    amld_buf_puts(b, ", \"inputs\": [");
     for (int64_t j = 0; j < sc->n_features; j++) {
         amld_buf_puts(b, j ? ", {\"name\": " : "{\"name\": ");
         amld_buf_json_string(b, sc->feature_names[j]);
@@ -182,7 +186,7 @@ static void infer(amld_server *s, amld_version *v, const char *body, size_t len,
             if (i)
                 amld_buf_puts(b, ", ");
             if (classify)
-                amld_buf_json_string(b, sc->class_names[aml_argmax(pred + i * k, k)]);
+                amld_buf_json_string(b, amld_class_name(sc, pred + i * k, k));
             else
                 amld_buf_json_double(b, pred[i]);
         }

@@ -14,8 +14,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: automld --repo DIR [--port P] [--host ADDR] [--poll SECONDS] [--config FILE]\n"
-            "               [--token TOKEN] [--max-body BYTES] [--max-rows N] [--max-connections N]\n"
-            "               [--threads N] [--drift-window N]\n\n"
+            "               [--token-file PATH | --token TOKEN] [--max-body BYTES] [--max-rows N]\n"
+            "               [--max-connections N] [--max-client-connections N] [--client-timeout SECONDS]\n"
+            "               [--load-timeout SECONDS] [--load-threads N] [--threads N] [--drift-window N]\n\n"
             "Serves every model under DIR/<model>/<version>/ (artifacts written by automl search/train),\n"
             "loading new versions in the background and swapping them in atomically.\n"
             "  --repo DIR            the model repository (required)\n"
@@ -27,11 +28,23 @@ static void usage(FILE *f)
             "                                              \"labels\": {\"stable\": 1, \"canary\": 2}}}}\n"
             "                        policy: \"latest\" (with n, default 1) | \"all\" | \"specific\" (with\n"
             "                        \"versions\": [..]); the file is re-read when it changes\n"
-            "  --token TOKEN         require Authorization: Bearer TOKEN (or set AUTOMLD_TOKEN); the\n"
-            "                        health probes /v2/health/live and /v2/health/ready stay open\n"
+            "  --token-file PATH     require Authorization: Bearer TOKEN, TOKEN being the file's first line\n"
+            "                        (or set AUTOMLD_TOKEN); the health probes /v2/health/live and\n"
+            "                        /v2/health/ready stay open\n"
+            "  --token TOKEN         the same with the token on the command line, where every user of the\n"
+            "                        machine sees it (ps, /proc): prefer --token-file\n"
             "  --max-body BYTES      request body limit (default 8388608)\n"
             "  --max-rows N          rows per request (default 10000)\n"
             "  --max-connections N   concurrent connections (default 1024)\n"
+            "  --max-client-connections N\n"
+            "                        concurrent connections from one client address (default 64); raise it\n"
+            "                        when many clients share an address (a proxy, NAT)\n"
+            "  --client-timeout SECONDS\n"
+            "                        a connection that sends nothing for this long, while sending its\n"
+            "                        headers or body or idle between requests, is closed (default 15)\n"
+            "  --load-timeout SECONDS\n"
+            "                        a version that takes longer to load is refused (default 120)\n"
+            "  --load-threads N      versions loaded at once (default 4)\n"
             "  --threads N           HTTP worker threads (default: the number of cores)\n"
             "  --drift-window N      served rows per drift window (default 1000)\n"
             "API: /v2/health/live, /v2/health/ready, /v2, /v2/models/M[/versions/V][/ready|/infer],\n"
@@ -52,6 +65,44 @@ static int parse_int(const char *opt, const char *s, long long lo, long long hi,
     return 0;
 }
 
+/* Reads the bearer token from a file (so that it is not in the command line, which every user
+ * sees in ps): a regular file of at most 4 KiB, one line; the trailing newline is dropped. */
+static int read_token(const char *path, char **out)
+{
+    aml_ctx c = {{0}};
+    char *text = NULL;
+    size_t len = 0;
+    if (amld_read_regular_file(&c, path, 4096, &text, &len) != AML_OK) {
+        fprintf(stderr, "automld: --token-file: %s\n", c.msg);
+        return -1;
+    }
+    if (!text) {
+        fprintf(stderr, "automld: --token-file: %s: cannot open: %s\n", path, strerror(ENOENT));
+        return -1;
+    }
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = 0;
+    const char *why = len == 0 ? "the file is empty" : NULL;
+    size_t bad = 0;
+    for (size_t i = 0; i < len && !why; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
+            why = "a control character";
+            bad = i + 1;
+        }
+    if (why) {
+        if (bad)
+            fprintf(stderr, "automld: --token-file: %s: byte %zu is %s (expected the token on one line)\n", path,
+                    bad, why);
+        else
+            fprintf(stderr, "automld: --token-file: %s: %s (expected the token on one line)\n", path, why);
+        explicit_bzero(text, len);
+        free(text);
+        return -1;
+    }
+    *out = text;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, amld_options *o)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -62,10 +113,15 @@ static int parse_options(int argc, char **argv, amld_options *o)
                         .max_body = 8u << 20,
                         .max_rows = 10000,
                         .max_connections = 1024,
+                        .max_client_connections = 64,
+                        .client_timeout = 15,
+                        .load_timeout = 120,
+                        .load_threads = 4,
                         .threads = cores > 0 ? (int)cores : 1,
                         .drift_window = 1000};
     if (o->token && !*o->token)
         o->token = NULL;
+    int token_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -86,8 +142,28 @@ static int parse_options(int argc, char **argv, amld_options *o)
         else if (!strcmp(a, "--config")) {
             o->config = v;
             o->config_explicit = 1;
-        } else if (!strcmp(a, "--token"))
+        } else if (!strcmp(a, "--token")) {
             o->token = v;
+            token_given = 1;
+        } else if (!strcmp(a, "--token-file"))
+            o->token_file = v;
+        else if (!strcmp(a, "--max-client-connections")) {
+            if (parse_int(a, v, 1, 1000000, &x))
+                return -1;
+            o->max_client_connections = (int)x;
+        } else if (!strcmp(a, "--client-timeout")) {
+            if (parse_int(a, v, 1, 3600, &x))
+                return -1;
+            o->client_timeout = (int)x;
+        } else if (!strcmp(a, "--load-timeout")) {
+            if (parse_int(a, v, 1, 86400, &x))
+                return -1;
+            o->load_timeout = (int)x;
+        } else if (!strcmp(a, "--load-threads")) {
+            if (parse_int(a, v, 1, 256, &x))
+                return -1;
+            o->load_threads = (int)x;
+        }
         else if (!strcmp(a, "--poll")) {
             char *end;
             o->poll_seconds = strtod(v, &end);
@@ -128,6 +204,14 @@ static int parse_options(int argc, char **argv, amld_options *o)
         usage(stderr);
         return -1;
     }
+    if (o->token_file && token_given) {
+        fprintf(stderr, "automld: --token and --token-file: give one of them\n");
+        return -1;
+    }
+    if (o->token_file && read_token(o->token_file, &o->token_buf) != 0)
+        return -1;
+    if (o->token_buf)
+        o->token = o->token_buf;
     return 0;
 }
 
@@ -190,13 +274,22 @@ int main(int argc, char **argv)
     status = 0;
 done:
     amld_http_drain(http, 30.0);
-    amld_watcher_stop(w);
+    int stuck = amld_watcher_stop(w);
+    if (stuck > 0) {
+        /* A load blocked in a read (a FIFO, a hung mount) holds the plugins: exit without freeing. */
+        amld_log("stopped (abandoning %d version load(s) still running)", stuck);
+        fflush(stderr);
+        _exit(status);
+    }
     /* Versions hold their model plugin's code: the plugins go last. */
     amld_registry_free(reg);
     aml_registry_free(plugins);
     amld_metrics_free(metrics);
     amld_config_free(&cfg);
     free(default_config);
+    if (opt.token_buf)
+        explicit_bzero(opt.token_buf, strlen(opt.token_buf));
+    free(opt.token_buf);
     if (status == 0)
         amld_log("stopped");
     return status;

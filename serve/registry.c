@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* reference.json holds a few histograms per feature: far below this. */
+#define AMLD_REFERENCE_MAX ((size_t)64 << 20)
 
 /* ---- versions ---- */
 
@@ -20,17 +24,33 @@ amld_version *amld_version_load(aml_ctx *c, aml_registry *plugins, const char *d
     v->dir = aml_xstrdup(dir);
     char *ref_path = aml_xasprintf("%s/reference.json", dir), *text = NULL;
     size_t n = 0;
+    char why[256];
     aml_status st = aml_artifact_open(c, plugins, dir, &v->art);
     if (st != AML_OK)
         goto fail;
-    /* reference.json is covered by the manifest's checksums when present; without one the
-     * version serves without drift gauges. */
-    if (aml_read_file(NULL, ref_path, &text, &n) == AML_OK) {
+    if (amld_check_width(&v->art, why, sizeof why) != 0) {
+        st = aml_fail(c, AML_ERR_FORMAT, "%s: %s", dir, why);
+        goto fail;
+    }
+    /* Drift gauges come from reference.json when the manifest lists it, so that its checksum was
+     * verified with the rest; an unlisted one is not trusted (the version serves without drift
+     * gauges). It is read as a regular file under a size cap whatever the reader checked. */
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(v->art.manifest, "files");
+    if (cJSON_GetObjectItemCaseSensitive(files, "reference.json")) {
+        if ((st = amld_read_regular_file(c, ref_path, AMLD_REFERENCE_MAX, &text, &n)) != AML_OK)
+            goto fail;
+        if (!text) {
+            st = aml_fail(c, AML_ERR_FORMAT, "%s: listed in the manifest but missing", ref_path);
+            goto fail;
+        }
         if ((st = aml_reference_parse(c, text, v->art.schema->n_features, &v->ref)) != AML_OK) {
             aml_errprefix(c, "%s", dir);
             goto fail;
         }
         v->drift = amld_drift_new(v->ref, drift_window);
+    } else if (access(ref_path, F_OK) == 0) {
+        amld_log("%s: not listed in manifest.json (no checksum): ignored, %s serves without drift gauges", ref_path,
+                 dir);
     }
     /* Warm-up: one prediction on a zero row, so the first request does not pay for lazy
      * initialisation and a model that cannot predict is refused before it is served. */

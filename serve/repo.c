@@ -1,7 +1,8 @@
 /* The repository watcher: a background thread that scans REPO/<model>/<version>/ at start, every
- * poll interval and on SIGHUP, applies each model's version policy, loads new versions (through
- * aml_artifact_open, then a warm-up) and swaps the served set into the registry. A version that
- * fails to load is refused, counted and not retried until its manifest.json changes. */
+ * poll interval and on SIGHUP, applies each model's version policy, has new versions loaded
+ * (loader.c: in threads, under a time limit) and swaps the served set into the registry as loads
+ * finish. A version that fails to load is refused, counted and not retried until its manifest.json
+ * changes. */
 #include "serve.h"
 
 #include <dirent.h>
@@ -17,14 +18,21 @@ typedef struct known {
     int64_t mtime_ns;      /* of manifest.json (0 when absent) when loaded or refused */
     amld_version *loaded;  /* our reference; NULL when refused */
     char *reason;          /* why it was refused */
-    int on_disk;
+    uint64_t job;          /* the load in progress (loader id), 0 when none */
 } known;
+
+typedef struct disk_version {
+    int version;
+    int64_t mtime_ns;      /* of its manifest.json, 0 when absent */
+} disk_version;
 
 typedef struct wmodel {
     char *name;
     known *k;
     int n, cap;
     int on_disk;
+    disk_version *disk;    /* the versions on disk at the last scan, descending */
+    int n_disk;
     char *served;          /* "2, 1": the last served list, for the log line on change */
 } wmodel;
 
@@ -38,10 +46,12 @@ struct amld_watcher {
     aml_registry *plugins;
     wmodel *models;
     int n_models, cap_models;
+    amld_loader *loader;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int kicked, stop;
+    int loads_done;        /* a load finished: collect it */
 };
 
 static int64_t mtime_ns(const char *path)
@@ -107,51 +117,65 @@ static void reload_config(amld_watcher *w)
     amld_log("config %s: %d model(s) configured", mt < 0 ? "(none)" : w->cfg_path, cfg.n_models);
 }
 
-/* Loads version v of m unless it is loaded or was refused with the same manifest. Returns the
- * loaded version (borrowed) or NULL. */
-static amld_version *ensure_loaded(amld_watcher *w, wmodel *m, int v, int64_t mt)
+static known *need_known(wmodel *m, int v)
 {
     known *k = find_known(m, v);
-    if (k && k->mtime_ns == mt)
-        return k->loaded;
-    if (!k) {
-        if (m->n == m->cap) {
-            m->cap = m->cap ? 2 * m->cap : 8;
-            m->k = aml_xrealloc(m->k, sizeof *m->k * (size_t)m->cap);
-        }
-        k = &m->k[m->n++];
-        memset(k, 0, sizeof *k);
-        k->version = v;
+    if (k)
+        return k;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 8;
+        m->k = aml_xrealloc(m->k, sizeof *m->k * (size_t)m->cap);
     }
-    /* The manifest changed (or it is new): a previously loaded copy stays served until the
-     * new one is in; a previous refusal is forgotten. */
+    k = &m->k[m->n++];
+    memset(k, 0, sizeof *k);
+    k->version = v;
+    return k;
+}
+
+/* Queues a load of version v (new, or its manifest changed). A loaded copy stays served until the
+ * new one is in; a previous refusal is forgotten. */
+static void queue_load(amld_watcher *w, wmodel *m, known *k, int64_t mt)
+{
     free(k->reason);
     k->reason = NULL;
-    k->mtime_ns = mt;
-    k->on_disk = 1;
-    char *dir = aml_xasprintf("%s/%s/%d", w->opt->repo, m->name, v);
-    aml_ctx c = {{0}};
-    double t0 = aml_now();
-    amld_version *loaded = amld_version_load(&c, w->plugins, dir, m->name, v, w->opt->drift_window);
-    if (loaded) {
-        amld_version_release(k->loaded);
-        k->loaded = loaded;
-        loaded->mtime_ns = mt;
-        amld_log("loaded %s (%s, %lld features%s) in %.1f ms", dir, amld_model_kind(&loaded->art.model),
-                 (long long)loaded->art.schema->n_features, loaded->ref ? ", drift reference" : "",
-                 1e3 * (aml_now() - t0));
+    char *dir = aml_xasprintf("%s/%s/%d", w->opt->repo, m->name, k->version);
+    k->job = amld_loader_submit(w->loader, dir, m->name, k->version, mt);
+    free(dir);
+}
+
+/* A finished load: served from now on, or refused with its reason (logged and counted). */
+static void apply_load(amld_watcher *w, amld_load *r)
+{
+    wmodel *m = NULL;
+    for (int i = 0; i < w->n_models && !m; i++)
+        if (!strcmp(w->models[i].name, r->model))
+            m = &w->models[i];
+    known *k = m ? find_known(m, r->version) : NULL;
+    if (!k || k->job != r->id)
+        return; /* the version went away meanwhile: amld_loads_free drops the result */
+    char *dir = aml_xasprintf("%s/%s/%d", w->opt->repo, m->name, r->version);
+    k->job = 0;
+    k->mtime_ns = r->mtime_ns;
+    amld_version_release(k->loaded);
+    k->loaded = r->loaded;
+    r->loaded = NULL;
+    if (k->loaded) {
+        k->loaded->mtime_ns = r->mtime_ns;
+        amld_log("loaded %s (%s, %lld features%s) in %.1f ms", dir, amld_model_kind(&k->loaded->art.model),
+                 (long long)k->loaded->art.schema->n_features, k->loaded->ref ? ", drift reference" : "",
+                 1e3 * r->seconds);
     } else {
-        amld_version_release(k->loaded);
-        k->loaded = NULL;
-        k->reason = aml_xstrdup(c.msg[0] ? c.msg : "unknown error");
+        k->reason = r->reason;
+        r->reason = NULL;
         amld_log("refused %s: %s (the previous versions keep serving; retried when its manifest.json changes)",
                  dir, k->reason);
         amld_metrics_load_failure(w->metrics, m->name);
     }
     free(dir);
-    return k->loaded;
 }
 
+/* Reads the model's version directories and their manifests' times (no artifact is opened here:
+ * the watcher's thread never blocks on an artifact). */
 static void scan_model(amld_watcher *w, wmodel *m)
 {
     char *mdir = aml_xasprintf("%s/%s", w->opt->repo, m->name);
@@ -176,34 +200,66 @@ static void scan_model(amld_watcher *w, wmodel *m)
         closedir(d);
     if (nv > 1)
         qsort(versions, (size_t)nv, sizeof(int), cmp_desc);
-    for (int i = 0; i < m->n; i++)
-        m->k[i].on_disk = 0;
-    amld_model_policy pol = amld_config_policy(&w->cfg, m->name);
-    amld_version **served = aml_xcalloc((size_t)nv + 1, sizeof(amld_version *));
-    int ns = 0;
+    free(m->disk);
+    m->disk = aml_xcalloc((size_t)nv + 1, sizeof *m->disk);
+    m->n_disk = nv;
     for (int i = 0; i < nv; i++) {
-        int v = versions[i];
+        char *manifest = aml_xasprintf("%s/%d/manifest.json", mdir, versions[i]);
+        int64_t mt = mtime_ns(manifest);
+        free(manifest);
+        m->disk[i] = (disk_version){versions[i], mt < 0 ? 0 : mt};
+    }
+    m->on_disk = nv > 0;
+    free(versions);
+    free(mdir);
+}
+
+static int on_disk(const wmodel *m, int v)
+{
+    for (int i = 0; i < m->n_disk; i++)
+        if (m->disk[i].version == v)
+            return 1;
+    return 0;
+}
+
+/* Applies the policy to the versions on disk and what is known of them: queues the loads needed
+ * and swaps the served set into the registry. With "latest n", a load in progress counts towards
+ * n for starting others, but an older loaded version keeps serving until the new one is in. */
+static void settle_model(amld_watcher *w, wmodel *m)
+{
+    amld_model_policy pol = amld_config_policy(&w->cfg, m->name);
+    amld_version **served = aml_xcalloc((size_t)m->n_disk + 1, sizeof(amld_version *));
+    int ns = 0, loading = 0;
+    for (int i = 0; i < m->n_disk; i++) {
+        int v = m->disk[i].version;
+        int64_t mt = m->disk[i].mtime_ns;
         known *k = find_known(m, v);
-        if (k)
-            k->on_disk = 1;
-        int wanted = pol.kind == AMLD_ALL || (pol.kind == AMLD_LATEST && ns < pol.n);
+        int settled = k && !k->job && k->mtime_ns == mt;
+        if (settled && !k->loaded)
+            continue; /* refused with this manifest */
+        int has_copy = k && k->loaded;
+        int wanted = pol.kind == AMLD_ALL ||
+                     (pol.kind == AMLD_LATEST && (has_copy ? ns : ns + loading) < pol.n);
         for (int q = 0; pol.kind == AMLD_SPECIFIC && q < pol.n_versions; q++)
             wanted |= pol.versions[q] == v;
         if (!wanted)
             continue;
-        char *manifest = aml_xasprintf("%s/%d/manifest.json", mdir, v);
-        int64_t mt = mtime_ns(manifest);
-        free(manifest);
-        amld_version *lv = ensure_loaded(w, m, v, mt < 0 ? 0 : mt);
-        if (lv) {
-            amld_version_retain(lv);
-            served[ns++] = lv;
+        if (!settled) {
+            k = need_known(m, v);
+            if (!k->job)
+                queue_load(w, m, k, mt);
+            loading += !has_copy;
+        }
+        if (has_copy) {
+            amld_version_retain(k->loaded);
+            served[ns++] = k->loaded;
         }
     }
     /* Forget versions gone from disk, and loaded ones the policy no longer serves (their last
-     * request frees them); refusals are kept with their manifest time. */
+     * request frees them); refusals are kept with their manifest time, loads in progress until
+     * they finish. */
     for (int i = m->n - 1; i >= 0; i--) {
-        int keep = m->k[i].on_disk && (m->k[i].reason != NULL);
+        int keep = on_disk(m, m->k[i].version) && (m->k[i].reason != NULL || m->k[i].job != 0);
         for (int s = 0; s < ns && !keep; s++)
             keep = served[s] == m->k[i].loaded;
         if (!keep)
@@ -220,18 +276,16 @@ static void scan_model(amld_watcher *w, wmodel *m)
     if (!list.s)
         amld_buf_puts(&list, "");
     if (!m->served || strcmp(m->served, list.s) != 0) {
-        amld_log("serving %s: %s%s (policy %s)", m->name, ns ? "versions " : "no version", list.s,
-                 amld_policy_name(pol.kind));
+        if (ns || m->served)
+            amld_log("serving %s: %s%s (policy %s)", m->name, ns ? "versions " : "no version", list.s,
+                     amld_policy_name(pol.kind));
         free(m->served);
         m->served = list.s;
         list.s = NULL;
     }
     amld_buf_free(&list);
-    m->on_disk = nv > 0;
     amld_registry_swap(w->reg, m->name, served, ns, pol.labels, pol.n_labels, refused, nr);
     free(refused);
-    free(versions);
-    free(mdir);
 }
 
 static void wmodel_clear(wmodel *m)
@@ -239,6 +293,7 @@ static void wmodel_clear(wmodel *m)
     while (m->n > 0)
         forget(m, m->n - 1);
     free(m->k);
+    free(m->disk);
     free(m->name);
     free(m->served);
 }
@@ -278,6 +333,9 @@ static void scan_all(amld_watcher *w)
     }
     if (d)
         closedir(d);
+    for (int i = 0; i < w->n_models; i++)
+        if (w->models[i].on_disk)
+            settle_model(w, &w->models[i]);
     /* Models whose directory is gone: unserve and forget them. */
     for (int i = w->n_models - 1; i >= 0; i--) {
         if (w->models[i].on_disk)
@@ -290,30 +348,74 @@ static void scan_all(amld_watcher *w)
     }
 }
 
+static void load_done(void *arg)
+{
+    amld_watcher *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->loads_done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Applies the finished loads (and refusals at the time limit), then the policies again (a refused
+ * latest version lets an older one be loaded), until no load is left to apply. Returns the next
+ * time limit of a running load (aml_now() clock), 0 when none runs. */
+static double collect_loads(amld_watcher *w)
+{
+    double deadline = 0;
+    amld_load *r = NULL;
+    int n;
+    while ((n = amld_loader_collect(w->loader, &r, &deadline)) > 0) {
+        for (int i = 0; i < n; i++)
+            apply_load(w, &r[i]);
+        /* Only the models these loads belong to change. */
+        for (int m = 0; m < w->n_models; m++)
+            for (int i = 0; i < n; i++)
+                if (!strcmp(w->models[m].name, r[i].model)) {
+                    settle_model(w, &w->models[m]);
+                    break;
+                }
+        amld_loads_free(r, n);
+    }
+    free(r);
+    return deadline;
+}
+
 static void *watch(void *arg)
 {
     amld_watcher *w = arg;
-    int first = 1;
+    int ready = 0;
+    double poll = w->opt->poll_seconds > 0 ? w->opt->poll_seconds : 86400.0, next_scan = 0;
     pthread_mutex_lock(&w->lock);
     while (!w->stop) {
+        int scan = w->kicked || aml_now() >= next_scan;
         w->kicked = 0;
+        w->loads_done = 0;
         pthread_mutex_unlock(&w->lock);
-        scan_all(w);
-        if (first) {
-            amld_registry_set_ready(w->reg);
-            first = 0;
+        if (scan) {
+            scan_all(w);
+            next_scan = aml_now() + poll;
         }
+        double deadline = collect_loads(w);
+        /* Ready once the first scan's loads have all finished, loaded or refused. */
+        if (!ready && amld_loader_pending(w->loader) == 0) {
+            amld_registry_set_ready(w->reg);
+            ready = 1;
+        }
+        double wake = deadline > 0 && deadline < next_scan ? deadline : next_scan;
         pthread_mutex_lock(&w->lock);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        double poll = w->opt->poll_seconds > 0 ? w->opt->poll_seconds : 86400.0;
-        until.tv_sec += (time_t)poll;
-        until.tv_nsec += (long)((poll - (double)(time_t)poll) * 1e9);
+        double wait = wake - aml_now() + 0.001;
+        if (wait < 0)
+            wait = 0;
+        until.tv_sec += (time_t)wait;
+        until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
         if (until.tv_nsec >= 1000000000) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
         }
-        while (!w->stop && !w->kicked)
+        while (!w->stop && !w->kicked && !w->loads_done)
             if (pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT)
                 break;
     }
@@ -333,6 +435,7 @@ aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *
     w->reg = reg;
     w->metrics = metrics;
     w->plugins = plugins;
+    w->loader = amld_loader_new(plugins, opt->drift_window, opt->load_threads, opt->load_timeout, load_done, w);
     pthread_mutex_init(&w->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -358,10 +461,10 @@ void amld_watcher_kick(amld_watcher *w)
     pthread_mutex_unlock(&w->lock);
 }
 
-void amld_watcher_stop(amld_watcher *w)
+int amld_watcher_stop(amld_watcher *w)
 {
     if (!w)
-        return;
+        return 0;
     if (w->stop != -1) {
         pthread_mutex_lock(&w->lock);
         w->stop = 1;
@@ -369,6 +472,11 @@ void amld_watcher_stop(amld_watcher *w)
         pthread_mutex_unlock(&w->lock);
         pthread_join(w->thread, NULL);
     }
+    /* Loads still running get a second to finish; a stuck one keeps w (its thread notifies
+     * through it) and the plugins: the process exits without freeing them. */
+    int left = amld_loader_free(w->loader, 1.0);
+    if (left > 0)
+        return left;
     for (int i = 0; i < w->n_models; i++)
         wmodel_clear(&w->models[i]);
     free(w->models);
@@ -377,4 +485,5 @@ void amld_watcher_stop(amld_watcher *w)
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);
+    return 0;
 }

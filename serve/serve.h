@@ -24,6 +24,12 @@ typedef struct amld_options {
     const char *config;    /* the models config file (default REPO/automld.json, optional) */
     int config_explicit;   /* --config given: the file must exist */
     const char *token;     /* bearer token or NULL */
+    const char *token_file; /* --token-file */
+    char *token_buf;       /* the token read from token_file (malloc'd) */
+    int max_client_connections; /* per client address */
+    int client_timeout;    /* seconds a connection may stay silent (headers, body, keep-alive) */
+    int load_timeout;      /* seconds one version's load may take */
+    int load_threads;      /* versions loaded at once */
     size_t max_body;
     int64_t max_rows;
     int max_connections;
@@ -42,13 +48,20 @@ typedef struct amld_buf {
 void amld_buf_put(amld_buf *b, const char *s, size_t n);
 void amld_buf_puts(amld_buf *b, const char *s);
 void amld_buf_printf(amld_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string literal, quotes included. */
+/* A JSON string literal, quotes included; always valid UTF-8 (invalid bytes become U+FFFD). */
 void amld_buf_json_string(amld_buf *b, const char *s);
 /* A JSON number (%.17g, so it reads back to the same double); null for NaN and infinities. */
 void amld_buf_json_double(amld_buf *b, double x);
-/* A Prometheus label value (backslash, quote and newline escaped), without quotes. */
+/* A Prometheus label value (backslash, quote and newline escaped; invalid UTF-8 bytes become
+ * U+FFFD), without quotes. */
 void amld_buf_label(amld_buf *b, const char *s);
 void amld_buf_free(amld_buf *b);
+
+/* ---- files the daemon reads itself (config.c) ---- */
+/* Reads path if it is a regular file of at most max bytes (opened without blocking: a FIFO is
+ * refused, not waited on). *text (malloc'd, NUL-terminated) is NULL when the file does not exist.
+ * Errors name the file. */
+aml_status amld_read_regular_file(aml_ctx *c, const char *path, size_t max, char **text, size_t *n);
 
 /* ---- config: version policies and labels (config.c) ---- */
 typedef enum { AMLD_LATEST, AMLD_ALL, AMLD_SPECIFIC } amld_policy_kind;
@@ -152,6 +165,38 @@ int amld_registry_versions(amld_registry *r, const char *model, amld_version ***
 void amld_refusals_free(amld_refusal *r, int n);
 void amld_versions_release(amld_version **v, int n);
 
+/* ---- version loads in threads with a time limit (loader.c) ---- */
+typedef struct amld_loader amld_loader;
+/* One finished load: the version (a reference, or NULL with reason), or a refusal at the time
+ * limit (timed_out). id is what amld_loader_submit returned. */
+typedef struct amld_load {
+    char *model;
+    int version;
+    int64_t mtime_ns;
+    uint64_t id;
+    amld_version *loaded;
+    char *reason;
+    double seconds;
+    int timed_out;
+} amld_load;
+/* At most max_active loads run at once, each for at most timeout seconds; notify(arg) is called
+ * from a loader thread when a load finishes (the caller then collects). plugins are borrowed. */
+amld_loader *amld_loader_new(aml_registry *plugins, int drift_window, int max_active, double timeout,
+                             void (*notify)(void *), void *arg);
+/* Queues a load of dir; returns its id (never 0). */
+uint64_t amld_loader_submit(amld_loader *l, const char *dir, const char *model, int version, int64_t mtime_ns);
+/* Starts queued loads, refuses those past their time limit and hands over every finished one
+ * (malloc'd array, free with amld_loads_free); *next_deadline is the earliest time limit of the
+ * loads running (aml_now() clock), 0 when none runs. */
+int amld_loader_collect(amld_loader *l, amld_load **out, double *next_deadline);
+/* Loads queued, running or finished but not collected. */
+int amld_loader_pending(amld_loader *l);
+void amld_loads_free(amld_load *r, int n);
+/* Abandons every load and waits up to grace seconds for the threads. Returns the number of threads
+ * still running: then nothing is freed (they use l and the plugins) and the process must exit
+ * without freeing the plugins. */
+int amld_loader_free(amld_loader *l, double grace);
+
 /* ---- repository watcher (repo.c) ---- */
 typedef struct amld_watcher amld_watcher;
 struct amld_metrics;
@@ -162,7 +207,9 @@ aml_status amld_watcher_start(aml_ctx *c, const amld_options *opt, amld_config *
                               amld_registry *reg, struct amld_metrics *metrics, amld_watcher **out);
 /* Asks for a rescan now (SIGHUP). */
 void amld_watcher_kick(amld_watcher *w);
-void amld_watcher_stop(amld_watcher *w);
+/* Stops the watcher and its loads. Returns the number of loads still running after a short grace:
+ * when it is not 0 the process must exit without freeing the plugins (see amld_loader_free). */
+int amld_watcher_stop(amld_watcher *w);
 
 /* ---- metrics registry (metrics.c) ---- */
 typedef struct amld_metrics amld_metrics;
@@ -188,9 +235,20 @@ int amld_decode_instances(const cJSON *instances, const aml_dataset *schema, int
                           amld_rows *out, char *err, size_t n_err);
 int amld_decode_columns(const cJSON *inputs, const aml_dataset *schema, int64_t max_rows,
                         amld_rows *out, char *err, size_t n_err);
+/* Is the model's prediction width the class count (classification) or 1 (regression)? Returns 0,
+ * or 500 with the message in err. */
+int amld_check_width(const aml_artifact *a, char *err, size_t n_err);
 /* Predicts the rows with v (threads 1), feeds the drift window; pred: n x n_outputs (malloc'd).
  * Returns 0 or 500 with the message in err. */
 int amld_predict(amld_version *v, const amld_rows *rows, double **pred, char *err, size_t n_err);
+
+/* The class predicted by one row's k probabilities; "" if the argmax is not a listed class (never
+ * indexes past the class names, whatever the model outputs). */
+static inline const char *amld_class_name(const aml_dataset *sc, const double *p, int k)
+{
+    int c = aml_argmax(p, k);
+    return c >= 0 && c < sc->n_classes ? sc->class_names[c] : "";
+}
 
 /* ---- HTTP handlers (http.c, kserve.c, tfserving.c) ---- */
 typedef struct amld_server {

@@ -102,7 +102,7 @@ static void predict(amld_server *s, amld_version *v, const char *body, size_t le
             continue;
         }
         amld_buf_puts(b, "{\"label\": ");
-        amld_buf_json_string(b, sc->class_names[aml_argmax(pred + i * k, k)]);
+        amld_buf_json_string(b, amld_class_name(sc, pred + i * k, k));
         amld_buf_puts(b, ", \"probabilities\": [");
         for (int q = 0; q < k; q++) {
             if (q)

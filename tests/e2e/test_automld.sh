@@ -179,11 +179,11 @@ ROW='[14.23,1.71,2.43,15.6,127.0,2.8,3.06,0.28,2.29,5.64,1.04,3.92,1065.0]'
 expect_error 400 '{"error": "request body is not a JSON object"}' POST /v2/models/wine/infer '{"inputs": ['
 expect_error 400 '{"error": "request body is not a JSON object (empty body)"}' POST /v2/models/wine/infer ''
 expect_error 400 '{"error": "\"inputs\": expected a non-empty list of tensors"}' POST /v2/models/wine/infer '{"inputs": {}}'
-expect_error 400 '{"error": "inputs[0]: shape [1, 13] needs 13 values, data has 12"}' POST /v2/models/wine/infer \
+expect_error 400 '{"error": "inputs[0] '"'x'"': shape [1, 13] needs 13 values, data has 12"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", '"$T13"', "data": [1,2,3,4,5,6,7,8,9,10,11,12]}]}'
-expect_error 400 '{"error": "inputs[0]: shape [1, 13] needs 13 values, data has more"}' POST /v2/models/wine/infer \
+expect_error 400 '{"error": "inputs[0] '"'x'"': shape [1, 13] needs 13 values, data has more"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", '"$T13"', "data": [1,2,3,4,5,6,7,8,9,10,11,12,13,14]}]}'
-expect_error 400 '{"error": "inputs[0]: datatype \"UINT8\" is not supported (FP32, FP64, INT64 or BYTES)"}' POST /v2/models/wine/infer \
+expect_error 400 '{"error": "inputs[0] '"'x'"': datatype \"UINT8\" is not supported (FP32, FP64, INT64 or BYTES)"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", "datatype": "UINT8", "shape": [1, 13], "data": '"$ROW"'}]}'
 expect_error 400 '{"error": "inputs[0]: datatype FP32 needs numbers, got the string \"a\" at element 1"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", '"$T13"', "data": [1,"a",3,4,5,6,7,8,9,10,11,12,13]}]}'
@@ -195,7 +195,7 @@ expect_error 400 '{"error": "missing input '"'malic_acid'"' (send one input per 
   POST /v2/models/wine/infer '{"inputs": [{"name": "alcohol", "datatype": "FP32", "shape": [1], "data": [13]}]}'
 expect_error 400 '{"error": "inputs[0]: element 2 is out of range (send null for a missing value)"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", '"$T13"', "data": [1,2,1e400,4,5,6,7,8,9,10,11,12,13]}]}'
-expect_error 400 '{"error": "inputs[0]: shape: expected [n] or [n, d]"}' POST /v2/models/wine/infer \
+expect_error 400 '{"error": "inputs[0] '"'x'"': shape: expected [n] or [n, d]"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 13, 1], "data": '"$ROW"'}]}'
 expect_error 400 '{"error": "outputs[0]: unknown output '"'scores'"' (this model has label, probabilities)"}' POST /v2/models/wine/infer \
   '{"inputs": [{"name": "x", '"$T13"', "data": '"$ROW"'}], "outputs": [{"name": "scores"}]}'
