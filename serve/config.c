@@ -99,43 +99,9 @@ static aml_status parse_model(aml_ctx *c, const char *path, const cJSON *m, amld
 aml_status amld_read_regular_file(aml_ctx *c, const char *path, size_t max, char **text, size_t *n)
 {
     *text = NULL;
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT)
+    if (access(path, F_OK) != 0 && errno == ENOENT)
         return AML_OK;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        aml_status s = aml_fail(c, AML_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return s;
-    }
-    aml_status s = AML_OK;
-    if (!S_ISREG(st.st_mode))
-        s = aml_fail(c, AML_ERR_INPUT, "%s: not a regular file", path);
-    else if ((uint64_t)st.st_size > max)
-        s = aml_fail(c, AML_ERR_INPUT, "%s: %lld bytes, the limit is %zu", path, (long long)st.st_size, max);
-    if (s != AML_OK) {
-        close(fd);
-        return s;
-    }
-    /* The buffer is the file's size, not the limit (a file that grows meanwhile is cut there). */
-    size_t size = (size_t)st.st_size, len = 0;
-    char *buf = aml_xmalloc(size + 1);
-    ssize_t got;
-    while (len < size && (got = read(fd, buf + len, size - len)) != 0) {
-        if (got < 0) {
-            s = aml_fail(c, AML_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return s;
-        }
-        len += (size_t)got;
-    }
-    close(fd);
-    buf[len] = 0;
-    *text = buf;
-    *n = len;
-    return AML_OK;
+    return aml_read_regular_file(c, path, max, text, n);
 }
 
 aml_status amld_config_load(aml_ctx *c, const char *path, int must_exist, amld_config *out)

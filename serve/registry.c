@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 /* reference.json holds a few histograms per feature: far below this. */
-#define AMLD_REFERENCE_MAX ((size_t)64 << 20)
 
 /* ---- versions ---- */
 
@@ -22,8 +21,6 @@ amld_version *amld_version_load(aml_ctx *c, aml_registry *plugins, const char *d
     v->model = aml_xstrdup(model);
     v->version = version;
     v->dir = aml_xstrdup(dir);
-    char *ref_path = aml_xasprintf("%s/reference.json", dir), *text = NULL;
-    size_t n = 0;
     char why[256];
     aml_status st = aml_artifact_open(c, plugins, dir, &v->art);
     if (st != AML_OK)
@@ -32,25 +29,14 @@ amld_version *amld_version_load(aml_ctx *c, aml_registry *plugins, const char *d
         st = aml_fail(c, AML_ERR_FORMAT, "%s: %s", dir, why);
         goto fail;
     }
-    /* Drift gauges come from reference.json when the manifest lists it, so that its checksum was
-     * verified with the rest; an unlisted one is not trusted (the version serves without drift
-     * gauges). It is read as a regular file under a size cap whatever the reader checked. */
-    const cJSON *files = cJSON_GetObjectItemCaseSensitive(v->art.manifest, "files");
-    if (cJSON_GetObjectItemCaseSensitive(files, "reference.json")) {
-        if ((st = amld_read_regular_file(c, ref_path, AMLD_REFERENCE_MAX, &text, &n)) != AML_OK)
-            goto fail;
-        if (!text) {
-            st = aml_fail(c, AML_ERR_FORMAT, "%s: listed in the manifest but missing", ref_path);
-            goto fail;
-        }
-        if ((st = aml_reference_parse(c, text, v->art.schema->n_features, &v->ref)) != AML_OK) {
+    /* Drift gauges come from reference.json as the artifact reader verified it (listed in the
+     * manifest, checksummed, a regular file under its cap; an unlisted one refuses the artifact). */
+    if (v->art.reference_json) {
+        if ((st = aml_reference_parse(c, v->art.reference_json, v->art.schema->n_features, &v->ref)) != AML_OK) {
             aml_errprefix(c, "%s", dir);
             goto fail;
         }
         v->drift = amld_drift_new(v->ref, drift_window);
-    } else if (access(ref_path, F_OK) == 0) {
-        amld_log("%s: not listed in manifest.json (no checksum): ignored, %s serves without drift gauges", ref_path,
-                 dir);
     }
     /* Warm-up: one prediction on a zero row, so the first request does not pay for lazy
      * initialisation and a model that cannot predict is refused before it is served. */
@@ -74,12 +60,8 @@ amld_version *amld_version_load(aml_ctx *c, aml_registry *plugins, const char *d
         aml_fail(c, AML_ERR_RUNTIME, "%s: warm-up prediction on a zero row is not finite", dir);
         goto fail;
     }
-    free(ref_path);
-    free(text);
     return v;
 fail:
-    free(ref_path);
-    free(text);
     amld_version_release(v);
     return NULL;
 }

@@ -89,6 +89,7 @@ m["classes"][0] = "@CLASS@"
 b = json.dumps(m, indent="\t").encode()
 open(p, "wb").write(b.replace(b"@FEATURE@", b"col\xff").replace(b"@CLASS@", b"y\xe9s"))
 PY
+  (cd "$REPO/latin1/1" && sha256sum manifest.json > manifest.json.sha256) # resealed: the tamper is the point
   LATIN1_FEATURE=malic_acid
 fi
 
@@ -101,6 +102,7 @@ m = json.load(open(p))
 m["classes"] = m["classes"][:2]
 open(p, "w").write(json.dumps(m, indent="\t"))
 PY
+(cd "$REPO/narrow/1" && sha256sum manifest.json > manifest.json.sha256) # resealed: the tamper is the point
 
 start_daemon "$TMP/d1.log" --repo "$REPO" --poll 0.2 --threads 2
 wait_for "readiness" ready
@@ -182,7 +184,7 @@ http GET /v2/health/live
 
 # ---- a config that is a FIFO is refused, not waited on ----
 mkfifo "$REPO/automld.json"
-wait_for "the FIFO config to be refused" grep -q "^automld: $REPO/automld.json: not a regular file; keeping the previous config$" "$TMP/d1.log"
+wait_for "the FIFO config to be refused" grep -q "^automld: $REPO/automld.json: not a regular file (a FIFO); keeping the previous config$" "$TMP/d1.log"
 http GET /v2/models/wine
 [ "$code" = 200 ] || fail "after the FIFO config -> $code"
 rm -f "$REPO/automld.json"
@@ -192,7 +194,7 @@ wait "$PID"
 rc=$?
 [ "$rc" = 0 ] || fail "SIGTERM -> exit $rc ($(tail -3 "$TMP/d1.log"))"
 mkfifo "$TMP/fifo.json"
-expect 2 "automld: $TMP/fifo.json: not a regular file" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --config "$TMP/fifo.json"
+expect 2 "automld: $TMP/fifo.json: not a regular file (a FIFO)" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --config "$TMP/fifo.json"
 
 # ---- --token-file: the token is not on the command line; errors name the file ----
 printf 's3cret-from-file\n' > "$TMP/token"
@@ -214,9 +216,9 @@ printf 'two\nlines\n' > "$TMP/two"
 expect 2 "automld: --token-file: $TMP/two: byte 4 is a control character (expected the token on one line)" -- \
   "$AUTOMLD" --repo "$REPO" --token-file "$TMP/two"
 head -c 5000 /dev/zero | tr '\0' a > "$TMP/big"
-expect 2 "automld: --token-file: $TMP/big: 5000 bytes, the limit is 4096" -- "$AUTOMLD" --repo "$REPO" --token-file "$TMP/big"
+expect 2 "automld: --token-file: $TMP/big: 5000 bytes, more than the limit of 4096" -- "$AUTOMLD" --repo "$REPO" --token-file "$TMP/big"
 mkfifo "$TMP/token.fifo"
-expect 2 "automld: --token-file: $TMP/token.fifo: not a regular file" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --token-file "$TMP/token.fifo"
+expect 2 "automld: --token-file: $TMP/token.fifo: not a regular file (a FIFO)" -- timeout -s KILL 10 "$AUTOMLD" --repo "$REPO" --token-file "$TMP/token.fifo"
 expect 2 "automld: --token and --token-file: give one of them" -- "$AUTOMLD" --repo "$REPO" --token x --token-file "$TMP/token"
 "$AUTOMLD" --help > "$TMP/help" 2>&1
 grep -q -- '--token TOKEN         the same with the token on the command line, where every user of the' "$TMP/help" ||

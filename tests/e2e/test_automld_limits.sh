@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: automld stays available. Versions load in threads under --load-timeout, so an artifact
 # that blocks (a FIFO manifest) neither keeps a good model from serving nor wedges SIGTERM, and an
-# unlisted reference.json (a FIFO) is not read; and 1 100 slow connections from one address do not starve a client on another
+# unlisted reference.json (a FIFO) refuses its version without being opened; and 1 100 slow connections from one address do not starve a client on another
 # (--max-client-connections), while silent connections are closed (--client-timeout).
 . "$(dirname "$0")/lib.sh"
 AUTOMLD=${AML_BUILD_DIR:+$AML_BUILD_DIR/bin/}automld
@@ -52,8 +52,8 @@ printf '{"instances": [%s]}' "$ROW" > "$TMP/one.json"
 # ---- artifacts whose load blocks: the good model serves at once, SIGTERM still exits ----
 # stuck: its manifest.json is a FIFO nobody writes; the load blocks in the artifact reader until the
 # time limit refuses it (or the reader refuses a file that is not regular). noref: a reference.json
-# that is a FIFO and not listed in the manifest: not trusted, so not read; the version serves
-# without drift gauges.
+# that is a FIFO and not listed in the manifest: no checksum covers it, so the reader refuses the
+# version without opening it.
 mkdir -p "$REPO/stuck" "$REPO/noref"
 cp -r "$REPO/wine/1" "$REPO/stuck/1"
 rm "$REPO/stuck/1/manifest.json"
@@ -66,6 +66,7 @@ m = json.load(open(p))
 del m["files"]["reference.json"]
 open(p, "w").write(json.dumps(m, indent="\t"))
 PY
+(cd "$REPO/noref/1" && sha256sum manifest.json > manifest.json.sha256) # resealed: the tamper is the point
 rm "$REPO/noref/1/reference.json"
 mkfifo "$REPO/noref/1/reference.json"
 
@@ -98,13 +99,12 @@ fi
 http GET /v1/models/stuck
 grep -q '^{"model_version_status": \[{"version": "1", "state": "END", "status": {"error_code": "UNKNOWN", "error_message": ' "$TMP/body" ||
   fail "stuck status: $(cat "$TMP/body")"
-grep -q "^automld: $REPO/noref/1/reference.json: not listed in manifest.json (no checksum): ignored, $REPO/noref/1 serves without drift gauges$" "$TMP/d1.log" ||
+grep -q "^automld: refused $REPO/noref/1: $REPO/noref/1/reference.json: not listed in the manifest's files, so not covered by a checksum" "$TMP/d1.log" ||
   fail "the unlisted reference.json: $(cat "$TMP/d1.log")"
 http POST /v1/models/noref:predict "$TMP/one.json"
-[ "$code" = 200 ] || fail "noref -> $code $(cat "$TMP/body")"
+[ "$code" = 404 ] || fail "noref -> $code $(cat "$TMP/body")"
 curl -s "http://127.0.0.1:$PORT/metrics" > "$TMP/metrics"
 [ "$(metric 'automld_model_load_failures_total{model="stuck"}')" = 1 ] || fail "stuck load failures: $(grep load_fail "$TMP/metrics")"
-[ -z "$(metric 'automld_drift_window_rows{model="noref",version="1"}')" ] || fail "noref has drift gauges from an unlisted reference"
 [ "$(metric 'automld_drift_window_rows{model="wine",version="1"}')" = 1 ] || fail "wine drift window: $(grep window_rows "$TMP/metrics")"
 http POST /v1/models/wine:predict "$TMP/one.json"
 [ "$code" = 200 ] || fail "wine after the refusal -> $code"
