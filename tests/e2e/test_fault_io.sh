@@ -7,8 +7,8 @@
 # run that saw no fault.
 . "$(dirname "$0")/lib.sh"
 
-PRELOAD=${AML_BUILD_DIR:-build}/test-fault/fault_io.so
-[ -f "$PRELOAD" ] || { fail "no $PRELOAD (build the aml_fault_io target)"; finish; }
+PRELOAD=$(realpath "${AML_BUILD_DIR:-build}/test-fault/fault_io.so" 2> /dev/null)
+[ -f "$PRELOAD" ] || { fail "no test-fault/fault_io.so in the build (the aml_fault_io target)"; finish; }
 # Under AddressSanitizer the preload comes ahead of the sanitizer's runtime: allow it.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 W="$TMP/w"
@@ -17,7 +17,7 @@ W="$TMP/w"
 faulty() {
   local op=$1 n=$2 err=$3
   shift 4
-  LD_PRELOAD="$PWD/$PRELOAD" AML_FAULT_PATH="$W" AML_FAULT_OP="$op" AML_FAULT_N="$n" AML_FAULT_ERRNO="$err" \
+  LD_PRELOAD="$PRELOAD" AML_FAULT_PATH="$W" AML_FAULT_OP="$op" AML_FAULT_N="$n" AML_FAULT_ERRNO="$err" \
     "$@" > "$TMP/out" 2> "$TMP/err"
   local got=$?
   echo >> "$TMP/runs"
@@ -29,7 +29,7 @@ count() {
   local op=$1
   shift 2
   rm -f "$TMP/log"
-  LD_PRELOAD="$PWD/$PRELOAD" AML_FAULT_PATH="$W" AML_FAULT_LOG="$TMP/log" "$@" > /dev/null 2>&1 \
+  LD_PRELOAD="$PRELOAD" AML_FAULT_PATH="$W" AML_FAULT_LOG="$TMP/log" "$@" > /dev/null 2>&1 \
     || fail "$* failed with no fault injected"
   grep -c "^$op " "$TMP/log" 2> /dev/null || echo 0
 }
