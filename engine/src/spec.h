@@ -109,6 +109,8 @@ typedef struct aml_spec_options {
     double deadline;            /* aml_now() at which a still running spec stops (AML_ERR_CANCELLED); 0: none */
     int64_t max_instructions;   /* Lua instructions the spec may run, about (AML_ERR_INPUT past it); 0: no limit */
     size_t max_memory;          /* bytes its Lua state may hold; 0: AML_SPEC_MAX_MEMORY */
+    int trust_paths;            /* 1: data and plugin paths are taken as written, neither looked for
+                                   nor loaded (the fuzz target, which has no files) */
 } aml_spec_options;
 
 /* Runs the spec file and fills *out. Every mistake is AML_ERR_INPUT with one line
