@@ -38,7 +38,9 @@ static void usage(FILE *f)
 static void on_sigint(int sig)
 {
     (void)sig;
+    int saved = errno; /* the interrupted code may be about to read it */
     aml_search_request_stop();
+    errno = saved;
 }
 
 static int parse_number(const char *opt, const char *text, double lo, double hi, double *out)

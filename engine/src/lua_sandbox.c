@@ -78,7 +78,7 @@ static void hook(lua_State *L, lua_Debug *ar)
     guard *g = guard_of(L);
     g->count += HOOK_EVERY;
     int why = g->stopped == AML_LUA_CLOSING                                         ? AML_LUA_CLOSING
-              : g->lim.cancel && *g->lim.cancel                                     ? AML_LUA_CANCELLED
+              : g->lim.cancel && __atomic_load_n(g->lim.cancel, __ATOMIC_RELAXED)  ? AML_LUA_CANCELLED
               : g->lim.deadline > 0 && aml_now() >= g->lim.deadline                 ? AML_LUA_DEADLINE
               : g->lim.max_instructions > 0 && g->count > g->lim.max_instructions ? AML_LUA_INSTRUCTIONS
                                                                                     : AML_LUA_RUNNING;

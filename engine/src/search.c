@@ -22,9 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Set by SIGINT's handler in one thread, read by every worker (and by the Lua hook, the plugins'
+ * should_stop): atomic loads and stores, lock-free and so safe in a signal handler. */
 static volatile int cancel_flag;
 
-void aml_search_request_stop(void) { cancel_flag = 1; }
+void aml_search_request_stop(void) { __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED); }
+
+static int cancelled(void) { return __atomic_load_n(&cancel_flag, __ATOMIC_RELAXED); }
 
 const volatile int *aml_search_stop_flag(void) { return &cancel_flag; }
 
@@ -291,7 +295,7 @@ static void *worker(void *arg)
         aml_job job;
         int have = 0;
         pthread_mutex_lock(&s->lock);
-        while (!s->stop && !cancel_flag && !s->exhausted && s->next_id < s->trial_limit) {
+        while (!s->stop && !cancelled() && !s->exhausted && s->next_id < s->trial_limit) {
             deadline = trial_deadline(s);
             if (deadline > 0 && aml_now() >= deadline)
                 break;
@@ -550,7 +554,7 @@ static void choose_final(search *s, final_plan *p)
     const int cap = per_family(s) * s->n_models; /* every family's share */
     aml_trial **trials = aml_xmalloc(sizeof(aml_trial *) * (size_t)cap);
     int n = s->spec->ensemble ? ensemble_candidates(s, trials, cap) : 0;
-    if (n < 2 || cancel_flag) {
+    if (n < 2 || cancelled()) {
         free(trials);
         plan_single(p, (aml_trial *)s->best);
         return;
@@ -856,7 +860,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     aml_status st;
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.finished, NULL);
-    cancel_flag = 0;
+    __atomic_store_n(&cancel_flag, 0, __ATOMIC_RELAXED);
     if (spec->budget_seconds > 0)
         s.hard_end = t0 + spec->budget_seconds;
     if (spec->budget_trials > 0)
@@ -987,7 +991,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         goto done;
     }
     print_progress(&s, 1);
-    if (cancel_flag)
+    if (cancelled())
         fprintf(stderr, "automl: interrupted: exporting the best trial so far\n");
     if (s.exhausted)
         fprintf(stderr, "automl: every configuration of the search space has been tried; stopping early\n");
