@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: automl search SPEC.lua [--budget SEC] [--trials N] [--seed S] [--threads T]\n"
-            "                     [--parallel P] [--strategy S] [--out RUN_DIR] [--resume] [--json]\n\n"
+            "                     [--parallel P] [--strategy S] [--out RUN_DIR] [--resume] [--json]\n"
+            "                     [--unsafe-spec]\n\n"
             "Runs the search a Lua spec describes (see scripts/*.lua): trials of model families and\n"
             "hyperparameters in parallel, a leaderboard, and the winner refitted on all rows and\n"
             "exported as repo/<name>/<version>/. Options override the spec:\n"
@@ -26,7 +28,9 @@ static void usage(FILE *f)
             "  --out DIR      run directory (out): trials.jsonl, leaderboard.csv, summary.json,\n"
             "                 refit_predictions.csv, artifact.txt; default runs/<time>-<pid>\n"
             "  --resume       continue the search in --out DIR: finished trials are reused, not rerun\n"
-            "  --json         print a machine-readable summary on stdout at the end\n\n"
+            "  --json         print a machine-readable summary on stdout at the end\n"
+            "  --unsafe-spec  give the spec the full Lua standard library (files, processes, C\n"
+            "                 modules); by default it runs in a sandbox with none of them\n\n"
             "Ctrl-C stops the search and still exports the best trial so far.\n"
             "Exit status: 0 ok, 1 runtime failure, 2 bad usage or a mistake in the spec or data.\n");
 }
@@ -34,16 +38,32 @@ static void usage(FILE *f)
 static void on_sigint(int sig)
 {
     (void)sig;
+    int saved = errno; /* the interrupted code may be about to read it */
     aml_search_request_stop();
+    errno = saved;
 }
 
-static int parse_number(const char *opt, const char *text, double lo, double *out)
+static int parse_number(const char *opt, const char *text, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || *end || errno || !(v >= lo)) {
-        cli_error("search: %s: expected a number >= %g, got '%s'", opt, lo, text);
+    if (end == text || *end || errno || !(v >= lo && v <= hi)) {
+        cli_error("search: %s: expected a number in [%.10g, %.10g], got '%s'", opt, lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A decimal integer in [lo, hi]: counts must not wrap or be rounded on their way to an int. */
+static int parse_integer(const char *opt, const char *text, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v < lo || v > hi) {
+        cli_error("search: %s: expected an integer in [%lld, %lld], got '%s'", opt, lo, hi, text);
         return -1;
     }
     *out = v;
@@ -54,35 +74,40 @@ int cmd_search(int argc, char **argv)
 {
     double t0 = aml_now();
     const char *spec_path = NULL, *out_dir = NULL, *strategy = NULL;
-    double budget = -1, trials = -1, seed = -1, threads = -1, parallel = -1;
-    int resume = 0, json = 0;
+    double budget = -1;
+    long long trials = -1, seed = -1, threads = -1, parallel = -1;
+    int resume = 0, json = 0, unsafe = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        double *target = !strcmp(a, "--budget")     ? &budget
-                         : !strcmp(a, "--trials")   ? &trials
-                         : !strcmp(a, "--seed")     ? &seed
-                         : !strcmp(a, "--threads")  ? &threads
-                         : !strcmp(a, "--parallel") ? &parallel
-                                                    : NULL;
+        long long *count = !strcmp(a, "--trials")     ? &trials
+                           : !strcmp(a, "--seed")     ? &seed
+                           : !strcmp(a, "--threads")  ? &threads
+                           : !strcmp(a, "--parallel") ? &parallel
+                                                      : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return EXIT_OK;
-        } else if (target || !strcmp(a, "--out") || !strcmp(a, "--strategy")) {
+        } else if (count || !strcmp(a, "--budget") || !strcmp(a, "--out") || !strcmp(a, "--strategy")) {
             if (i + 1 >= argc) {
                 cli_error("search: %s needs a value", a);
                 return EXIT_USAGE;
             }
+            const char *v = argv[++i];
+            long long hi = count == &trials ? AML_MAX_TRIALS : count == &seed ? INT64_MAX : AML_MAX_THREADS;
             if (!strcmp(a, "--strategy"))
-                strategy = argv[++i];
-            else if (!target)
-                out_dir = argv[++i];
-            else if (parse_number(a, argv[++i], (target == &budget) ? 0.001 : (target == &seed ? 0 : 1),
-                                  target) != 0)
+                strategy = v;
+            else if (!strcmp(a, "--out"))
+                out_dir = v;
+            else if (!count && parse_number(a, v, 0.001, AML_MAX_BUDGET_SECONDS, &budget) != 0)
+                return EXIT_USAGE;
+            else if (count && parse_integer(a, v, count == &seed ? 0 : 1, hi, count) != 0)
                 return EXIT_USAGE;
         } else if (!strcmp(a, "--resume")) {
             resume = 1;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--unsafe-spec")) {
+            unsafe = 1;
         } else if (a[0] == '-') {
             cli_error("search: unknown option '%s' (see automl search --help)", a);
             return EXIT_USAGE;
@@ -107,16 +132,20 @@ int cmd_search(int argc, char **argv)
     aml_search_spec spec;
     aml_search_result res = {0};
     int rc;
-    aml_status st = aml_spec_load(c, spec_path, reg, &spec);
+    /* SIGINT, and a --budget given here, stop a spec that loops before it returns its search. */
+    signal(SIGINT, on_sigint);
+    aml_spec_options opt = {.unsafe = unsafe, .cancel = aml_search_stop_flag(), .deadline = budget > 0 ? t0 + budget : 0};
+    aml_status st = aml_spec_load_with(c, spec_path, reg, &opt, &spec);
     if (st != AML_OK) {
+        signal(SIGINT, SIG_DFL);
         fprintf(stderr, "%s\n", aml_errmsg(c));
-        rc = EXIT_USAGE;
+        rc = st == AML_ERR_CANCELLED ? EXIT_RUNTIME : EXIT_USAGE;
         goto done_nospec;
     }
     if (budget > 0)
         spec.budget_seconds = budget;
     if (trials > 0) {
-        spec.budget_trials = (int64_t)trials;
+        spec.budget_trials = trials;
         if (budget <= 0 && !spec.budget_seconds_given)
             spec.budget_seconds = 0; /* --trials alone: no clock unless the spec sets one */
     }
@@ -136,7 +165,6 @@ int cmd_search(int argc, char **argv)
     }
     spec.resume = resume;
     spec.json = json;
-    signal(SIGINT, on_sigint);
     st = aml_search_run(c, &spec, reg, t0, &res);
     signal(SIGINT, SIG_DFL);
     if (st != AML_OK) {

@@ -43,7 +43,7 @@ static int host_should_stop(aml_host_ctx *c)
 {
     if (!c)
         return 0;
-    if (c->cancel && *c->cancel)
+    if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED)) /* set by a signal handler (search.c) */
         return 1;
     return c->deadline > 0 && aml_now() > c->deadline;
 }

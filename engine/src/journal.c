@@ -155,6 +155,7 @@ aml_status aml_journal_open(aml_ctx *c, const char *path, int resume, const aml_
     }
     out->fd = fd;
     out->path = aml_xstrdup(path);
+    out->broken = 0;
     return AML_OK;
 }
 
@@ -199,9 +200,26 @@ aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, co
     size_t n = strlen(line);
     line[n] = '\n'; /* replaces the NUL: one write() per line */
     aml_status st = AML_OK;
+    if (j->broken) {
+        st = aml_fail(c, AML_ERR_IO, "%s: not written: an earlier write left the journal's end damaged", j->path);
+        goto done;
+    }
+    off_t end = lseek(j->fd, 0, SEEK_END); /* appends are serialised by the caller */
+    errno = 0;
     ssize_t w = write(j->fd, line, n + 1);
-    if (w != (ssize_t)(n + 1))
-        st = aml_fail(c, AML_ERR_IO, "%s: write failed: %s", j->path, strerror(errno));
+    if (w != (ssize_t)(n + 1)) {
+        int err = w < 0 ? errno : 0;
+        /* A short write (a full disk, a file size limit) leaves half a line: cut it, so that the
+         * journal ends with a whole line and --resume reads every trial written before. */
+        if (w > 0 && (end < 0 || ftruncate(j->fd, end) != 0))
+            j->broken = 1; /* --resume cuts a torn last line; a line after it would be lost */
+        if (err)
+            st = aml_fail(c, AML_ERR_IO, "%s: write failed: %s", j->path, strerror(err));
+        else
+            st = aml_fail(c, AML_ERR_IO, "%s: write failed: short write, %zd of %zu bytes (disk full?)", j->path,
+                          w, n + 1);
+    }
+done:
     free(line);
     return st;
 }

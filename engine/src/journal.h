@@ -8,6 +8,7 @@
 typedef struct aml_journal {
     int fd;
     char *path;
+    int broken; /* a failed write could not be cut off: nothing more is appended */
 } aml_journal;
 
 /* Opens (creating) the journal for appending. With resume, first reads the finished trials into
@@ -17,7 +18,8 @@ typedef struct aml_journal {
 aml_status aml_journal_open(aml_ctx *c, const char *path, int resume, const aml_registry *reg,
                             const char *fingerprint, aml_trial **trials, int64_t *n_trials,
                             aml_journal *out);
-/* Appends one line with a single write(); aml_journal_sync then makes it durable. The two are
+/* Appends one line with a single write(); aml_journal_sync then makes it durable. A failed write
+ * leaves no part of its line behind (AML_ERR_IO, "PATH: write failed: ..."). The two are
  * separate so that parallel trials append under a lock but wait for the disk outside it. */
 aml_status aml_journal_append(aml_ctx *c, aml_journal *j, const aml_trial *t, const char *metric,
                               const char *fingerprint);

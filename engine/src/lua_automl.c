@@ -2,6 +2,7 @@
  * constructors), the spec positions errors point at (Lua tables carry none: a weak side table
  * keeps the line of each tagged table, a scan of the source finds keys), and the on_trial call. */
 #include "lua_automl.h"
+#include "lua_sandbox.h"
 #include "spec.h"
 
 #include <cjson/cJSON.h>
@@ -390,7 +391,7 @@ static int build_trial(lua_State *L)
 
 /* "FILE:LINE: msg" -> "FILE:LINE: on_trial: msg"; a message from elsewhere gets the callback's
  * own position in front. */
-static aml_status on_trial_error(aml_ctx *c, const aml_search_spec *s, const char *msg)
+static aml_status on_trial_error(aml_ctx *c, aml_status st, const aml_search_spec *s, const char *msg)
 {
     const char *path = s->spec_path ? s->spec_path : "spec";
     size_t plen = strlen(path);
@@ -415,10 +416,21 @@ static aml_status on_trial_error(aml_ctx *c, const aml_search_spec *s, const cha
             q++;
         if (*q == ':') {
             q += *(q + 1) == ' ' ? 2 : 1;
-            return aml_fail(c, AML_ERR_INPUT, "%s%.*s on_trial: %s", path, (int)(q - rest - 1), rest, q);
+            return aml_fail(c, st, "%s%.*s on_trial: %s", path, (int)(q - rest - 1), rest, q);
         }
     }
-    return aml_fail(c, AML_ERR_INPUT, "%s:%d: on_trial: %s", path, s->on_trial_line, msg);
+    return aml_fail(c, st, "%s:%d: on_trial: %s", path, s->on_trial_line, msg);
+}
+
+/* The error of a failed call: a stop by the interrupt is AML_ERR_CANCELLED, with the hook's own
+ * message (whatever a pcall in the callback made of it on the way out). */
+static aml_status call_error(aml_ctx *c, const aml_search_spec *s, lua_State *L)
+{
+    const char *stop_msg;
+    int why = aml_lua_stopped(L, &stop_msg);
+    if (why == AML_LUA_CANCELLED || why == AML_LUA_DEADLINE)
+        return on_trial_error(c, AML_ERR_CANCELLED, s, stop_msg);
+    return on_trial_error(c, AML_ERR_INPUT, s, lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
 }
 
 int aml_spec_on_trial(aml_ctx *c, aml_search_spec *s, const aml_trial_summary *t)
@@ -429,18 +441,19 @@ int aml_spec_on_trial(aml_ctx *c, aml_search_spec *s, const aml_trial_summary *t
     int top = lua_gettop(L);
     if (!lua_checkstack(L, 8))
         return aml_fail(c, AML_ERR_NOMEM, "%s: on_trial: Lua stack exhausted", s->spec_path);
+    aml_lua_rearm(L);
     lua_pushcfunction(L, aml_lua_msgh);
     lua_pushcfunction(L, build_trial);
     lua_pushlightuserdata(L, (void *)t);
     if (lua_pcall(L, 1, 1, top + 1) != LUA_OK) {
-        aml_status st = on_trial_error(c, s, lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        aml_status st = call_error(c, s, L);
         lua_settop(L, top);
         return st;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_trial_ref);
     lua_insert(L, -2);
     if (lua_pcall(L, 1, 1, top + 1) != LUA_OK) {
-        aml_status st = on_trial_error(c, s, lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        aml_status st = call_error(c, s, L);
         lua_settop(L, top);
         return st;
     }

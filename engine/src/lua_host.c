@@ -4,6 +4,7 @@
 #include "lua_host.h"
 
 #include "lua_automl.h"
+#include "lua_sandbox.h"
 
 #include <ctype.h>
 #include <lauxlib.h>
@@ -250,7 +251,7 @@ static void read_data(aml_spec_loader *ld, int t)
         aml_spec_raise(ld, line, "data: the path is empty");
     /* A relative path names a file under the working directory when there is one, else one next
      * to the spec: `automl search scripts/iris.lua` works from the top and from scripts/. */
-    if (path[0] == '/' || file_exists(path)) {
+    if (path[0] == '/' || ld->trust_paths || file_exists(path)) {
         o->data_path = aml_xstrdup(path);
     } else {
         o->data_path = spec_relative(ld, path);
@@ -314,8 +315,11 @@ static void read_budget(aml_spec_loader *ld, int t)
             if (lua_type(L, -1) != LUA_TNUMBER)
                 aml_spec_raise(ld, sl, "budget.seconds: expected a number, got %s", luaL_typename(L, -1));
             double s = lua_tonumber(L, -1);
-            if (!(s > 0) || !isfinite(s))
+            if (!(s > 0))
                 aml_spec_raise(ld, sl, "budget.seconds: must be > 0, got %s", aml_spec_numtext(L, -1, nb, sizeof nb));
+            if (!(s <= AML_MAX_BUDGET_SECONDS))
+                aml_spec_raise(ld, sl, "budget.seconds: must be in (0, %d] (30 days), got %s", AML_MAX_BUDGET_SECONDS,
+                               aml_spec_numtext(L, -1, nb, sizeof nb));
             o->budget_seconds = s;
             o->budget_seconds_given = 1;
         }
@@ -325,8 +329,9 @@ static void read_budget(aml_spec_loader *ld, int t)
             int tl = aml_spec_key_line(ld, base, "trials");
             if (lua_type(L, -1) != LUA_TNUMBER)
                 aml_spec_raise(ld, tl, "budget.trials: expected an integer, got %s", luaL_typename(L, -1));
-            if (!aml_spec_getint(L, -1, &n) || n < 1)
-                aml_spec_raise(ld, tl, "budget.trials: must be an integer >= 1, got %s", aml_spec_numtext(L, -1, nb, sizeof nb));
+            if (!aml_spec_getint(L, -1, &n) || n < 1 || n > AML_MAX_TRIALS)
+                aml_spec_raise(ld, tl, "budget.trials: must be an integer in [1, %lld], got %s", AML_MAX_TRIALS,
+                               aml_spec_numtext(L, -1, nb, sizeof nb));
             o->budget_trials = n;
         }
         lua_pop(L, 1);
@@ -410,6 +415,8 @@ static void read_plugins(aml_spec_loader *ld, int t)
         free(given[i]);
         given[i] = p;
         struct stat st;
+        if (ld->trust_paths)
+            continue;
         if (stat(p, &st) != 0)
             aml_spec_raise(ld, line, "plugins[%d]: no such file or directory '%s'", i + 1, p);
         if (!ld->reg)
@@ -421,7 +428,7 @@ static void read_plugins(aml_spec_loader *ld, int t)
     }
 }
 
-/* Positive integer or "auto" (0). */
+/* An integer in [1, AML_MAX_THREADS] or "auto" (0). */
 static int auto_or_count(aml_spec_loader *ld, int t, const char *key)
 {
     lua_State *L = ld->L;
@@ -431,8 +438,9 @@ static int auto_or_count(aml_spec_loader *ld, int t, const char *key)
         n = 0;
     } else if (ty != LUA_TNIL) {
         char nb[64];
-        if (!aml_spec_getint(L, -1, &v) || v < 1 || v > 1 << 20)
-            aml_spec_raise(ld, aml_spec_key_line(ld, ld->search_off, key), "%s: must be \"auto\" or an integer >= 1, got %s", key,
+        if (!aml_spec_getint(L, -1, &v) || v < 1 || v > AML_MAX_THREADS)
+            aml_spec_raise(ld, aml_spec_key_line(ld, ld->search_off, key),
+                           "%s: must be \"auto\" or an integer in [1, %d], got %s", key, AML_MAX_THREADS,
                      ty == LUA_TNUMBER ? aml_spec_numtext(L, -1, nb, sizeof nb)
                      : ty == LUA_TSTRING ? lua_pushfstring(L, "'%s'", lua_tostring(L, -1))
                                          : lua_typename(L, ty));
@@ -570,26 +578,38 @@ static void read_export(aml_spec_loader *ld, int t)
     lua_pop(L, 1);
 }
 
-static int no_exit(lua_State *L)
+/* The chunk to run: the spec text without a UTF-8 byte order mark and a first line "#!..."
+ * (whose newline stays, so that line numbers hold), as luaL_loadfile would skip them. */
+static const char *chunk_start(const aml_spec_loader *ld, size_t *n)
 {
-    return luaL_error(L, "os.exit is not available in a spec: return automl.search{...}, or error(msg)");
+    const char *p = ld->src, *end = ld->src + ld->src_len;
+    if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+        p += 3;
+    if (p < end && *p == '#')
+        while (p < end && *p != '\n')
+            p++;
+    *n = (size_t)(end - p);
+    return p;
 }
 
 /* The protected part of aml_spec_load: runs the chunk, then reads and checks the spec. */
 static int load_protected(lua_State *L)
 {
     aml_spec_loader *ld = lua_touserdata(L, 1);
-    luaL_openlibs(L);
+    aml_lua_open_libs(L);
     luaL_requiref(L, "automl", luaopen_automl, 1);
-    lua_pop(L, 1);
-    /* os.exit in a spec (or in on_trial, mid-search) would end the process without a word. */
-    lua_getglobal(L, "os");
-    lua_pushcfunction(L, no_exit);
-    lua_setfield(L, -2, "exit");
     lua_pop(L, 1);
     lua_pushcfunction(L, aml_lua_msgh);
     int msgh = lua_gettop(L);
-    if (luaL_loadfilex(L, ld->path, "t") != LUA_OK)
+    size_t n;
+    const char *chunk = chunk_start(ld, &n);
+    /* Lua does not verify bytecode: a corrupt chunk would crash the process. */
+    if (n > 0 && chunk[0] == LUA_SIGNATURE[0])
+        return aml_spec_raise(ld, 0, "a precompiled (binary) Lua chunk is refused: a spec must be Lua source text");
+    lua_pushfstring(L, "@%s", ld->path);
+    int loaded = luaL_loadbufferx(L, chunk, n, lua_tostring(L, -1), "t");
+    lua_remove(L, -2);
+    if (loaded != LUA_OK)
         return lua_error(L); /* Lua's own "file:line: ... near ..." */
     if (lua_pcall(L, 0, 1, msgh) != LUA_OK)
         return lua_error(L);
@@ -613,7 +633,7 @@ static int load_protected(lua_State *L)
 }
 
 /* Lua shortens a long chunk name to "...tail"; users gave the whole path, so put it back. */
-static void set_lua_error(aml_ctx *c, const char *path, const char *msg)
+static void set_lua_error(aml_ctx *c, aml_status st, const char *path, const char *msg)
 {
     if (!msg)
         msg = "(error without a message)";
@@ -623,11 +643,11 @@ static void set_lua_error(aml_ctx *c, const char *path, const char *msg)
             colon++;
         size_t tail = colon ? (size_t)(colon - msg - 3) : 0, plen = strlen(path);
         if (colon && tail <= plen && !memcmp(path + plen - tail, msg + 3, tail)) {
-            aml_fail(c, AML_ERR_INPUT, "%s%s", path, colon);
+            aml_fail(c, st, "%s%s", path, colon);
             return;
         }
     }
-    aml_fail(c, AML_ERR_INPUT, "%s", msg);
+    aml_fail(c, st, "%s", msg);
 }
 
 static char *dir_of(const char *path)
@@ -643,37 +663,57 @@ static char *dir_of(const char *path)
     return d;
 }
 
-aml_status aml_spec_load(aml_ctx *c, const char *path, aml_registry *reg, aml_search_spec *out)
+/* Runs the spec text src[0..n) (path: where it came from), taking src over. */
+static aml_status load_spec(aml_ctx *c, const char *path, char *src, size_t n, aml_registry *reg,
+                            const aml_spec_options *opt, aml_search_spec *out)
 {
     aml_search_spec tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.on_trial_ref = LUA_NOREF;
-    char *src = NULL, *dir = NULL;
-    size_t n = 0;
-    aml_status st = aml_read_file(c, path, &src, &n);
-    if (st != AML_OK) {
-        st = AML_ERR_INPUT; /* a spec that is not there is the user's to fix */
-        goto fail;
-    }
+    char *dir = NULL;
+    aml_status st;
     aml_sha256_hex(src, n, tmp.spec_hash);
     tmp.spec_path = aml_xstrdup(path);
     dir = dir_of(path);
-    lua_State *L = luaL_newstate();
+    aml_lua_limits lim = {0};
+    if (opt)
+        lim = (aml_lua_limits){.unsafe = opt->unsafe, .max_memory = opt->max_memory,
+                               .max_instructions = opt->max_instructions, .cancel = opt->cancel,
+                               .deadline = opt->deadline};
+    lua_State *L = aml_lua_new(&lim);
     if (!L) {
         st = aml_fail(c, AML_ERR_NOMEM, "%s: cannot create a Lua state", path);
         goto fail;
     }
     tmp.lua = L;
-    aml_spec_loader ld = {.L = L, .path = path, .dir = dir, .src = src, .src_len = n, .reg = reg, .c = c, .out = &tmp};
+    aml_spec_loader ld = {.L = L, .path = path, .dir = dir, .src = src, .src_len = n, .reg = reg, .c = c, .out = &tmp,
+                          .trust_paths = opt && opt->trust_paths};
     lua_pushcfunction(L, load_protected);
     lua_pushlightuserdata(L, &ld);
     int rc = lua_pcall(L, 1, 0, 0);
     if (rc != LUA_OK) {
-        set_lua_error(c, path, lua_tostring(L, -1));
+        const char *msg = lua_tostring(L, -1), *stop_msg;
+        char mem_msg[256];
+        size_t cap;
+        int why = aml_lua_stopped(L, &stop_msg);
         st = rc == LUA_ERRMEM ? AML_ERR_NOMEM : AML_ERR_INPUT;
+        if (why == AML_LUA_CANCELLED || why == AML_LUA_DEADLINE) {
+            msg = stop_msg; /* whatever the spec made of the error on its way out */
+            st = AML_ERR_CANCELLED;
+        } else if (why == AML_LUA_INSTRUCTIONS) {
+            msg = stop_msg;
+        } else if (aml_lua_over_memory(L, &cap) && msg && strstr(msg, "not enough memory")) {
+            snprintf(mem_msg, sizeof mem_msg, "%s: the spec needs more memory than the %zu MiB a spec may use", path,
+                     cap >> 20);
+            msg = mem_msg; /* no Lua call here: the state is out of memory */
+            st = AML_ERR_INPUT;
+        }
+        set_lua_error(c, st, path, msg);
         goto fail;
     }
     lua_settop(L, 0);
+    /* From here on only on_trial runs, with the search's own interrupt (aml_spec_set_interrupt). */
+    aml_lua_set_interrupt(L, NULL, 0);
     free(src);
     free(dir);
     *out = tmp;
@@ -683,6 +723,43 @@ fail:
     free(dir);
     aml_spec_free(&tmp);
     return st;
+}
+
+aml_status aml_spec_load_with(aml_ctx *c, const char *path, aml_registry *reg, const aml_spec_options *opt,
+                              aml_search_spec *out)
+{
+    char *src = NULL;
+    size_t n = 0;
+    struct stat st;
+    /* Checked before it is opened: a FIFO would block, /dev/zero would never end. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return aml_fail(c, AML_ERR_INPUT, "%s: not a regular file: a spec is a Lua source file", path);
+    if (stat(path, &st) == 0 && st.st_size > AML_SPEC_MAX_BYTES)
+        return aml_fail(c, AML_ERR_INPUT, "%s: %lld bytes: a spec may be at most %d MiB", path,
+                        (long long)st.st_size, AML_SPEC_MAX_BYTES >> 20);
+    if (aml_read_file(c, path, &src, &n) != AML_OK)
+        return AML_ERR_INPUT; /* a spec that is not there is the user's to fix */
+    return load_spec(c, path, src, n, reg, opt, out);
+}
+
+aml_status aml_spec_load(aml_ctx *c, const char *path, aml_registry *reg, aml_search_spec *out)
+{
+    return aml_spec_load_with(c, path, reg, NULL, out);
+}
+
+aml_status aml_spec_load_buffer(aml_ctx *c, const char *name, const char *text, size_t n, aml_registry *reg,
+                                const aml_spec_options *opt, aml_search_spec *out)
+{
+    char *src = aml_xmalloc(n + 1);
+    memcpy(src, text, n);
+    src[n] = 0;
+    return load_spec(c, name, src, n, reg, opt, out);
+}
+
+void aml_spec_set_interrupt(aml_search_spec *s, const volatile int *cancel, double deadline)
+{
+    if (s && s->lua)
+        aml_lua_set_interrupt(s->lua, cancel, deadline);
 }
 
 static void free_strings(char **v, int n)
@@ -735,8 +812,7 @@ void aml_spec_free(aml_search_spec *s)
     free_strings(s->exporters, s->n_exporters);
     free_strings(s->plugin_paths, s->n_plugin_paths);
     free(s->out_dir);
-    if (s->lua)
-        lua_close(s->lua);
+    aml_lua_close(s->lua);
     memset(s, 0, sizeof *s);
     s->on_trial_ref = LUA_NOREF;
 }

@@ -20,6 +20,7 @@ typedef struct aml_spec_loader {
     aml_ctx *c;
     aml_search_spec *out;
     long search_off;    /* where the automl.search call's line starts */
+    int trust_paths;    /* aml_spec_options.trust_paths */
 } aml_spec_loader;
 
 /* Raises (lua_error) "FILE:LINE: message", or "FILE: message" when line is 0. Never returns. */

@@ -22,9 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Set by SIGINT's handler in one thread, read by every worker (and by the Lua hook, the plugins'
+ * should_stop): atomic loads and stores, lock-free and so safe in a signal handler. */
 static volatile int cancel_flag;
 
-void aml_search_request_stop(void) { cancel_flag = 1; }
+void aml_search_request_stop(void) { __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED); }
+
+static int cancelled(void) { return __atomic_load_n(&cancel_flag, __ATOMIC_RELAXED); }
+
+const volatile int *aml_search_stop_flag(void) { return &cancel_flag; }
 
 typedef struct search {
     aml_search_spec *spec;
@@ -52,10 +58,11 @@ typedef struct search {
     aml_ctx err;
     int64_t n_new, n_failed;
     int tty;
-    const char *running;       /* model of the most recently started trial (progress line) */
+    const char *running;       /* model of the most recently started trial (progress line; under lock) */
     aml_scheduler *sched;
     pthread_cond_t finished;   /* signalled when a trial finishes (the scheduler may be waiting) */
     int exhausted;             /* no new configuration could be drawn */
+    int on_trial_stopped;      /* the interrupt stopped on_trial once: it is not called again */
     int has_missing, has_categorical;
 } search;
 
@@ -251,7 +258,7 @@ static int record(search *s, aml_trial *t)
     }
     drop_weak_oof(s, t);
     print_progress(s, 0);
-    if (s->spec->lua && s->spec->on_trial_ref >= 0) {
+    if (s->spec->lua && s->spec->on_trial_ref >= 0 && !s->on_trial_stopped) {
         cJSON *p = aml_config_to_json(&t->cfg);
         char *params = cJSON_PrintUnformatted(p);
         cJSON_Delete(p);
@@ -264,6 +271,12 @@ static int record(search *s, aml_trial *t)
         int r = aml_spec_on_trial(&c, s->spec, &sum);
         free(params);
         if (r == 1) {
+            s->stop = 1;
+        } else if (r == AML_ERR_CANCELLED) {
+            /* SIGINT or the budget stopped a callback that did not return: the search stops as
+             * it would have anyway, and exports what it has. */
+            fprintf(stderr, "%sautoml: %s\n", s->tty ? "\n" : "", c.msg);
+            s->on_trial_stopped = 1;
             s->stop = 1;
         } else if (r < 0 && s->error == AML_OK) {
             s->error = r;
@@ -278,12 +291,11 @@ static void *worker(void *arg)
 {
     search *s = arg;
     for (;;) {
-        int64_t id = -1;
         double deadline = 0;
         aml_job job;
         int have = 0;
         pthread_mutex_lock(&s->lock);
-        while (!s->stop && !cancel_flag && !s->exhausted && s->next_id < s->trial_limit) {
+        while (!s->stop && !cancelled() && !s->exhausted && s->next_id < s->trial_limit) {
             deadline = trial_deadline(s);
             if (deadline > 0 && aml_now() >= deadline)
                 break;
@@ -311,6 +323,7 @@ static void *worker(void *arg)
                 continue;
             }
             have = 1;
+            s->running = job.cfg.plugin->desc->name; /* print_progress reads it under the lock */
             break;
         }
         pthread_mutex_unlock(&s->lock);
@@ -322,12 +335,11 @@ static void *worker(void *arg)
         t->cfg = job.cfg;
         t->resource = job.resource;
         set_steps(s, &t->cfg);
-        s->running = t->cfg.plugin->desc->name;
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, s->threads_per_trial);
         hc.deadline = deadline;
         hc.cancel = &cancel_flag;
-        hc.trial_id = id;
+        hc.trial_id = job.id;
         hc.verbose = 3; /* trials log only errors; failures are recorded in the journal */
         aml_trial_run(t, &hc, s->data, &s->splits, s->metric);
         t->finished_at = aml_now() - s->t0;
@@ -542,7 +554,7 @@ static void choose_final(search *s, final_plan *p)
     const int cap = per_family(s) * s->n_models; /* every family's share */
     aml_trial **trials = aml_xmalloc(sizeof(aml_trial *) * (size_t)cap);
     int n = s->spec->ensemble ? ensemble_candidates(s, trials, cap) : 0;
-    if (n < 2 || cancel_flag) {
+    if (n < 2 || cancelled()) {
         free(trials);
         plan_single(p, (aml_trial *)s->best);
         return;
@@ -848,7 +860,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     aml_status st;
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.finished, NULL);
-    cancel_flag = 0;
+    __atomic_store_n(&cancel_flag, 0, __ATOMIC_RELAXED);
     if (spec->budget_seconds > 0)
         s.hard_end = t0 + spec->budget_seconds;
     if (spec->budget_trials > 0)
@@ -955,14 +967,31 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
             resuming);
     fflush(stdout);
 
+    /* From here on SIGINT and the budget reach on_trial too, however long it runs. */
+    aml_spec_set_interrupt(spec, &cancel_flag, s.hard_end);
     pthread_t *tids = aml_xcalloc((size_t)s.workers, sizeof(pthread_t));
-    for (int w = 0; w < s.workers; w++)
-        pthread_create(&tids[w], NULL, worker, &s);
-    for (int w = 0; w < s.workers; w++)
+    int started = 0;
+    for (int w = 0; w < s.workers; w++) {
+        int err = pthread_create(&tids[started], NULL, worker, &s);
+        if (err == 0) {
+            started++;
+            continue;
+        }
+        /* The system's thread limit: run with the workers started, if any. */
+        fprintf(stderr, "automl: warning: could start only %d of %d parallel trials: %s\n", started, s.workers,
+                strerror(err));
+        break;
+    }
+    for (int w = 0; w < started; w++)
         pthread_join(tids[w], NULL);
     free(tids);
+    aml_spec_set_interrupt(spec, NULL, 0);
+    if (started == 0) {
+        st = aml_fail(c, AML_ERR_RUNTIME, "cannot start a thread for the search");
+        goto done;
+    }
     print_progress(&s, 1);
-    if (cancel_flag)
+    if (cancelled())
         fprintf(stderr, "automl: interrupted: exporting the best trial so far\n");
     if (s.exhausted)
         fprintf(stderr, "automl: every configuration of the search space has been tried; stopping early\n");

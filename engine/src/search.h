@@ -25,5 +25,8 @@ void aml_search_result_free(aml_search_result *r);
 
 /* Asks a running search to stop soon and export what it has (async-signal-safe). */
 void aml_search_request_stop(void);
+/* The flag aml_search_request_stop sets, for what must stop with the search (the spec's Lua code
+ * while it is read: aml_spec_options.cancel). aml_search_run clears it when it starts. */
+const volatile int *aml_search_stop_flag(void);
 
 #endif

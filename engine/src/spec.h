@@ -5,6 +5,14 @@
 #include "core.h"
 #include "resample.h"
 
+/* The bounds on what a spec or the command line may ask for: beyond them a request is a mistake
+ * (threads = 1e6 would start a million threads), refused with the field and the accepted range. */
+#define AML_MAX_THREADS 1024           /* threads and parallel */
+#define AML_MAX_TRIALS 1000000000LL    /* budget.trials, --trials */
+#define AML_MAX_BUDGET_SECONDS 2592000 /* budget.seconds, --budget: 30 days */
+#define AML_SPEC_MAX_MEMORY ((size_t)1 << 30) /* what a spec's Lua state may hold */
+#define AML_SPEC_MAX_BYTES (16 << 20)          /* the spec file itself */
+
 /* How one hyperparameter is searched. */
 typedef enum {
     AML_RANGE_DEFAULT = 0, /* the plugin's own range */
@@ -93,11 +101,31 @@ typedef struct aml_search_spec {
     int on_trial_line;
 } aml_search_spec;
 
+/* How a spec is run (NULL: the defaults below, all zero). */
+typedef struct aml_spec_options {
+    int unsafe;                 /* 1: the full Lua standard library (automl search --unsafe-spec);
+                                   0: the sandbox, with no process, file or library access */
+    const volatile int *cancel; /* the spec stops with AML_ERR_CANCELLED once *cancel is set (SIGINT) */
+    double deadline;            /* aml_now() at which a still running spec stops (AML_ERR_CANCELLED); 0: none */
+    int64_t max_instructions;   /* Lua instructions the spec may run, about (AML_ERR_INPUT past it); 0: no limit */
+    size_t max_memory;          /* bytes its Lua state may hold; 0: AML_SPEC_MAX_MEMORY */
+    int trust_paths;            /* 1: data and plugin paths are taken as written, neither looked for
+                                   nor loaded (the fuzz target, which has no files) */
+} aml_spec_options;
+
 /* Runs the spec file and fills *out. Every mistake is AML_ERR_INPUT with one line
- * "FILE:LINE: field: what was expected" in c. */
+ * "FILE:LINE: field: what was expected" in c; a spec stopped by opt->cancel or opt->deadline is
+ * AML_ERR_CANCELLED. Binary (precompiled) chunks are refused, the spec file and load() alike. */
 struct aml_registry;
 /* Plugin paths the spec names are loaded into reg before its models and parameters are checked. */
 aml_status aml_spec_load(aml_ctx *c, const char *path, struct aml_registry *reg, aml_search_spec *out);
+aml_status aml_spec_load_with(aml_ctx *c, const char *path, struct aml_registry *reg, const aml_spec_options *opt,
+                              aml_search_spec *out);
+/* The same with the spec's text given in text[0..n): name stands for its path (messages, and the
+ * directory relative paths start from). For the fuzz target: no file is read but the data and
+ * plugin paths the spec names. */
+aml_status aml_spec_load_buffer(aml_ctx *c, const char *name, const char *text, size_t n, struct aml_registry *reg,
+                                const aml_spec_options *opt, aml_search_spec *out);
 void aml_spec_free(aml_search_spec *s);
 /* The features entry for a family: its own, else the default one, else NULL ("auto"). */
 const aml_features_spec *aml_spec_features_for(const aml_search_spec *s, const char *model);
@@ -113,7 +141,12 @@ typedef struct aml_trial_summary {
     double seconds;
     const char *params_json;
 } aml_trial_summary;
-/* The Lua state is single-threaded: call from one thread at a time (e.g. the scheduler's). */
+/* The Lua state is single-threaded: call from one thread at a time (e.g. the scheduler's).
+ * A callback stopped by the interrupt (aml_spec_set_interrupt) returns AML_ERR_CANCELLED with
+ * "FILE:LINE: on_trial: interrupted (SIGINT)" or "...: stopped: the search's time budget ran out
+ * while Lua code was running" in c. */
 int aml_spec_on_trial(aml_ctx *c, aml_search_spec *s, const aml_trial_summary *t);
+/* From now on on_trial stops once *cancel is set or aml_now() reaches deadline (0: never). */
+void aml_spec_set_interrupt(aml_search_spec *s, const volatile int *cancel, double deadline);
 
 #endif

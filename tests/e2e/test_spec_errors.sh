@@ -56,7 +56,7 @@ sed -i 's/k = 7,/k = automl.int(1, 9),/' "$TMP/warm.lua"
 expect 2 "" -- "$AUTOML" search "$TMP/warm.lua" --out "$TMP/warmrun2"
 grep -q "^$TMP/warm.lua:5: warm_start\[1\].k: expected a fixed value, not a range$" "$TMP/err" || fail "warm_start range: $(cat "$TMP/err")"
 
-expect 2 "automl: search: --budget: expected a number >= 0.001, got 'abc'" -- "$AUTOML" search tests/specs/good_regression.lua --budget abc
+expect 2 "automl: search: --budget: expected a number in [0.001, 2592000], got 'abc'" -- "$AUTOML" search tests/specs/good_regression.lua --budget abc
 expect 2 "automl: search: unknown option '--bogus' (see automl search --help)" -- "$AUTOML" search tests/specs/good_regression.lua --bogus
 expect 2 "automl: search: --resume needs --out RUN_DIR (the run to continue)" -- "$AUTOML" search tests/specs/good_regression.lua --resume
 expect 0 "" -- "$AUTOML" search --help

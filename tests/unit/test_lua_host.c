@@ -12,7 +12,9 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <lauxlib.h>
 #include <lua.h>
+#include <lualib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,7 +382,7 @@ static void test_wrong_type(void **state)
     expect_error(NULL, "type6.lua", "return automl.search {\n  data = 'iris.h5',\n  resampling = { folds = 1 },\n}\n",
                  ":3: resampling.folds: must be an integer in [2, 20], got 1");
     expect_error(NULL, "type7.lua", "return automl.search {\n  data = 'iris.h5',\n  parallel = 0,\n}\n",
-                 ":3: parallel: must be \"auto\" or an integer >= 1, got 0");
+                 ":3: parallel: must be \"auto\" or an integer in [1, 1024], got 0");
     expect_error(NULL, "type8.lua", "return automl.search {\n  data = 'iris.h5',\n  seed = -1,\n}\n",
                  ":3: seed: must be an integer >= 0, got -1");
     expect_error(NULL, "type9.lua",
@@ -415,7 +417,36 @@ static void test_budget_seconds(void **state)
     expect_error(NULL, "budget0.lua", "return automl.search{ data = 'iris.h5', budget = { seconds = 0 } }\n",
                  ":1: budget.seconds: must be > 0, got 0");
     expect_error(NULL, "trials.lua", "return automl.search{ data = 'iris.h5',\n budget = { trials = 2.5 } }\n",
-                 ":2: budget.trials: must be an integer >= 1, got 2.5");
+                 ":2: budget.trials: must be an integer in [1, 1000000000], got 2.5");
+}
+
+/* What a spec declares is bounded before anything is started: threads = 1e6 once started 1 600
+ * threads before the system refused more. */
+static void test_declared_counts(void **state)
+{
+    (void)state;
+    expect_error(NULL, "threads.lua", "return automl.search {\n  data = 'iris.h5',\n  threads = 1e6,\n}\n",
+                 ":3: threads: must be \"auto\" or an integer in [1, 1024], got 1000000");
+    expect_error(NULL, "threads2.lua", "return automl.search {\n  data = 'iris.h5',\n  threads = 1025,\n}\n",
+                 ":3: threads: must be \"auto\" or an integer in [1, 1024], got 1025");
+    expect_error(NULL, "parallel.lua", "return automl.search {\n  data = 'iris.h5',\n  parallel = 2^40,\n}\n",
+                 ":3: parallel: must be \"auto\" or an integer in [1, 1024], got 1099511627776");
+    expect_error(NULL, "trials2.lua", "return automl.search{ data = 'iris.h5',\n budget = { trials = 1e12 } }\n",
+                 ":2: budget.trials: must be an integer in [1, 1000000000], got 1000000000000");
+    expect_error(NULL, "seconds.lua", "return automl.search{ data = 'iris.h5',\n budget = { seconds = 1/0 } }\n",
+                 ":2: budget.seconds: must be in (0, 2592000] (30 days), got inf");
+    expect_error(NULL, "repeats.lua",
+                 "return automl.search{ data = 'iris.h5',\n resampling = { kind = 'repeated', repeats = 1e9 } }\n",
+                 ":2: resampling.repeats: must be an integer in [1, 20], got 1000000000");
+    aml_search_spec s;
+    load_ok(NULL, "bounds_ok.lua",
+            "return automl.search{ data = 'iris.h5', threads = 1024, parallel = 1024,\n"
+            "  budget = { trials = 1000000000, seconds = 2592000 } }\n",
+            &s);
+    assert_int_equal(s.threads, 1024);
+    assert_int_equal(s.parallel_trials, 1024);
+    assert_int_equal(s.budget_trials, 1000000000);
+    aml_spec_free(&s);
 }
 
 static void test_unknown_model(void **state)
@@ -604,6 +635,263 @@ static void test_on_trial(void **state)
     aml_ctx_free(c);
 }
 
+/* ---- the sandbox, binary chunks, the interrupt, the memory cap ------------------------------ */
+
+#define SANDBOX_HINT " is not available in the spec sandbox (run automl search --unsafe-spec to give the spec the full " \
+                     "Lua standard library)"
+
+/* No process, file or library access in a spec: each way out is refused with its name and line. */
+static void test_sandbox(void **state)
+{
+    (void)state;
+    static const char *const calls[][2] = {
+        {"os.execute('touch /tmp/aml_sandbox_escaped')", "os.execute"},
+        {"io.popen('id')", "io.popen"},
+        {"package.loadlib('libc.so.6', 'system')", "package.loadlib"},
+        {"io.open('/etc/passwd')", "io.open"},
+        {"io.stdout:write('x')", "io.stdout"},
+        {"os.remove('iris.h5')", "os.remove"},
+        {"os.getenv('HOME')", "os.getenv"},
+        {"os.setlocale('C')", "os.setlocale"},
+        {"require('socket')", "require"},
+        {"dofile('iris.lua')", "dofile"},
+        {"loadfile('iris.lua')", "loadfile"},
+        {"debug.sethook()", "debug.sethook"},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        char text[256], suffix[512];
+        snprintf(text, sizeof text, "local x = 1\nlocal r = %s\nreturn automl.search { data = 'iris.h5' }\n",
+                 calls[i][0]);
+        snprintf(suffix, sizeof suffix, ":2: %s" SANDBOX_HINT, calls[i][1]);
+        expect_error(NULL, "sandbox.lua", text, suffix);
+    }
+    assert_int_equal(access("/tmp/aml_sandbox_escaped", F_OK), -1);
+    /* what stays: the language, strings, tables, math, utf8, coroutines, the clock and calendar */
+    aml_search_spec s;
+    load_ok(NULL, "sandbox_ok.lua",
+            "local t = { 3, 1, 2 }\n"
+            "table.sort(t)\n"
+            "assert(table.concat(t, ',') == '1,2,3' and string.format('%.1f', math.pi) == '3.1')\n"
+            "assert(utf8.len('h\\u{e9}') == 2 and os.time() > 0 and os.clock() >= 0 and os.date('%Y') ~= nil)\n"
+            "assert(coroutine.wrap(function() coroutine.yield(7) end)() == 7)\n"
+            "assert(load('return 1 + 1')() == 2 and select('#', pcall(error)) == 2)\n"
+            "assert(os.nosuchfield == nil and io ~= nil)\n"
+            "return automl.search { data = 'iris.h5', seed = os.difftime(5, 2) // 1 }\n",
+            &s);
+    assert_int_equal(s.seed, 3);
+    aml_spec_free(&s);
+    /* --unsafe-spec: the full standard library */
+    aml_spec_options opt = {.unsafe = 1};
+    aml_ctx *c = aml_ctx_new();
+    char text[1024];
+    snprintf(text, sizeof text,
+             "local f = assert(io.open('%s/iris.h5'))\n"
+             "local text = f:read('a')\n f:close()\n"
+             "assert(type(os.execute) == 'function' and package.loadlib)\n"
+             "return automl.search { data = 'iris.h5', seed = #text }\n",
+             dir);
+    aml_status st = aml_spec_load_with(c, spec("unsafe.lua", text), NULL, &opt, &s);
+    if (st != AML_OK)
+        fail_msg("%s", aml_errmsg(c));
+    assert_int_equal(s.seed, strlen("not really HDF5: lua_host only checks that the file is there"));
+    aml_spec_free(&s);
+    aml_ctx_free(c);
+}
+
+/* Lua does not verify bytecode: corrupt bytecode given to load() crashed the process. Binary
+ * chunks are refused everywhere, the spec file and load() alike, in the sandbox or not. */
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
+{
+    (void)L;
+    FILE *f = ud;
+    return fwrite(p, 1, n, f) != n;
+}
+
+static void test_binary_chunks(void **state)
+{
+    (void)state;
+    /* a real precompiled spec */
+    lua_State *L = luaL_newstate();
+    assert_int_equal(luaL_loadstring(L, "return automl.search { data = 'iris.h5' }"), LUA_OK);
+    snprintf(spec_path, sizeof spec_path, "%s/precompiled.luac", dir);
+    FILE *f = fopen(spec_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(lua_dump(L, dump_writer, f, 0), 0);
+    fclose(f);
+    lua_close(L);
+    aml_ctx *c = aml_ctx_new();
+    aml_search_spec s;
+    char want[1024];
+    assert_int_equal(aml_spec_load(c, spec_path, NULL, &s), AML_ERR_INPUT);
+    snprintf(want, sizeof want, "%s: a precompiled (binary) Lua chunk is refused: a spec must be Lua source text",
+             spec_path);
+    assert_string_equal(aml_errmsg(c), want);
+    aml_ctx_free(c);
+    /* load() of corrupt bytecode (the reproducer) and of good bytecode, as a string or by pieces */
+    static const char *const loads[] = {
+        "local f, err = load('\\27Lua\\84\\0\\25\\147\\13\\10\\26\\10\\4\\8\\8xV\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\40w\\64\\1\\255\\255\\255\\255')\n",
+        "local f, err = load(string.dump(function() return 1 end), 'chunk', 'b')\n",
+    };
+    for (int unsafe = 0; unsafe <= 1; unsafe++)
+        for (int i = 0; i < 2; i++) {
+            char text[1024];
+            snprintf(text, sizeof text, "%sassert(f == nil)\nerror(err)\n", loads[i]);
+            aml_spec_options opt = {.unsafe = unsafe};
+            c = aml_ctx_new();
+            assert_int_equal(aml_spec_load_with(c, spec("load_binary.lua", text), NULL, &opt, &s), AML_ERR_INPUT);
+            snprintf(want, sizeof want,
+                     "%s:3: load: binary chunks are refused in a spec (only Lua source text is loaded)", spec_path);
+            assert_string_equal(aml_errmsg(c), want);
+            aml_ctx_free(c);
+        }
+    expect_error(NULL, "load_reader.lua",
+                 "local parts = { string.dump(function() end) }\n"
+                 "local f, err = load(function() return table.remove(parts) end)\n"
+                 "error(err)\n",
+                 ":3: attempt to load a binary chunk (mode is 't')");
+}
+
+/* Loads text as DIR/name with opt; expects st and the message "DIR/name" + suffix within secs. */
+static void expect_stop(const char *name, const char *text, const aml_spec_options *opt, aml_status want_st,
+                        const char *suffix, double secs)
+{
+    aml_ctx *c = aml_ctx_new();
+    aml_search_spec s;
+    const char *path = spec(name, text);
+    double t0 = aml_now();
+    aml_status st = aml_spec_load_with(c, path, NULL, opt, &s);
+    double took = aml_now() - t0;
+    char want[2048];
+    snprintf(want, sizeof want, "%s%s", path, suffix);
+    assert_string_equal(aml_errmsg(c), want);
+    assert_int_equal(st, want_st);
+    if (took > secs)
+        fail_msg("%s: stopped after %.2f s, expected at most %.2f s", name, took, secs);
+    aml_ctx_free(c);
+}
+
+static const char LOOP[] = "local n = 0\nwhile true do n = n + 1 end\n";
+/* a loop that swallows the stop with pcall and goes on */
+static const char STUBBORN[] = "local n = 0\nwhile true do pcall(function() while true do n = n + 1 end end) end\n";
+
+static void test_interrupt_spec_body(void **state)
+{
+    (void)state;
+    volatile int flag = 1;
+    aml_spec_options opt = {.cancel = &flag};
+    expect_stop("sigint.lua", LOOP, &opt, AML_ERR_CANCELLED, ":2: interrupted (SIGINT)", 1.0);
+    expect_stop("sigint2.lua", STUBBORN, &opt, AML_ERR_CANCELLED, ":2: interrupted (SIGINT)", 1.0);
+    opt = (aml_spec_options){.deadline = aml_now() + 0.3};
+    expect_stop("deadline.lua", LOOP, &opt, AML_ERR_CANCELLED,
+                ":2: stopped: the search's time budget ran out while Lua code was running", 1.3);
+    opt = (aml_spec_options){.max_instructions = 1000000};
+    expect_stop("instructions.lua", STUBBORN, &opt, AML_ERR_INPUT,
+                ":2: stopped: the Lua instruction limit was reached", 5.0);
+    /* Lua runs finalizers with hooks off: one that loops could not be stopped, so there are none */
+    expect_error(NULL, "gc.lua",
+                 "collectgarbage('stop')\n"
+                 "setmetatable({}, { __gc = function() while true do end end })\n"
+                 "return automl.search { data = 'iris.h5' }\n",
+                 ":2: setmetatable: a __gc metamethod is not available in the spec sandbox (a finalizer cannot be "
+                 "interrupted)");
+    aml_search_spec s;
+    load_ok(NULL, "mt.lua", "local t = setmetatable({}, { __index = function() return 5 end })\n"
+                            "return automl.search { data = 'iris.h5', seed = t.x }\n", &s);
+    assert_int_equal(s.seed, 5);
+    aml_spec_free(&s);
+}
+
+static void test_interrupt_on_trial(void **state)
+{
+    (void)state;
+    aml_search_spec s;
+    load_ok(NULL, "loop_cb.lua",
+            "return automl.search {\n"
+            "  data = 'iris.h5',\n"
+            "  on_trial = function(t)\n"
+            "    if t.id == 0 then return end\n"
+            "    while true do pcall(function() while true do end end) end\n"
+            "  end,\n"
+            "}\n",
+            &s);
+    aml_ctx *c = aml_ctx_new();
+    aml_trial_summary t = {.id = 0, .model = "knn", .status = "ok", .params_json = "{}"};
+    volatile int flag = 0;
+    aml_spec_set_interrupt(&s, &flag, 0);
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 0);
+    flag = 1;
+    t.id = 1;
+    char want[1024];
+    double t0 = aml_now();
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), AML_ERR_CANCELLED);
+    assert_true(aml_now() - t0 < 1.0);
+    snprintf(want, sizeof want, "%s:5: on_trial: interrupted (SIGINT)", spec_path);
+    assert_string_equal(aml_errmsg(c), want);
+    flag = 0;
+    aml_spec_set_interrupt(&s, &flag, aml_now() + 0.3);
+    t0 = aml_now();
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), AML_ERR_CANCELLED);
+    assert_true(aml_now() - t0 < 1.3);
+    snprintf(want, sizeof want,
+             "%s:5: on_trial: stopped: the search's time budget ran out while Lua code was running", spec_path);
+    assert_string_equal(aml_errmsg(c), want);
+    /* the state still answers: a trial the callback returns at once for */
+    aml_spec_set_interrupt(&s, NULL, 0);
+    t.id = 0;
+    assert_int_equal(aml_spec_on_trial(c, &s, &t), 0);
+    assert_int_equal(lua_gettop(s.lua), 0);
+    aml_spec_free(&s);
+    aml_ctx_free(c);
+}
+
+static void test_memory_cap(void **state)
+{
+    (void)state;
+    aml_spec_options opt = {.max_memory = 64 << 20};
+    expect_stop("memory.lua", "local t = {}\nfor i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end\n", &opt,
+                AML_ERR_INPUT, ": the spec needs more memory than the 64 MiB a spec may use", 30);
+    expect_stop("memory2.lua", "local s = string.rep('x', 3 << 29)\n", NULL, AML_ERR_INPUT,
+                ": the spec needs more memory than the 1024 MiB a spec may use", 5);
+}
+
+/* The spec file must be a regular file of sane size: a FIFO would block, /dev/zero never end. */
+static void test_spec_file_kind(void **state)
+{
+    (void)state;
+    aml_ctx *c = aml_ctx_new();
+    aml_search_spec s;
+    char fifo[512], want[1024];
+    snprintf(fifo, sizeof fifo, "%s/fifo.lua", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(aml_spec_load(c, fifo, NULL, &s), AML_ERR_INPUT);
+    snprintf(want, sizeof want, "%s: not a regular file: a spec is a Lua source file", fifo);
+    assert_string_equal(aml_errmsg(c), want);
+    assert_int_equal(aml_spec_load(c, "/dev/zero", NULL, &s), AML_ERR_INPUT);
+    assert_string_equal(aml_errmsg(c), "/dev/zero: not a regular file: a spec is a Lua source file");
+    aml_ctx_free(c);
+}
+
+/* The entry point of the spec fuzz target: a spec from memory, with an instruction limit. */
+static void test_load_buffer(void **state)
+{
+    (void)state;
+    char name[512];
+    snprintf(name, sizeof name, "%s/buffer.lua", dir);
+    static const char text[] = "#!/usr/bin/env automl\nreturn automl.search { data = 'iris.h5', seed = 9 }\n";
+    aml_spec_options opt = {.max_instructions = 1000000};
+    aml_ctx *c = aml_ctx_new();
+    aml_search_spec s;
+    assert_int_equal(aml_spec_load_buffer(c, name, text, sizeof text - 1, NULL, &opt, &s), AML_OK);
+    assert_int_equal(s.seed, 9);
+    aml_spec_free(&s);
+    static const char bad[] = "\nreturn automl.search { data = 'iris.h5', threads = 0 }\n";
+    assert_int_equal(aml_spec_load_buffer(c, name, bad, sizeof bad - 1, NULL, &opt, &s), AML_ERR_INPUT);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:2: threads: must be \"auto\" or an integer in [1, 1024], got 0", name);
+    assert_string_equal(aml_errmsg(c), want);
+    aml_ctx_free(c);
+}
+
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* tests/specs: good_*.lua load; bad_*.lua fail with their "-- expect: " line after the path. */
@@ -679,6 +967,14 @@ int main(void)
         cmocka_unit_test(test_long_path),
         cmocka_unit_test(test_on_trial),
         cmocka_unit_test(test_spec_fixtures),
+        cmocka_unit_test(test_declared_counts),
+        cmocka_unit_test(test_sandbox),
+        cmocka_unit_test(test_binary_chunks),
+        cmocka_unit_test(test_interrupt_spec_body),
+        cmocka_unit_test(test_interrupt_on_trial),
+        cmocka_unit_test(test_memory_cap),
+        cmocka_unit_test(test_spec_file_kind),
+        cmocka_unit_test(test_load_buffer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
