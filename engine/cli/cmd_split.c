@@ -88,8 +88,14 @@ int cmd_split(int argc, char **argv)
             unlink(tmp[1]);
         goto done;
     }
-    if ((st = aml_hdf5_commit(c, tmp[1], paths[2])) != AML_OK)
+    if ((st = aml_hdf5_commit(c, tmp[1], paths[2])) != AML_OK) {
+        /* The train file has already appeared: take it back, so that a failure leaves neither. */
+        unlink(paths[1]);
+        char *why = aml_xstrdup(aml_errmsg(c));
+        st = aml_fail(c, st, "%s (%s was removed again: both files appear or neither)", why, paths[1]);
+        free(why);
         goto done;
+    }
     printf("wrote %s (%lld rows) and %s (%lld rows)\n", paths[1], (long long)train->n_rows, paths[2],
            (long long)test->n_rows);
 done:

@@ -231,13 +231,17 @@ static void remove_stale_tmp(const char *model_dir)
     closedir(d);
 }
 
-static void fsync_dir(const char *dir)
+/* fsync a directory so that its entries survive a crash; 0, or -1 with errno. */
+static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }
 
 aml_status aml_artifact_export(aml_ctx *c, aml_registry *reg, const aml_export_request *req,
@@ -298,10 +302,18 @@ aml_status aml_artifact_export(aml_ctx *c, aml_registry *reg, const aml_export_r
         }
         free(final);
         final = aml_xasprintf("%s/%d", model_dir, version);
-        fsync_dir(tmp); /* its entries durable before the rename makes it visible */
+        if (fsync_dir(tmp) != 0) { /* its entries durable before the rename makes it visible */
+            st = aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+            goto fail;
+        }
         if (rename(tmp, final) == 0) {
-            /* Make the publication durable: fsync the model directory. */
-            fsync_dir(model_dir);
+            /* Make the publication durable: fsync the model directory. The version is whole
+             * either way; a failure here only means a crash could forget it, and is said. */
+            if (fsync_dir(model_dir) != 0) {
+                st = aml_fail(c, AML_ERR_IO, "%s: fsync failed: %s (%s was published but may not survive a crash)",
+                              model_dir, strerror(errno), final);
+                goto done;
+            }
             *out_dir = final;
             final = NULL;
             st = AML_OK;

@@ -784,8 +784,8 @@ done:
     return st;
 }
 
-static void write_report(search *s, aml_search_result *r, aml_trial **ranked, const final_plan *plan,
-                         const aml_leaderboard_ensemble *ens)
+static aml_status write_report(aml_ctx *c, search *s, aml_search_result *r, aml_trial **ranked,
+                               const final_plan *plan, const aml_leaderboard_ensemble *ens)
 {
     char resampling[48];
     aml_resampling_name(&s->splits.folds, resampling, sizeof resampling);
@@ -812,17 +812,16 @@ static void write_report(search *s, aml_search_result *r, aml_trial **ranked, co
                            .n_members = plan->n,
                            .artifact = r->artifact_dir};
     char *path = aml_xasprintf("%s/report.html", r->run_dir);
-    aml_ctx c = {{0}};
-    if (aml_report_write(&c, path, &in) != AML_OK)
-        fprintf(stderr, "automl: warning: %s\n", c.msg);
+    aml_status st = aml_report_write(c, path, &in);
     free(path);
     for (int i = 0; i < plan->n; i++)
         free(names[i]);
     free(names);
     free(weights);
+    return st;
 }
 
-static void write_summary(search *s, aml_search_result *out, int print_json)
+static aml_status write_summary(aml_ctx *c, search *s, aml_search_result *out, int print_json)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "run_dir", out->run_dir);
@@ -842,12 +841,13 @@ static void write_summary(search *s, aml_search_result *out, int print_json)
     cJSON_AddNumberToObject(o, "parallel_trials", s->workers);
     char *text = cJSON_Print(o);
     char *path = aml_xasprintf("%s/summary.json", out->run_dir);
-    aml_write_file_atomic(NULL, path, text, strlen(text));
-    if (print_json)
+    aml_status st = aml_write_file_atomic(c, path, text, strlen(text));
+    if (st == AML_OK && print_json)
         printf("%s\n", text);
     free(path);
     free(text);
     cJSON_Delete(o);
+    return st;
 }
 
 aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, double t0,
@@ -1042,19 +1042,31 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
         r.best_score = plan.n > 1 ? plan.ensemble_score : s.best->score;
         st = refit_and_export(c, &s, &plan, &r);
     }
+    /* The model is published; the run directory's report, artifact.txt and summary.json are
+     * promised too, so failing to write one fails the command (the message says what was
+     * published, and --resume writes them again). */
     if (st == AML_OK)
-        write_report(&s, &r, ranked, &plan, &ens);
+        st = write_report(c, &s, &r, ranked, &plan, &ens);
     free(ranked);
     plan_free(&plan);
+    if (st == AML_OK) {
+        char *artifact_txt = aml_xasprintf("%s/artifact.txt", r.run_dir);
+        char *line = aml_xasprintf("%s\n", r.artifact_dir);
+        st = aml_write_file_atomic(c, artifact_txt, line, strlen(line));
+        free(artifact_txt);
+        free(line);
+    }
+    if (st == AML_OK) {
+        r.seconds = aml_now() - t0;
+        st = write_summary(c, &s, &r, spec->json);
+    }
+    if (st != AML_OK && r.artifact_dir) {
+        char *why = aml_xstrdup(aml_errmsg(c));
+        st = aml_fail(c, st, "%s (the model was published as %s)", why, r.artifact_dir);
+        free(why);
+    }
     if (st != AML_OK)
         goto done;
-    char *artifact_txt = aml_xasprintf("%s/artifact.txt", r.run_dir);
-    char *line = aml_xasprintf("%s\n", r.artifact_dir);
-    aml_write_file_atomic(NULL, artifact_txt, line, strlen(line));
-    free(artifact_txt);
-    free(line);
-    r.seconds = aml_now() - t0;
-    write_summary(&s, &r, spec->json);
     *out = r;
     memset(&r, 0, sizeof r);
 done:

@@ -34,10 +34,11 @@ count() {
   grep -c "^$op " "$TMP/log" 2> /dev/null || echo 0
 }
 
-# failed_cleanly WHAT STATUS: exit 1 or 2 and a one-line "automl: " message naming what failed.
+# failed_cleanly WHAT STATUS: exit 1 or 2, the last line on stderr an "automl: " message (not a
+# progress line) naming what failed.
 failed_cleanly() {
   case $2 in
-    1 | 2) grep -q "^automl: " "$TMP/err" || fail "$1: exit $2 without an automl: message ($(cat "$TMP/err"))" ;;
+    1 | 2) tail -1 "$TMP/err" | grep -q '^automl: [^[]' || fail "$1: exit $2 without an automl: message last ($(cat "$TMP/err"))" ;;
     0) fail "$1: exit 0 although a write failed" ;;
     *) fail "$1: exit $2 ($(tail -3 "$TMP/err"))" ;;
   esac
