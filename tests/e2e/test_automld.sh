@@ -5,60 +5,8 @@
 # policies and labels from automld.json, exact 4xx errors, the bearer token, /metrics as
 # Prometheus text with PSI drift that rises when served rows shift, and SIGTERM exits 0.
 . "$(dirname "$0")/lib.sh"
-AUTOMLD=${AML_BUILD_DIR:+$AML_BUILD_DIR/bin/}automld
-command -v curl > /dev/null || { echo "FAIL: curl is not installed (scripts/setup.sh installs it)"; exit 1; }
+. "$(dirname "$0")/automld_lib.sh"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-# start_daemon LOG ARGS...: starts automld on a free port; sets PORT and PID
-start_daemon() {
-  local log=$1
-  shift
-  "$AUTOMLD" --port 0 "$@" 2> "$log" &
-  PID=$!
-  pids+=("$PID")
-  PORT=""
-  for _ in $(seq 100); do
-    PORT=$(sed -n 's/^automld: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || { fail "automld did not start: $(cat "$log")"; finish; }
-}
-
-# http METHOD PATH [BODY_FILE] [curl args...]: status in $code, body in $TMP/body
-http() {
-  local method=$1 path=$2 data=${3:-}
-  shift 3 2> /dev/null || shift $#
-  if [ -n "$data" ]; then
-    code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$method" --data-binary "@$data" "$@" "http://127.0.0.1:$PORT$path")
-  else
-    code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$method" "$@" "http://127.0.0.1:$PORT$path")
-  fi
-}
-
-# expect_error CODE 'ERROR JSON' METHOD PATH 'BODY'
-expect_error() {
-  printf '%s' "$5" > "$TMP/req.json"
-  http "$3" "$4" "$TMP/req.json"
-  [ "$code" = "$1" ] || fail "$3 $4 '$5' -> $code, expected $1 ($(cat "$TMP/body"))"
-  [ "$(cat "$TMP/body")" = "$2" ] || fail "$3 $4 '$5' -> '$(cat "$TMP/body")', expected '$2'"
-}
-
-# wait_for DESCRIPTION COMMAND...: retries for up to 20 s
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 200); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  fail "timed out waiting for $what"
-  return 1
-}
-ready() { http GET /v2/health/ready; [ "$code" = 200 ]; }
 versions_are() { http GET /v2/models/wine && grep -q "\"versions\": \[$1\]" "$TMP/body"; }
 
 # rows_json CSV: the feature columns (all but the last) as JSON lists, one per line
@@ -74,7 +22,6 @@ kserve_to_csv() {
   paste -d, "$TMP/labels" "$TMP/probas"
 }
 # metric NAME_AND_LABELS: the value of one series in $TMP/metrics
-metric() { grep -F "$1 " "$TMP/metrics" | awk '{ print $NF }'; }
 
 REPO=$TMP/repo
 mkdir -p "$REPO"

@@ -4,41 +4,9 @@
 # unlisted reference.json (a FIFO) refuses its version without being opened; and 1 100 slow connections from one address do not starve a client on another
 # (--max-client-connections), while silent connections are closed (--client-timeout).
 . "$(dirname "$0")/lib.sh"
-AUTOMLD=${AML_BUILD_DIR:+$AML_BUILD_DIR/bin/}automld
-command -v curl > /dev/null || { echo "FAIL: curl is not installed (scripts/setup.sh installs it)"; exit 1; }
+HTTP_TIMEOUT=10
+. "$(dirname "$0")/automld_lib.sh"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2> /dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap '' PIPE # writes to connections the daemon closed must not end the test
-
-# start_daemon LOG ARGS...: starts automld on a free port; sets PORT and PID
-start_daemon() {
-  local log=$1
-  shift
-  "$AUTOMLD" --port 0 "$@" 2> "$log" &
-  PID=$!
-  pids+=("$PID")
-  PORT=""
-  for _ in $(seq 100); do
-    PORT=$(sed -n 's/^automld: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || { fail "automld did not start: $(cat "$log")"; finish; }
-}
-
-# http METHOD PATH [BODY_FILE] [curl args...]: status in $code, body in $TMP/body
-http() {
-  local method=$1 path=$2 data=${3:-}
-  shift 3 2> /dev/null || shift $#
-  if [ -n "$data" ]; then
-    code=$(curl -s -m 10 -o "$TMP/body" -w '%{http_code}' -X "$method" --data-binary "@$data" "$@" "http://127.0.0.1:$PORT$path")
-  else
-    code=$(curl -s -m 10 -o "$TMP/body" -w '%{http_code}' -X "$method" "$@" "http://127.0.0.1:$PORT$path")
-  fi
-}
-metric() { grep -aF "$1 " "$TMP/metrics" | awk '{ print $NF }'; }
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 below() { awk -v v="$1" -v b="$2" 'BEGIN { exit !(v < b) }'; }
 
