@@ -22,6 +22,7 @@
 
 #include "../../plugins/models/mlp/mlp_net.c"
 #include "../../plugins/models/common/model_common.c"
+#include "../../plugins/common/param_check.c"
 
 #define PLUGIN_PATH AML_PLUGIN_BUILD_DIR "/aml_model_mlp.so"
 

@@ -3,6 +3,8 @@
  * header. Each plugin compiles its own copy; nothing here is exported. */
 #include "feature_common.h"
 
+#include "../../common/param_check.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,26 +80,9 @@ aml_status fc_param(const fc_input *in, aml_host_ctx *c, const aml_param_def *de
 {
     const aml_param_def *d = &defs[idx];
     double v = p && p->num ? p->num[idx] : d->def;
-    int ok;
-    switch (d->type) {
-    case AML_PARAM_CHOICE: ok = v >= 0 && v < d->n_choices && v == floor(v); break;
-    case AML_PARAM_BOOL: ok = v == 0 || v == 1; break;
-    case AML_PARAM_INT: ok = v >= d->lo && v <= d->hi && v == floor(v); break;
-    default: ok = v >= d->lo && v <= d->hi; break;
-    }
-    if (!ok) {
-        if (d->type == AML_PARAM_CHOICE) {
-            char list[256] = "";
-            size_t len = 0;
-            for (int k = 0; k < d->n_choices && len + 1 < sizeof list; k++)
-                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", d->choices[k]);
-            in->h->set_error(c, "%s: %s must be one of %s (got index %g)", in->name, d->name, list, v);
-        } else if (d->type == AML_PARAM_BOOL) {
-            in->h->set_error(c, "%s: %s must be 0 or 1, got %g", in->name, d->name, v);
-        } else {
-            in->h->set_error(c, "%s: %s = %g must be %s in [%g, %g]", in->name, d->name, v,
-                             d->type == AML_PARAM_INT ? "an integer" : "a number", d->lo, d->hi);
-        }
+    char why[512];
+    if (!aml_param_check(d, v, why, sizeof why)) {
+        in->h->set_error(c, "%s: %s", in->name, why);
         return AML_ERR_INPUT;
     }
     *out = v;

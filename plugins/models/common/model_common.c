@@ -3,6 +3,8 @@
  * model plugins use. Each plugin compiles its own copy; nothing here is exported. */
 #include "model_common.h"
 
+#include "../../common/param_check.h"
+
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -61,28 +63,11 @@ aml_status mc_param(const mc_call *k, const aml_param_def *defs, int idx, const 
 {
     const aml_param_def *d = &defs[idx];
     double v = p && p->num ? p->num[idx] : d->def;
-    int ok;
-    switch (d->type) {
-    case AML_PARAM_CHOICE: ok = v >= 0 && v < d->n_choices && v == floor(v); break;
-    case AML_PARAM_BOOL: ok = v == 0 || v == 1; break;
-    case AML_PARAM_INT: ok = v >= d->lo && v <= d->hi && v == floor(v); break;
-    default: ok = v >= d->lo && v <= d->hi; break;
-    }
-    if (ok) {
-        *out = v;
-        return AML_OK;
-    }
-    if (d->type == AML_PARAM_CHOICE) {
-        char list[256] = "";
-        size_t len = 0;
-        for (int q = 0; q < d->n_choices && len + 1 < sizeof list; q++)
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", q ? ", " : "", d->choices[q]);
-        return mc_fail(k, AML_ERR_INPUT, "%s must be one of %s (got index %g)", d->name, list, v);
-    }
-    if (d->type == AML_PARAM_BOOL)
-        return mc_fail(k, AML_ERR_INPUT, "%s must be 0 or 1, got %g", d->name, v);
-    return mc_fail(k, AML_ERR_INPUT, "%s = %g must be %s in [%g, %g]", d->name, v,
-                   d->type == AML_PARAM_INT ? "an integer" : "a number", d->lo, d->hi);
+    char why[512];
+    if (!aml_param_check(d, v, why, sizeof why))
+        return mc_fail(k, AML_ERR_INPUT, "%s", why);
+    *out = v;
+    return AML_OK;
 }
 
 aml_status mc_check_matrix(const mc_call *k, const aml_matrix *X, int64_t max_cols, const char *what)
