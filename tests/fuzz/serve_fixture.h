@@ -79,7 +79,9 @@ static inline amld_server *fixture_server(void)
     server.opt = &opt;
     server.reg = amld_registry_new();
     server.metrics = amld_metrics_new();
-    amld_registry_swap(server.reg, "shades", &v, 1, NULL, 0, NULL, 0);
+    amld_version **versions = malloc(sizeof *versions); /* taken over by the registry */
+    versions[0] = v;
+    amld_registry_swap(server.reg, "shades", versions, 1, NULL, 0, NULL, 0);
     amld_registry_set_ready(server.reg);
     /* The registry and the plugins live until the process exits, as in automld. */
     free(reference);
