@@ -84,7 +84,7 @@ for t in "${targets[@]}"; do
 done
 
 echo
-echo "fuzz: $(date -u '+%Y-%m-%d %H:%M UTC'), $(clang --version | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "fuzz: $(date -u '+%Y-%m-%d %H:%M UTC'), $(clang --version | head -1), $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%s\n' "${summary[@]}"
 if [ ${#crashes[@]} -gt 0 ]; then
   echo "crashes (reproduce: build-fuzz/fuzz/fuzz_TARGET FILE; the stacks are in build-fuzz/out/TARGET/fuzz.log):"
