@@ -13,6 +13,7 @@ PACKAGES=(
   libopenblas-openmp-dev liblapack-dev   # BLAS/LAPACK, OpenMP build
   libhdf5-dev liblua5.4-dev libcjson-dev libcsv-dev libssl-dev libmicrohttpd-dev
   libcmocka-dev curl                     # unit tests; curl for the automld end-to-end test
+  clang libclang-rt-14-dev libomp-14-dev # bench/fuzz.sh: libFuzzer binaries (clang's runtimes, OpenMP)
   python3-sklearn python3-xgboost python3-optuna python3-h5py wrk   # peers, benchmarks only
 )
 
