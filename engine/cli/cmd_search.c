@@ -6,6 +6,7 @@
 #include "dataset.h"
 #include "search.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -135,7 +136,8 @@ static void lua_quote(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* The data file's name without directories and extensions (".csv.gz" whole): the export name. */
+/* The data file's name without directories and extensions (".csv.gz" whole), as a plain name
+ * (letters, digits, '-', '_', '.'; any other byte '_'): the export name and the imported file's. */
 static char *data_stem(const char *path)
 {
     const char *b = strrchr(path, '/');
@@ -146,6 +148,13 @@ static char *data_stem(const char *path)
     char *dot = strrchr(s, '.');
     if (dot && dot != s)
         *dot = 0;
+    for (char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            *p = '_';
+    if (!*s || *s == '.') { /* "", ".", ".hidden": no directory name for the repository */
+        free(s);
+        s = aml_xstrdup("model");
+    }
     return s;
 }
 
@@ -372,12 +381,11 @@ int cmd_search(int argc, char **argv)
         if (!run_dir)
             run_dir = default_run_dir();
         out_dir = run_dir;
-        /* Loaded as the spec.lua it is saved as once the data is in (--print-spec: checked, then
-         * printed): what is printed runs. */
+        /* Loaded from the text (--print-spec: checked, then printed): what is printed runs. It
+         * is saved as RUN_DIR/spec.lua once the data is in. */
         saved_spec = aml_xasprintf("%s/spec.lua", run_dir);
         opt.unsafe = 0;
-        st = aml_spec_load_buffer(c, print_spec ? "automl search" : saved_spec, generated, strlen(generated), reg,
-                                  &opt, &spec);
+        st = aml_spec_load_buffer(c, "automl search", generated, strlen(generated), reg, &opt, &spec);
         if (st == AML_OK && print_spec) {
             aml_spec_free(&spec);
             signal(SIGINT, SIG_DFL);
@@ -428,6 +436,8 @@ int cmd_search(int argc, char **argv)
         st = import_data(c, &spec, human);
     if (st == AML_OK && saved_spec) {
         st = aml_write_file_atomic(c, saved_spec, generated, strlen(generated));
+        free(spec.spec_path); /* the manifest names the spec file the search ran */
+        spec.spec_path = aml_xstrdup(saved_spec);
         if (st == AML_OK)
             fprintf(human, "spec (saved as %s; edit it, run it again with automl search %s):\n%s", saved_spec,
                     saved_spec, generated);

@@ -81,4 +81,20 @@ expect 2 "automl: datasets/iris.csv: target column 'species' is not in the heade
 expect 2 "" -- "$AUTOML" search datasets/iris.csv --metric rmsle --print-spec
 grep -q "metric: must be one of auto, " "$TMP/err" || fail "--metric rmsle: $(cat "$TMP/err")"
 [ ! -s "$TMP/out" ] || fail "a refused spec was printed: $(cat "$TMP/out")"
+
+# ---- a spec whose data is a CSV: imported into the run directory with its target and task ----
+cp datasets/iris.csv "$TMP/my iris.csv"
+cat > "$TMP/csv.lua" <<LUA
+return automl.search {
+  data = automl.dataset { path = "$TMP/my iris.csv", target = "target" },
+  task = "classification", budget = { trials = 3 }, export = { to = "$TMP/repo", name = "iris_csv" },
+}
+LUA
+expect 0 "" -- "$AUTOML" search "$TMP/csv.lua" --threads 2 --out "$TMP/run6"
+grep -qxF "import: $TMP/my iris.csv -> $TMP/run6/my_iris.h5: 150 rows x 4 features, target target, classification (3 classes)" "$TMP/out" ||
+  fail "spec with CSV data: $(cat "$TMP/out")"
+grep -q "^artifact: $TMP/repo/iris_csv/1$" "$TMP/out" || fail "spec with CSV data: $(cat "$TMP/out")"
+# the data form names the model after the file, made a plain name
+expect 0 "" -- "$AUTOML" search "$TMP/my iris.csv" --trials 2 --print-spec
+grep -qxF "  export = { to = \"models\", name = \"my_iris\" }," "$TMP/out" || fail "export name of 'my iris.csv': $(cat "$TMP/out")"
 finish
