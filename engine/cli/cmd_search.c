@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,9 @@ static int is_spec_file(const char *path)
     size_t n = strlen(path);
     if (n > 4 && !strcmp(path + n - 4, ".lua"))
         return 1;
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0; /* read nothing from a FIFO or a device here: the data readers say what they accept */
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -113,6 +117,9 @@ static int is_spec_file(const char *path)
 static int is_hdf5(const char *path)
 {
     unsigned char sig[8] = {0};
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -431,6 +438,8 @@ int cmd_search(int argc, char **argv)
         spec.out_dir = default_run_dir(); /* decided here: a CSV is imported into it */
     spec.resume = resume;
     spec.json = json;
+    struct stat sb;
+    int made_run_dir = stat(spec.out_dir, &sb) != 0;
     st = aml_mkdirs(c, spec.out_dir);
     if (st == AML_OK)
         st = import_data(c, &spec, human);
@@ -443,8 +452,8 @@ int cmd_search(int argc, char **argv)
                     saved_spec, generated);
         fflush(human);
     }
-    if (st != AML_OK)
-        rmdir(spec.out_dir); /* a run directory made for nothing (only when it is empty) */
+    if (st != AML_OK && made_run_dir)
+        rmdir(spec.out_dir); /* made for nothing (and still empty: rmdir removes nothing else) */
     if (st == AML_OK)
         st = aml_search_run(c, &spec, reg, t0, &res);
     signal(SIGINT, SIG_DFL);
