@@ -62,6 +62,13 @@ for line in '^search: ' '^rank  trial' '^best: ' "^run: $TMP/run3$" "^artifact: 
 done
 grep -q '^{' "$TMP/out3" && fail "JSON on stdout without --json"
 
+# ---- --json: what a spec prints goes to stderr too ----
+{ echo 'print("hello from the spec")'; cat "$TMP/mine.lua"; } > "$TMP/chatty.lua"
+"$AUTOML" search "$TMP/chatty.lua" --trials 2 --out "$TMP/run7" --json > "$TMP/json7" 2> "$TMP/err7"
+[ $? = 0 ] || fail "search chatty.lua -> exit $? ($(cat "$TMP/err7"))"
+$PY -c 'import json,sys; json.load(sys.stdin)' < "$TMP/json7" || fail "a spec's print() reached stdout: $(cat "$TMP/json7")"
+grep -qx "hello from the spec" "$TMP/err7" || fail "the spec's print() is lost: $(cat "$TMP/err7")"
+
 # ---- an HDF5 dataset needs no --target; mistakes are usage errors ----
 "$AUTOML" search datasets/iris.h5 --trials 3 --threads 2 --repo "$TMP/repo" --name iris_h5 --out "$TMP/run4" > "$TMP/out4" 2> "$TMP/err4"
 [ $? = 0 ] || fail "search iris.h5 -> exit $? ($(cat "$TMP/err4"))"
