@@ -112,21 +112,23 @@ static void series(amld_buf *out, const char *family, const char *model, int ver
     amld_buf_puts(out, "\n");
 }
 
-void amld_drift_expose(amld_drift *d, int fam, const char *model, int version, amld_buf *out)
+void amld_drift_expose(amld_drift *d, int fam, const char *model, int version, int min_rows, amld_buf *out)
 {
     if (!d)
         return;
     pthread_mutex_lock(&d->lock);
     int nf = d->ref->n_features;
+    /* Fewer rows: no PSI series at all (absent, not a number an alert rule would compare). */
+    int ready = d->filled > 0 && d->filled >= min_rows;
     switch (fam) {
     case 0:
-        if (d->filled > 0)
+        if (ready)
             for (int j = 0; j < nf; j++)
                 series(out, "automld_feature_psi", model, version, d->ref->features[j].name,
                        aml_psi(d->ref->features[j].expected, d->counts[j], d->ref->features[j].n_bins, d->filled));
         break;
     case 1:
-        if (d->filled > 0 && d->ref->prediction.n_bins > 0)
+        if (ready && d->ref->prediction.n_bins > 0)
             series(out, "automld_prediction_psi", model, version, NULL,
                    aml_psi(d->ref->prediction.expected, d->counts[nf], d->ref->prediction.n_bins, d->filled));
         break;
@@ -136,8 +138,11 @@ void amld_drift_expose(amld_drift *d, int fam, const char *model, int version, a
     case 3:
         series(out, "automld_drift_psi_warn_threshold", model, version, NULL, d->ref->warn);
         break;
-    default:
+    case 4:
         series(out, "automld_drift_psi_alert_threshold", model, version, NULL, d->ref->alert);
+        break;
+    default:
+        series(out, "automld_drift_min_rows", model, version, NULL, (double)min_rows);
         break;
     }
     pthread_mutex_unlock(&d->lock);

@@ -16,7 +16,8 @@ static void usage(FILE *f)
             "usage: automld --repo DIR [--port P] [--host ADDR] [--poll SECONDS] [--config FILE]\n"
             "               [--token-file PATH | --token TOKEN] [--max-body BYTES] [--max-rows N]\n"
             "               [--max-connections N] [--max-client-connections N] [--client-timeout SECONDS]\n"
-            "               [--load-timeout SECONDS] [--load-threads N] [--threads N] [--drift-window N]\n\n"
+            "               [--load-timeout SECONDS] [--load-threads N] [--threads N] [--drift-window N]\n"
+            "               [--drift-min-rows N]\n\n"
             "Serves every model under DIR/<model>/<version>/ (artifacts written by automl search/train),\n"
             "loading new versions in the background and swapping them in atomically.\n"
             "  --repo DIR            the model repository (required)\n"
@@ -47,6 +48,10 @@ static void usage(FILE *f)
             "  --load-threads N      versions loaded at once (default 4)\n"
             "  --threads N           HTTP worker threads (default: the number of cores)\n"
             "  --drift-window N      served rows per drift window (default 1000)\n"
+            "  --drift-min-rows N    rows the window must hold before the PSI gauges are published\n"
+            "                        (default 500, at most --drift-window): PSI of n rows drawn from the\n"
+            "                        training distribution itself is about (bins - 1) / n, 0.018 on 500\n"
+            "                        rows against the 0.1 warn and 0.25 alert thresholds\n"
             "API: /v2/health/live, /v2/health/ready, /v2, /v2/models/M[/versions/V][/ready|/infer],\n"
             "/v1/models/M[/versions/V|/labels/L][:predict], /metrics. Signals: SIGHUP rescans now,\n"
             "SIGTERM drains requests in flight and exits 0.\n");
@@ -118,7 +123,8 @@ static int parse_options(int argc, char **argv, amld_options *o)
                         .load_timeout = 120,
                         .load_threads = 4,
                         .threads = cores > 0 ? (int)cores : 1,
-                        .drift_window = 1000};
+                        .drift_window = 1000,
+                        .drift_min_rows = AMLD_DRIFT_MIN_ROWS};
     if (o->token && !*o->token)
         o->token = NULL;
     int token_given = 0;
@@ -195,6 +201,10 @@ static int parse_options(int argc, char **argv, amld_options *o)
             if (parse_int(a, v, 1, 10000000, &x))
                 return -1;
             o->drift_window = (int)x;
+        } else if (!strcmp(a, "--drift-min-rows")) {
+            if (parse_int(a, v, 1, 10000000, &x))
+                return -1;
+            o->drift_min_rows = (int)x;
         } else {
             fprintf(stderr, "automld: unknown option '%s' (see automld --help)\n", a);
             return -1;
@@ -202,6 +212,12 @@ static int parse_options(int argc, char **argv, amld_options *o)
     }
     if (!o->repo) {
         usage(stderr);
+        return -1;
+    }
+    if (o->drift_min_rows > o->drift_window) {
+        fprintf(stderr, "automld: --drift-min-rows %d exceeds --drift-window %d: the drift gauges would never "
+                "appear; lower --drift-min-rows (PSI noise on n rows is about (bins - 1) / n)\n",
+                o->drift_min_rows, o->drift_window);
         return -1;
     }
     if (o->token_file && token_given) {
@@ -237,7 +253,7 @@ int main(int argc, char **argv)
     aml_ctx c = {{0}};
     amld_config cfg = {0};
     amld_registry *reg = amld_registry_new();
-    amld_metrics *metrics = amld_metrics_new();
+    amld_metrics *metrics = amld_metrics_new(opt.drift_min_rows);
     amld_watcher *w = NULL;
     amld_http *http = NULL;
     aml_registry *plugins = aml_registry_new();

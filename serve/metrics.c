@@ -38,11 +38,13 @@ struct amld_metrics {
     int n_lat, cap_lat;
     failure_series *fail;
     int n_fail, cap_fail;
+    int drift_min_rows; /* PSI gauges wait for this many rows in the window */
 };
 
-amld_metrics *amld_metrics_new(void)
+amld_metrics *amld_metrics_new(int drift_min_rows)
 {
     amld_metrics *m = aml_xcalloc(1, sizeof *m);
+    m->drift_min_rows = drift_min_rows > 0 ? drift_min_rows : 1;
     pthread_mutex_init(&m->lock, NULL);
     return m;
 }
@@ -193,12 +195,15 @@ static void expose_requests(amld_metrics *m, amld_buf *out)
     }
 }
 
-static const char *drift_family[5][2] = {
-    {"automld_feature_psi", "PSI of the feature over the drift window against the training reference."},
-    {"automld_prediction_psi", "PSI of the predicted classes or values over the drift window against training."},
+static const char *drift_family[6][2] = {
+    {"automld_feature_psi", "PSI of the feature over the drift window against the training reference "
+                            "(absent until the window holds automld_drift_min_rows rows)."},
+    {"automld_prediction_psi", "PSI of the predicted classes or values over the drift window against training "
+                               "(absent until the window holds automld_drift_min_rows rows)."},
     {"automld_drift_window_rows", "Served rows in the drift window."},
     {"automld_drift_psi_warn_threshold", "PSI above which drift is moderate (from reference.json)."},
     {"automld_drift_psi_alert_threshold", "PSI above which drift is significant (from reference.json)."},
+    {"automld_drift_min_rows", "Rows the drift window must hold before its PSI is published (--drift-min-rows)."},
 };
 
 void amld_metrics_expose(amld_metrics *m, amld_registry *reg, amld_buf *out)
@@ -219,11 +224,12 @@ void amld_metrics_expose(amld_metrics *m, amld_registry *reg, amld_buf *out)
         amld_buf_label(out, names[i]);
         amld_buf_printf(out, "\"} %d\n", counts[i] < 0 ? 0 : counts[i]);
     }
-    for (int f = 0; f < 5; f++) {
+    for (int f = 0; f < 6; f++) {
         family(out, drift_family[f][0], "gauge", drift_family[f][1]);
         for (int i = 0; i < n_models; i++)
             for (int k = 0; k < counts[i]; k++)
-                amld_drift_expose(versions[i][k]->drift, f, names[i], versions[i][k]->version, out);
+                amld_drift_expose(versions[i][k]->drift, f, names[i], versions[i][k]->version, m->drift_min_rows,
+                                  out);
     }
     for (int i = 0; i < n_models; i++) {
         if (counts[i] >= 0)

@@ -1,24 +1,45 @@
-/* automl search SPEC.lua: run the spec's search; command-line options win over the spec. */
+/* automl search SPEC.lua: run the spec's search; command-line options win over the spec.
+ * automl search DATA --target COL: the same without a spec file: the command line becomes a spec
+ * (printed, and saved in the run directory, so it can be edited and run again). */
 #include "cli.h"
 
+#include "dataset.h"
 #include "search.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: automl search SPEC.lua [--budget SEC] [--trials N] [--seed S] [--threads T]\n"
             "                     [--parallel P] [--strategy S] [--out RUN_DIR] [--resume] [--json]\n"
-            "                     [--unsafe-spec]\n\n"
+            "                     [--unsafe-spec]\n"
+            "       automl search DATA [--target COL] [--task TASK] [--metric M] [--repo DIR]\n"
+            "                     [--name NAME] [--print-spec] [the options above]\n\n"
             "Runs the search a Lua spec describes (see scripts/*.lua): trials of model families and\n"
             "hyperparameters in parallel, a leaderboard, and the winner refitted on all rows and\n"
-            "exported as repo/<name>/<version>/. Options override the spec:\n"
+            "exported as repo/<name>/<version>/.\n\n"
+            "Without a spec (DATA: a CSV table, or an HDF5 dataset from automl import), the command\n"
+            "line is the spec: every model family, a 60 s budget unless --budget or --trials, the CSV\n"
+            "imported into the run directory, the model exported to models/<DATA's stem>. The spec it\n"
+            "runs is printed and saved as RUN_DIR/spec.lua; `automl search FILE.lua` runs it again.\n"
+            "  --target COL   the CSV's target column (default: the last one)\n"
+            "  --task TASK    auto, classification or regression (default auto)\n"
+            "  --metric M     auto, accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro, rmse, mae, r2\n"
+            "  --repo DIR     model repository to export to (default models)\n"
+            "  --name NAME    model name in the repository (default: DATA's file name without extension)\n"
+            "  --print-spec   print the spec and exit without searching (save it, edit it, run it)\n"
+            "A .lua file is a spec; so is a file that says automl.search in its first 64 KiB; any\n"
+            "other file is data. Options override the spec:\n"
             "  --budget SEC   wall-clock budget in seconds (budget.seconds), covering refit and export\n"
             "  --trials N     stop after N trials (budget.trials)\n"
             "  --seed S       random seed (seed); trial configurations depend only on seed and trial id\n"
@@ -28,7 +49,8 @@ static void usage(FILE *f)
             "  --out DIR      run directory (out): trials.jsonl, leaderboard.csv, summary.json,\n"
             "                 refit_predictions.csv, artifact.txt; default runs/<time>-<pid>\n"
             "  --resume       continue the search in --out DIR: finished trials are reused, not rerun\n"
-            "  --json         print a machine-readable summary on stdout at the end\n"
+            "  --json         stdout holds only the summary (summary.json), printed at the end;\n"
+            "                 every human line (table, progress, spec) goes to stderr\n"
             "  --unsafe-spec  give the spec the full Lua standard library (files, processes, C\n"
             "                 modules); by default it runs in a sandbox with none of them\n\n"
             "Ctrl-C stops the search and still exports the best trial so far.\n"
@@ -70,13 +92,185 @@ static int parse_integer(const char *opt, const char *text, long long lo, long l
     return 0;
 }
 
+/* 1 when path names a Lua spec rather than data: a .lua file, or one whose first 64 KiB say
+ * automl.search (a spec saved under another name); HDF5, gzip and everything else are data. */
+static int is_spec_file(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 4 && !strcmp(path + n - 4, ".lua"))
+        return 1;
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0; /* read nothing from a FIFO or a device here: the data readers say what they accept */
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    static char buf[65536 + 1];
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    if ((got >= 8 && !memcmp(buf, "\x89HDF\r\n\x1a\n", 8)) || (got >= 2 && !memcmp(buf, "\x1f\x8b", 2)))
+        return 0;
+    return strlen(buf) == got && strstr(buf, "automl.search") != NULL;
+}
+
+static int is_hdf5(const char *path)
+{
+    unsigned char sig[8] = {0};
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t got = fread(sig, 1, sizeof sig, f);
+    fclose(f);
+    return got == 8 && !memcmp(sig, "\x89HDF\r\n\x1a\n", 8);
+}
+
+/* s as a Lua string literal: quotes, backslashes and control bytes escaped (UTF-8 kept). */
+static void lua_quote(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 32 || *p == 127)
+            fprintf(f, "\\%03d", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* The data file's name without directories and extensions (".csv.gz" whole), as a plain name
+ * (letters, digits, '-', '_', '.'; any other byte '_'): the export name and the imported file's. */
+static char *data_stem(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    char *s = aml_xstrdup(b ? b + 1 : path);
+    size_t n = strlen(s);
+    if (n > 3 && !strcmp(s + n - 3, ".gz"))
+        s[n -= 3] = 0;
+    char *dot = strrchr(s, '.');
+    if (dot && dot != s)
+        *dot = 0;
+    for (char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            *p = '_';
+    if (!*s || *s == '.') { /* "", ".", ".hidden": no directory name for the repository */
+        free(s);
+        s = aml_xstrdup("model");
+    }
+    return s;
+}
+
+/* What the command line says when it names data instead of a spec. */
+typedef struct cli_data_form {
+    const char *data, *target, *task, *metric, *repo, *name, *strategy;
+    double budget;
+    long long trials, seed, threads, parallel;
+} cli_data_form;
+
+/* The spec the command line describes, as Lua text (malloc'd): what --print-spec prints and the
+ * run saves as spec.lua. Only what was asked is written; the rest are the spec's defaults. */
+static char *spec_text(const cli_data_form *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    char *stem = data_stem(d->data);
+    fputs("-- automl search spec for ", f);
+    for (const char *p = d->data; *p; p++) /* a comment: a newline in the name must not end it */
+        fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+    fputs(". Save it to a file, edit it, and run it with\n"
+          "-- `automl search FILE.lua`: the same search (data, task, metric, budget, seed, export).\n"
+          "return automl.search {\n  data = automl.dataset { path = ", f);
+    lua_quote(f, d->data);
+    if (d->target) {
+        fputs(", target = ", f);
+        lua_quote(f, d->target);
+    }
+    fputs(" },\n  task = ", f);
+    lua_quote(f, d->task ? d->task : "auto");
+    fputs(",  -- auto | classification | regression\n  metric = ", f);
+    lua_quote(f, d->metric ? d->metric : "auto");
+    fputs(",  -- auto | accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro | rmse, mae, r2\n", f);
+    fputs("  budget = { ", f);
+    if (d->trials > 0)
+        fprintf(f, "trials = %lld%s", d->trials, d->budget > 0 ? ", " : "");
+    if (d->budget > 0 || d->trials <= 0)
+        fprintf(f, "seconds = %.17g", d->budget > 0 ? d->budget : 60);
+    fputs(" },\n", f);
+    if (d->seed >= 0)
+        fprintf(f, "  seed = %lld,\n", d->seed);
+    if (d->strategy) {
+        fputs("  strategy = ", f);
+        lua_quote(f, d->strategy);
+        fputs(",\n", f);
+    }
+    if (d->threads > 0)
+        fprintf(f, "  threads = %lld,\n", d->threads);
+    if (d->parallel > 0)
+        fprintf(f, "  parallel = %lld,\n", d->parallel);
+    fputs("  -- models = { \"linear\", \"gbdt\" },  -- default: every model plugin found\n", f);
+    fputs("  export = { to = ", f);
+    lua_quote(f, d->repo ? d->repo : "models");
+    fputs(", name = ", f);
+    lua_quote(f, d->name ? d->name : stem);
+    fputs(" },\n}\n", f);
+    fclose(f);
+    free(stem);
+    return buf;
+}
+
+static char *default_run_dir(void)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+    return aml_xasprintf("runs/%s-%ld", stamp, (long)getpid());
+}
+
+/* A spec whose data is not HDF5 (a CSV table): imported, with the spec's target and task, into
+ * RUN_DIR/<stem>.h5, which the search then reads. */
+static aml_status import_data(aml_ctx *c, aml_search_spec *spec, FILE *human)
+{
+    if (is_hdf5(spec->data_path))
+        return AML_OK;
+    aml_csv_options opt = {.target = spec->data_target, .task = spec->task};
+    aml_dataset *d = NULL;
+    char *stem = data_stem(spec->data_path);
+    char *h5 = aml_xasprintf("%s/%s.h5", spec->out_dir, stem);
+    free(stem);
+    aml_status st = aml_csv_read(c, spec->data_path, &opt, &d);
+    if (st == AML_OK)
+        st = aml_hdf5_write(c, h5, d);
+    if (st == AML_OK) {
+        char classes[32] = "";
+        if (d->task == AML_TASK_CLASSIFICATION)
+            snprintf(classes, sizeof classes, " (%d classes)", d->n_classes);
+        fprintf(human, "import: %s -> %s: %lld rows x %lld features, target %s, %s%s\n", spec->data_path, h5,
+                (long long)d->n_rows, (long long)d->n_features, d->target_name, aml_dataset_task_name(d->task),
+                classes);
+        free(spec->data_path);
+        spec->data_path = h5;
+        h5 = NULL;
+    }
+    free(h5);
+    aml_dataset_free(d);
+    return st;
+}
+
 int cmd_search(int argc, char **argv)
 {
     double t0 = aml_now();
     const char *spec_path = NULL, *out_dir = NULL, *strategy = NULL;
+    const char *target = NULL, *task = NULL, *metric = NULL, *repo = NULL, *name = NULL;
+    const char *data_opt = NULL; /* the first option only the data form takes */
     double budget = -1;
     long long trials = -1, seed = -1, threads = -1, parallel = -1;
-    int resume = 0, json = 0, unsafe = 0;
+    int resume = 0, json = 0, unsafe = 0, print_spec = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long long *count = !strcmp(a, "--trials")     ? &trials
@@ -84,17 +278,26 @@ int cmd_search(int argc, char **argv)
                            : !strcmp(a, "--threads")  ? &threads
                            : !strcmp(a, "--parallel") ? &parallel
                                                       : NULL;
+        const char **text = !strcmp(a, "--target")   ? &target
+                            : !strcmp(a, "--task")   ? &task
+                            : !strcmp(a, "--metric") ? &metric
+                            : !strcmp(a, "--repo")   ? &repo
+                            : !strcmp(a, "--name")   ? &name
+                                                     : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return EXIT_OK;
-        } else if (count || !strcmp(a, "--budget") || !strcmp(a, "--out") || !strcmp(a, "--strategy")) {
+        } else if (text || count || !strcmp(a, "--budget") || !strcmp(a, "--out") || !strcmp(a, "--strategy")) {
             if (i + 1 >= argc) {
                 cli_error("search: %s needs a value", a);
                 return EXIT_USAGE;
             }
             const char *v = argv[++i];
             long long hi = count == &trials ? AML_MAX_TRIALS : count == &seed ? INT64_MAX : AML_MAX_THREADS;
-            if (!strcmp(a, "--strategy"))
+            if (text) {
+                *text = v;
+                data_opt = data_opt ? data_opt : a;
+            } else if (!strcmp(a, "--strategy"))
                 strategy = v;
             else if (!strcmp(a, "--out"))
                 out_dir = v;
@@ -108,6 +311,9 @@ int cmd_search(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--unsafe-spec")) {
             unsafe = 1;
+        } else if (!strcmp(a, "--print-spec")) {
+            print_spec = 1;
+            data_opt = data_opt ? data_opt : a;
         } else if (a[0] == '-') {
             cli_error("search: unknown option '%s' (see automl search --help)", a);
             return EXIT_USAGE;
@@ -126,16 +332,81 @@ int cmd_search(int argc, char **argv)
         cli_error("search: --resume needs --out RUN_DIR (the run to continue)");
         return EXIT_USAGE;
     }
+    int data_form = !is_spec_file(spec_path);
+    if (!data_form && data_opt) {
+        cli_error("search: %s is for `automl search DATA` (no spec); %s is a spec, which says it itself", data_opt,
+                  spec_path);
+        return EXIT_USAGE;
+    }
+    if (data_form && access(spec_path, R_OK) != 0) {
+        cli_error("search: %s: %s (expected a spec .lua, a CSV table or an HDF5 dataset)", spec_path,
+                  strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (data_form && task && strcmp(task, "auto") && strcmp(task, "classification") && strcmp(task, "regression")) {
+        cli_error("search: --task: expected auto, classification or regression, got '%s'", task);
+        return EXIT_USAGE;
+    }
+    if (data_form && target && is_hdf5(spec_path)) {
+        cli_error("search: --target: %s is an HDF5 dataset, whose target was chosen at import (automl import "
+                  "--target); give the CSV instead",
+                  spec_path);
+        return EXIT_USAGE;
+    }
+
     aml_ctx *c = aml_ctx_new();
     aml_registry *reg = aml_registry_new();
     aml_registry_scan_defaults(reg);
     aml_search_spec spec;
     aml_search_result res = {0};
-    int rc;
+    char *generated = NULL, *saved_spec = NULL, *run_dir = NULL;
+    int rc, json_fd = -1;
+    aml_status st;
+    if (print_spec)
+        json = 0; /* the spec is the output */
+    FILE *human = json ? stderr : stdout;
+    if (json) {
+        /* stdout is the summary's alone: every other line, whoever writes it (the search, a spec's
+         * print(), a plugin), goes to stderr until the summary is printed. */
+        fflush(stdout);
+        json_fd = dup(STDOUT_FILENO);
+        if (json_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            cli_error("search: --json: cannot set stdout aside: %s", strerror(errno));
+            rc = EXIT_RUNTIME;
+            goto done_nospec;
+        }
+    }
     /* SIGINT, and a --budget given here, stop a spec that loops before it returns its search. */
     signal(SIGINT, on_sigint);
     aml_spec_options opt = {.unsafe = unsafe, .cancel = aml_search_stop_flag(), .deadline = budget > 0 ? t0 + budget : 0};
-    aml_status st = aml_spec_load_with(c, spec_path, reg, &opt, &spec);
+    if (data_form) {
+        cli_data_form d = {.data = spec_path, .target = target, .task = task, .metric = metric, .repo = repo,
+                           .name = name, .strategy = strategy, .budget = budget, .trials = trials,
+                           .seed = seed, .threads = threads, .parallel = parallel};
+        generated = spec_text(&d);
+        run_dir = aml_xstrdup(out_dir ? out_dir : NULL);
+        if (!run_dir)
+            run_dir = default_run_dir();
+        out_dir = run_dir;
+        /* Loaded from the text (--print-spec: checked, then printed): what is printed runs. It
+         * is saved as RUN_DIR/spec.lua once the data is in. */
+        saved_spec = aml_xasprintf("%s/spec.lua", run_dir);
+        opt.unsafe = 0;
+        st = aml_spec_load_buffer(c, "automl search", generated, strlen(generated), reg, &opt, &spec);
+        if (st == AML_OK && print_spec) {
+            aml_spec_free(&spec);
+            signal(SIGINT, SIG_DFL);
+            fputs(generated, stdout);
+            rc = EXIT_OK;
+            goto done_nospec;
+        }
+        /* The spec says all of these now: the overrides below must not apply them twice. */
+        budget = -1;
+        trials = seed = threads = parallel = -1;
+        strategy = NULL;
+    } else {
+        st = aml_spec_load_with(c, spec_path, reg, &opt, &spec);
+    }
     if (st != AML_OK) {
         signal(SIGINT, SIG_DFL);
         fprintf(stderr, "%s\n", aml_errmsg(c));
@@ -163,25 +434,59 @@ int cmd_search(int argc, char **argv)
         free(spec.out_dir);
         spec.out_dir = aml_xstrdup(out_dir);
     }
+    if (!spec.out_dir)
+        spec.out_dir = default_run_dir(); /* decided here: a CSV is imported into it */
     spec.resume = resume;
     spec.json = json;
-    st = aml_search_run(c, &spec, reg, t0, &res);
+    struct stat sb;
+    int made_run_dir = stat(spec.out_dir, &sb) != 0;
+    st = aml_mkdirs(c, spec.out_dir);
+    if (st == AML_OK)
+        st = import_data(c, &spec, human);
+    if (st == AML_OK && saved_spec) {
+        st = aml_write_file_atomic(c, saved_spec, generated, strlen(generated));
+        free(spec.spec_path); /* the manifest names the spec file the search ran */
+        spec.spec_path = aml_xstrdup(saved_spec);
+        if (st == AML_OK)
+            fprintf(human, "spec (saved as %s; edit it, run it again with automl search %s):\n%s", saved_spec,
+                    saved_spec, generated);
+        fflush(human);
+    }
+    if (st != AML_OK && made_run_dir)
+        rmdir(spec.out_dir); /* made for nothing (and still empty: rmdir removes nothing else) */
+    if (st == AML_OK)
+        st = aml_search_run(c, &spec, reg, t0, &res);
     signal(SIGINT, SIG_DFL);
     if (st != AML_OK) {
         cli_error("%s", aml_errmsg(c));
         rc = cli_exit_for(st);
         goto done;
     }
-    printf("best: %s %.4f (%lld trials, %lld failed, %lld resumed) in %.1f s\n", res.best_model,
-           res.best_score, (long long)res.n_trials, (long long)res.n_failed, (long long)res.n_resumed,
-           res.seconds);
-    printf("run: %s\n", res.run_dir);
-    printf("artifact: %s\n", res.artifact_dir);
+    fprintf(human, "best: %s %.4f (%lld trials, %lld failed, %lld resumed) in %.1f s\n", res.best_model,
+            res.best_score, (long long)res.n_trials, (long long)res.n_failed, (long long)res.n_resumed,
+            res.seconds);
+    fprintf(human, "run: %s\n", res.run_dir);
+    fprintf(human, "artifact: %s\n", res.artifact_dir);
     rc = EXIT_OK;
 done:
-    aml_search_result_free(&res);
     aml_spec_free(&spec);
 done_nospec:
+    if (json_fd >= 0) {
+        fflush(stdout);
+        dup2(json_fd, STDOUT_FILENO);
+        close(json_fd);
+        if (rc == EXIT_OK && res.summary_json) {
+            printf("%s\n", res.summary_json);
+            if (fflush(stdout) != 0) {
+                cli_error("search: --json: writing the summary to stdout failed");
+                rc = EXIT_RUNTIME;
+            }
+        }
+    }
+    aml_search_result_free(&res);
+    free(generated);
+    free(saved_spec);
+    free(run_dir);
     aml_registry_free(reg);
     aml_ctx_free(c);
     return rc;

@@ -842,8 +842,10 @@ static aml_status write_summary(aml_ctx *c, search *s, aml_search_result *out, i
     char *text = cJSON_Print(o);
     char *path = aml_xasprintf("%s/summary.json", out->run_dir);
     aml_status st = aml_write_file_atomic(c, path, text, strlen(text));
-    if (st == AML_OK && print_json)
-        printf("%s\n", text);
+    if (st == AML_OK && print_json) { /* the caller prints it: stdout then holds this document alone */
+        out->summary_json = text;
+        text = NULL;
+    }
     free(path);
     free(text);
     cJSON_Delete(o);
@@ -960,12 +962,14 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     aml_resampling_name(&folds, resampling, sizeof resampling);
     if (n_resumed)
         snprintf(resuming, sizeof resuming, ", resuming %lld finished trials", (long long)n_resumed);
-    printf("search: %s: %lld rows x %lld features, %s%s, metric %s, %s; %d parallel trial%s x %d thread%s%s\n",
+    /* With --json, stdout is the summary's alone: the human lines go to stderr. */
+    FILE *human = spec->json ? stderr : stdout;
+    fprintf(human, "search: %s: %lld rows x %lld features, %s%s, metric %s, %s; %d parallel trial%s x %d thread%s%s\n",
             s.data->path, (long long)s.data->n_rows, (long long)s.data->n_features,
             aml_dataset_task_name(s.data->task), classes, aml_metric_name(s.metric), resampling,
             s.workers, s.workers == 1 ? "" : "s", s.threads_per_trial, s.threads_per_trial == 1 ? "" : "s",
             resuming);
-    fflush(stdout);
+    fflush(human);
 
     /* From here on SIGINT and the budget reach on_trial too, however long it runs. */
     aml_spec_set_interrupt(spec, &cancel_flag, s.hard_end);
@@ -1036,7 +1040,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     st = aml_leaderboard_write_csv(c, csv, ranked, s.n_trials, s.metric, &ens);
     free(csv);
     if (st == AML_OK)
-        aml_leaderboard_print(stdout, ranked, s.n_trials, s.metric, 10, &ens);
+        aml_leaderboard_print(human, ranked, s.n_trials, s.metric, 10, &ens);
     if (st == AML_OK) {
         r.best_model = aml_xstrdup(plan.n > 1 ? AML_ENSEMBLE_NAME : s.best->cfg.plugin->desc->name);
         r.best_score = plan.n > 1 ? plan.ensemble_score : s.best->score;
@@ -1097,5 +1101,6 @@ void aml_search_result_free(aml_search_result *r)
     free(r->run_dir);
     free(r->artifact_dir);
     free(r->best_model);
+    free(r->summary_json);
     memset(r, 0, sizeof *r);
 }

@@ -15,6 +15,7 @@ typedef struct aml_search_result {
     int64_t n_resumed;
     int64_t n_failed;
     double seconds;
+    char *summary_json;     /* summary.json's text when spec->json (the caller prints it), else NULL */
 } aml_search_result;
 
 /* Runs spec (CLI overrides already applied). t0 is when the command started (aml_now()), so the

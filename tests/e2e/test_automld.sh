@@ -3,7 +3,8 @@
 # (KServe tensor and per-feature inputs with BYTES levels, TF Serving instances), a new version
 # is swapped in, a corrupted one is refused and counted while the previous keeps serving,
 # policies and labels from automld.json, exact 4xx errors, the bearer token, /metrics as
-# Prometheus text with PSI drift that rises when served rows shift, and SIGTERM exits 0.
+# Prometheus text with PSI drift that rises when served rows shift (and is published only once
+# the window holds --drift-min-rows rows), and SIGTERM exits 0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/automld_lib.sh"
 
@@ -90,12 +91,27 @@ grep -q '{"version": "3", "state": "END", "status": {"error_code": "UNKNOWN", "e
 sleep 0.5 # several polls: a refused version is not retried while its manifest is unchanged
 [ "$(grep -c "refused $REPO/wine/3" "$TMP/d1.log")" = 1 ] || fail "the refused version was retried"
 
-# ---- drift: PSI near 0 for training-like rows, above the alert threshold for shifted rows ----
+# ---- drift: no PSI below 500 rows (the default --drift-min-rows), near 0 for an in-distribution
+# ---- stream that reaches it, above the alert threshold for shifted rows ----
 curl -s "http://127.0.0.1:$PORT/metrics" > "$TMP/metrics"
-psi=$(metric 'automld_feature_psi{model="wine",version="2",feature="alcohol"}')
-[ -n "$psi" ] && awk -v p="$psi" 'BEGIN { exit !(p < 0.1) }' || fail "PSI on training rows = '$psi', expected < 0.1"
+[ "$(metric 'automld_drift_window_rows{model="wine",version="2"}')" = 356 ] || fail "drift window rows: $(grep window_rows "$TMP/metrics")"
+[ "$(metric 'automld_drift_min_rows{model="wine",version="2"}')" = 500 ] || fail "min rows gauge: $(grep min_rows "$TMP/metrics")"
+grep -q '^automld_feature_psi{model="wine",version="2",' "$TMP/metrics" && fail "PSI published on 356 rows: $(grep feature_psi "$TMP/metrics" | head -3)"
+grep -q '^automld_prediction_psi{model="wine",version="2"}' "$TMP/metrics" && fail "prediction PSI published on 356 rows"
 alert=$(metric 'automld_drift_psi_alert_threshold{model="wine",version="2"}')
 [ "$alert" = 0.25 ] || fail "alert threshold gauge: '$alert'"
+warn=$(metric 'automld_drift_psi_warn_threshold{model="wine",version="2"}')
+# 500 rows drawn at random (with replacement) from the training rows: the window reaches 856 rows
+rows_json datasets/wine.csv | awk 'BEGIN { srand(7) } { row[NR] = $0 } END { for (i = 0; i < 500; i++) print row[1 + int(rand() * NR)] }' > "$TMP/sampled"
+{ printf '{"instances": ['; paste -sd, "$TMP/sampled"; printf ']}'; } > "$TMP/sampled.json"
+http POST /v1/models/wine/versions/2:predict "$TMP/sampled.json"
+[ "$code" = 200 ] || fail "sampled rows -> $code"
+curl -s "http://127.0.0.1:$PORT/metrics" > "$TMP/metrics"
+[ "$(grep -c '^automld_feature_psi{model="wine",version="2",' "$TMP/metrics")" = 13 ] || fail "feature PSI on 856 rows: $(grep feature_psi "$TMP/metrics")"
+grep '^automld_feature_psi{model="wine",version="2",\|^automld_prediction_psi{model="wine",version="2"}' "$TMP/metrics" |
+  awk -v w="$warn" '$NF + 0 >= w + 0 { print; bad = 1 } END { exit bad }' > "$TMP/noisy" ||
+  fail "in-distribution rows read as drift (PSI >= $warn): $(cat "$TMP/noisy")"
+[ -n "$(metric 'automld_prediction_psi{model="wine",version="2"}')" ] || fail "no prediction PSI on 856 rows"
 rows_json datasets/wine.csv 1000 > "$TMP/shifted"
 { printf '{"instances": ['; cat "$TMP/shifted" "$TMP/shifted" "$TMP/shifted" | paste -sd,; printf ']}'; } > "$TMP/shifted.json"
 http POST /v1/models/wine/versions/2:predict "$TMP/shifted.json"
@@ -105,7 +121,7 @@ for f in alcohol malic_acid proline; do
   psi=$(metric "automld_feature_psi{model=\"wine\",version=\"2\",feature=\"$f\"}")
   awk -v p="$psi" -v a="$alert" 'BEGIN { exit !(p > a) }' || fail "PSI of $f after the shift = '$psi', expected > $alert"
 done
-[ "$(metric 'automld_drift_window_rows{model="wine",version="2"}')" = 890 ] || fail "drift window rows: $(grep window_rows "$TMP/metrics")"
+[ "$(metric 'automld_drift_window_rows{model="wine",version="2"}')" = 1000 ] || fail "drift window rows: $(grep window_rows "$TMP/metrics")"
 [ -n "$(metric 'automld_prediction_psi{model="wine",version="2"}')" ] || fail "no prediction PSI"
 
 # ---- /metrics is Prometheus text: every line a comment or a sample ----
@@ -117,7 +133,7 @@ at_least "wine v2 200 responses" "${ok:-0}" 4
 count=$(metric 'automld_request_duration_seconds_count{model="wine",version="2"}')
 inf=$(metric 'automld_request_duration_seconds_bucket{model="wine",version="2",le="+Inf"}')
 [ -n "$count" ] && [ "$count" = "$inf" ] || fail "histogram count $count, +Inf bucket $inf"
-[ "$(metric 'automld_rows_predicted_total{model="wine",version="2"}')" = 890 ] || fail "rows predicted: $(grep rows_predicted "$TMP/metrics")"
+[ "$(metric 'automld_rows_predicted_total{model="wine",version="2"}')" = 1390 ] || fail "rows predicted: $(grep rows_predicted "$TMP/metrics")"
 [ "$(metric 'automld_model_versions_loaded{model="wine"}')" = 1 ] || fail "versions loaded"
 
 # ---- malformed requests: the status and the exact error ----
@@ -243,7 +259,7 @@ grep -q '^automld: stopped$' "$TMP/d1.log" || fail "no clean stop: $(tail -3 "$T
 
 # ---- bearer token: 401 without it, the probes stay open; --poll 0: SIGHUP alone rescans ----
 echo '{"models": {}}' > "$REPO/automld.json"
-start_daemon "$TMP/d2.log" --repo "$REPO" --token s3cret --threads 1 --poll 0
+start_daemon "$TMP/d2.log" --repo "$REPO" --token s3cret --threads 1 --poll 0 --drift-window 4 --drift-min-rows 3
 wait_for "readiness (token)" ready
 expect 0 "" -- "$AUTOML" train "$TMP/cat.h5" --model knn --repo "$REPO" --name shades --threads 1
 sleep 0.5
@@ -257,11 +273,27 @@ http GET /metrics "" -H "Authorization: Bearer wrong"
 [ "$code" = 401 ] || fail "a wrong token -> $code"
 http GET /v2/models/wine "" -H "Authorization: Bearer s3cret"
 [ "$code" = 200 ] || fail "the right token -> $code"
+# --drift-min-rows 3: no PSI on 2 rows, PSI on 3
+head -2 "$TMP/rows" | { printf '{"instances": ['; paste -sd,; printf ']}'; } > "$TMP/two.json"
+http POST /v1/models/wine:predict "$TMP/two.json" -H "Authorization: Bearer s3cret"
+[ "$code" = 200 ] || fail "two rows -> $code"
+http GET /metrics "" -H "Authorization: Bearer s3cret"
+cp "$TMP/body" "$TMP/metrics"
+[ "$(grep '^automld_drift_min_rows{model="wine",' "$TMP/metrics" | awk '{ print $NF }')" = 3 ] || fail "--drift-min-rows 3: $(grep min_rows "$TMP/metrics")"
+grep -q '^automld_feature_psi{model="wine"' "$TMP/metrics" && fail "PSI on 2 rows under --drift-min-rows 3"
+head -1 "$TMP/rows" | { printf '{"instances": ['; paste -sd,; printf ']}'; } > "$TMP/one_row.json"
+http POST /v1/models/wine:predict "$TMP/one_row.json" -H "Authorization: Bearer s3cret"
+http GET /metrics "" -H "Authorization: Bearer s3cret"
+cp "$TMP/body" "$TMP/metrics"
+[ "$(grep -c '^automld_feature_psi{model="wine",' "$TMP/metrics")" = 13 ] || fail "PSI on 3 rows: $(grep -c feature_psi "$TMP/metrics")"
 kill -TERM "$PID"
 wait "$PID" || fail "SIGTERM (token daemon) -> exit $?"
 
 # ---- bad usage ----
 expect 2 "automld: --port: expected an integer in [0, 65535], got 'x'" -- "$AUTOMLD" --repo "$REPO" --port x
+expect 2 "automld: --drift-min-rows 500 exceeds --drift-window 100: the drift gauges would never appear; lower --drift-min-rows (PSI noise on n rows is about (bins - 1) / n)" \
+  -- "$AUTOMLD" --repo "$REPO" --drift-window 100
+expect 2 "automld: --drift-min-rows: expected an integer in [1, 10000000], got '0'" -- "$AUTOMLD" --repo "$REPO" --drift-min-rows 0
 echo '{"models": {"wine": {"n": 0}}}' > "$TMP/bad.json"
 expect 2 "automld: $TMP/bad.json: models.wine.n: expected an integer >= 1" -- "$AUTOMLD" --repo "$REPO" --config "$TMP/bad.json"
 finish

@@ -51,7 +51,7 @@ open(p, "w").write(json.dumps(m, indent="\t"))
 PY
 (cd "$REPO/narrow/1" && sha256sum manifest.json > manifest.json.sha256) # resealed: the tamper is the point
 
-start_daemon "$TMP/d1.log" --repo "$REPO" --poll 0.2 --threads 2
+start_daemon "$TMP/d1.log" --repo "$REPO" --poll 0.2 --threads 2 --drift-min-rows 1 # the drift labels on one row
 wait_for "readiness" ready
 wait_for "model wine" eval 'http GET /v2/models/wine && [ "$code" = 200 ]'
 
