@@ -78,7 +78,7 @@ static inline amld_server *fixture_server(void)
         fixture_fail(c, "load");
     server.opt = &opt;
     server.reg = amld_registry_new();
-    server.metrics = amld_metrics_new();
+    server.metrics = amld_metrics_new(AMLD_DRIFT_MIN_ROWS);
     amld_version **versions = malloc(sizeof *versions); /* taken over by the registry */
     versions[0] = v;
     amld_registry_swap(server.reg, "shades", versions, 1, NULL, 0, NULL, 0);
