@@ -3,10 +3,8 @@
  * (printed, and saved in the run directory, so it can be edited and run again). */
 #include "cli.h"
 
-#include "dataset.h"
 #include "search.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -92,174 +90,12 @@ static int parse_integer(const char *opt, const char *text, long long lo, long l
     return 0;
 }
 
-/* 1 when path names a Lua spec rather than data: a .lua file, or one whose first 64 KiB say
- * automl.search (a spec saved under another name); HDF5, gzip and everything else are data. */
-static int is_spec_file(const char *path)
-{
-    size_t n = strlen(path);
-    if (n > 4 && !strcmp(path + n - 4, ".lua"))
-        return 1;
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return 0; /* read nothing from a FIFO or a device here: the data readers say what they accept */
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    static char buf[65536 + 1];
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = 0;
-    if ((got >= 8 && !memcmp(buf, "\x89HDF\r\n\x1a\n", 8)) || (got >= 2 && !memcmp(buf, "\x1f\x8b", 2)))
-        return 0;
-    return strlen(buf) == got && strstr(buf, "automl.search") != NULL;
-}
-
-static int is_hdf5(const char *path)
-{
-    unsigned char sig[8] = {0};
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t got = fread(sig, 1, sizeof sig, f);
-    fclose(f);
-    return got == 8 && !memcmp(sig, "\x89HDF\r\n\x1a\n", 8);
-}
-
-/* s as a Lua string literal: quotes, backslashes and control bytes escaped (UTF-8 kept). */
-static void lua_quote(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 32 || *p == 127)
-            fprintf(f, "\\%03d", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-/* The data file's name without directories and extensions (".csv.gz" whole), as a plain name
- * (letters, digits, '-', '_', '.'; any other byte '_'): the export name and the imported file's. */
-static char *data_stem(const char *path)
-{
-    const char *b = strrchr(path, '/');
-    char *s = aml_xstrdup(b ? b + 1 : path);
-    size_t n = strlen(s);
-    if (n > 3 && !strcmp(s + n - 3, ".gz"))
-        s[n -= 3] = 0;
-    char *dot = strrchr(s, '.');
-    if (dot && dot != s)
-        *dot = 0;
-    for (char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            *p = '_';
-    if (!*s || *s == '.') { /* "", ".", ".hidden": no directory name for the repository */
-        free(s);
-        s = aml_xstrdup("model");
-    }
-    return s;
-}
-
-/* What the command line says when it names data instead of a spec. */
-typedef struct cli_data_form {
-    const char *data, *target, *task, *metric, *repo, *name, *strategy;
-    double budget;
-    long long trials, seed, threads, parallel;
-} cli_data_form;
-
-/* The spec the command line describes, as Lua text (malloc'd): what --print-spec prints and the
- * run saves as spec.lua. Only what was asked is written; the rest are the spec's defaults. */
-static char *spec_text(const cli_data_form *d)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    char *stem = data_stem(d->data);
-    fputs("-- automl search spec for ", f);
-    for (const char *p = d->data; *p; p++) /* a comment: a newline in the name must not end it */
-        fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
-    fputs(". Save it to a file, edit it, and run it with\n"
-          "-- `automl search FILE.lua`: the same search (data, task, metric, budget, seed, export).\n"
-          "return automl.search {\n  data = automl.dataset { path = ", f);
-    lua_quote(f, d->data);
-    if (d->target) {
-        fputs(", target = ", f);
-        lua_quote(f, d->target);
-    }
-    fputs(" },\n  task = ", f);
-    lua_quote(f, d->task ? d->task : "auto");
-    fputs(",  -- auto | classification | regression\n  metric = ", f);
-    lua_quote(f, d->metric ? d->metric : "auto");
-    fputs(",  -- auto | accuracy, balanced_accuracy, log_loss, roc_auc, f1_macro | rmse, mae, r2\n", f);
-    fputs("  budget = { ", f);
-    if (d->trials > 0)
-        fprintf(f, "trials = %lld%s", d->trials, d->budget > 0 ? ", " : "");
-    if (d->budget > 0 || d->trials <= 0)
-        fprintf(f, "seconds = %.17g", d->budget > 0 ? d->budget : 60);
-    fputs(" },\n", f);
-    if (d->seed >= 0)
-        fprintf(f, "  seed = %lld,\n", d->seed);
-    if (d->strategy) {
-        fputs("  strategy = ", f);
-        lua_quote(f, d->strategy);
-        fputs(",\n", f);
-    }
-    if (d->threads > 0)
-        fprintf(f, "  threads = %lld,\n", d->threads);
-    if (d->parallel > 0)
-        fprintf(f, "  parallel = %lld,\n", d->parallel);
-    fputs("  -- models = { \"linear\", \"gbdt\" },  -- default: every model plugin found\n", f);
-    fputs("  export = { to = ", f);
-    lua_quote(f, d->repo ? d->repo : "models");
-    fputs(", name = ", f);
-    lua_quote(f, d->name ? d->name : stem);
-    fputs(" },\n}\n", f);
-    fclose(f);
-    free(stem);
-    return buf;
-}
-
 static char *default_run_dir(void)
 {
     char stamp[32];
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
     return aml_xasprintf("runs/%s-%ld", stamp, (long)getpid());
-}
-
-/* A spec whose data is not HDF5 (a CSV table): imported, with the spec's target and task, into
- * RUN_DIR/<stem>.h5, which the search then reads. */
-static aml_status import_data(aml_ctx *c, aml_search_spec *spec, FILE *human)
-{
-    if (is_hdf5(spec->data_path))
-        return AML_OK;
-    aml_csv_options opt = {.target = spec->data_target, .task = spec->task};
-    aml_dataset *d = NULL;
-    char *stem = data_stem(spec->data_path);
-    char *h5 = aml_xasprintf("%s/%s.h5", spec->out_dir, stem);
-    free(stem);
-    aml_status st = aml_csv_read(c, spec->data_path, &opt, &d);
-    if (st == AML_OK)
-        st = aml_hdf5_write(c, h5, d);
-    if (st == AML_OK) {
-        char classes[32] = "";
-        if (d->task == AML_TASK_CLASSIFICATION)
-            snprintf(classes, sizeof classes, " (%d classes)", d->n_classes);
-        fprintf(human, "import: %s -> %s: %lld rows x %lld features, target %s, %s%s\n", spec->data_path, h5,
-                (long long)d->n_rows, (long long)d->n_features, d->target_name, aml_dataset_task_name(d->task),
-                classes);
-        free(spec->data_path);
-        spec->data_path = h5;
-        h5 = NULL;
-    }
-    free(h5);
-    aml_dataset_free(d);
-    return st;
 }
 
 int cmd_search(int argc, char **argv)
@@ -332,7 +168,7 @@ int cmd_search(int argc, char **argv)
         cli_error("search: --resume needs --out RUN_DIR (the run to continue)");
         return EXIT_USAGE;
     }
-    int data_form = !is_spec_file(spec_path);
+    int data_form = !cli_is_spec_file(spec_path);
     if (!data_form && data_opt) {
         cli_error("search: %s is for `automl search DATA` (no spec); %s is a spec, which says it itself", data_opt,
                   spec_path);
@@ -347,7 +183,7 @@ int cmd_search(int argc, char **argv)
         cli_error("search: --task: expected auto, classification or regression, got '%s'", task);
         return EXIT_USAGE;
     }
-    if (data_form && target && is_hdf5(spec_path)) {
+    if (data_form && target && cli_is_hdf5(spec_path)) {
         cli_error("search: --target: %s is an HDF5 dataset, whose target was chosen at import (automl import "
                   "--target); give the CSV instead",
                   spec_path);
@@ -383,7 +219,7 @@ int cmd_search(int argc, char **argv)
         cli_data_form d = {.data = spec_path, .target = target, .task = task, .metric = metric, .repo = repo,
                            .name = name, .strategy = strategy, .budget = budget, .trials = trials,
                            .seed = seed, .threads = threads, .parallel = parallel};
-        generated = spec_text(&d);
+        generated = cli_spec_text(&d);
         run_dir = aml_xstrdup(out_dir ? out_dir : NULL);
         if (!run_dir)
             run_dir = default_run_dir();
@@ -442,7 +278,7 @@ int cmd_search(int argc, char **argv)
     int made_run_dir = stat(spec.out_dir, &sb) != 0;
     st = aml_mkdirs(c, spec.out_dir);
     if (st == AML_OK)
-        st = import_data(c, &spec, human);
+        st = cli_import_search_data(c, &spec, human);
     if (st == AML_OK && saved_spec) {
         st = aml_write_file_atomic(c, saved_spec, generated, strlen(generated));
         free(spec.spec_path); /* the manifest names the spec file the search ran */
