@@ -52,6 +52,8 @@ typedef struct search {
     double t0, hard_end;       /* hard_end = 0: no wall-clock budget */
     int threads, workers, threads_per_trial;
     const aml_trial *best;
+    const aml_trial *rung_best;   /* the best trial of the largest resource below the full one:
+                                     the winner when no full-resource trial finished */
     const aml_trial **family_best; /* per family (models[]): its best full-resource trial */
     int stop;
     aml_status error;
@@ -204,6 +206,10 @@ static void add_trial(search *s, aml_trial *t)
         s->trials = aml_xrealloc(s->trials, sizeof(aml_trial *) * (size_t)s->cap);
     }
     s->trials[s->n_trials++] = t;
+    if (t->status == AML_TRIAL_OK && t->resource < 1 &&
+        (!s->rung_best || t->resource > s->rung_best->resource ||
+         (t->resource == s->rung_best->resource && ranks_before(s, t, s->rung_best))))
+        s->rung_best = t;
     if (t->status != AML_TRIAL_OK || t->resource < 1)
         return;
     /* Ties go to the lower id, as in the leaderboard. */
@@ -266,13 +272,15 @@ static int record(search *s, aml_trial *t)
     s->n_new++;
     if (t->status != AML_TRIAL_OK)
         s->n_failed++;
-    const aml_trial *previous_best = s->best;
+    const aml_trial *previous_best = s->best, *previous_keeper = s->best ? s->best : s->rung_best;
     add_trial(s, t);
-    /* Only the best trial's fold model is kept: the one a refit that cannot fit falls back on. */
-    if (s->best != t)
+    /* Only the would-be winner's fold model is kept: the one a refit that cannot fit falls back
+     * on. */
+    const aml_trial *keeper = s->best ? s->best : s->rung_best;
+    if (keeper != t)
         aml_trial_drop_fold_model(t);
-    else if (previous_best && previous_best != t)
-        aml_trial_drop_fold_model((aml_trial *)previous_best);
+    if (previous_keeper && previous_keeper != keeper)
+        aml_trial_drop_fold_model((aml_trial *)previous_keeper);
     aml_scheduler_done(s->sched, t);
     if (!s->tty && s->best != previous_best) /* plain log lines when stderr is not a terminal */
         fprintf(stderr, "automl: [%.1fs] trial %lld %s: %s %.4f (new best)\n", aml_now() - s->t0,
@@ -1069,13 +1077,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     r.n_trials = s.n_new;
     r.n_failed = s.n_failed;
     if (!s.best) /* a budget too small for any full-resource trial: the best of the largest rung */
-        for (int64_t i = 0; i < s.n_trials; i++) {
-            const aml_trial *t = s.trials[i];
-            if (t->status == AML_TRIAL_OK &&
-                (!s.best || t->resource > s.best->resource ||
-                 (t->resource == s.best->resource && ranks_before(&s, t, s.best))))
-                s.best = t;
-        }
+        s.best = s.rung_best;
     if (!s.best) {
         const char *why = s.n_trials ? s.trials[0]->error : NULL;
         st = aml_fail(c, AML_ERR_RUNTIME, "no trial succeeded (%lld finished%s%s)", (long long)s.n_trials,
