@@ -126,20 +126,21 @@ static double refit_estimate(const search *s, const aml_trial *t)
 }
 
 /* Seconds the export should spend on t's model: predicting every row (scaled from its validation
- * predictions, with a margin); the artifact's writing is in refit_end. */
+ * predictions, twice that: a refit on all rows, or one grown with the data, is a larger model);
+ * the artifact's writing is in refit_end. */
 static double export_estimate(const search *s, const aml_trial *t)
 {
     double valid = (double)s->splits.split[0].valid_X.rows;
-    return t && valid > 0 ? 1.5 * t->predict_seconds * (double)s->data->n_rows / valid : 0;
+    return t && valid > 0 ? 2.0 * t->predict_seconds * (double)s->data->n_rows / valid : 0;
 }
 
 /* When the final refit must be done (hard_end > 0 only) for an export estimated at export
- * seconds: the budget's end plus part of its tolerance (5 %, and 0.3 s of the 0.5 s the command
- * may take to start and end), less the export, less what writing the artifact and the run's
- * files takes (measured at 0.5-0.65 s on a busy 2-core machine: fsyncs, hashing, the report). */
+ * seconds: the budget's end plus part of its tolerance (3 % of the 5 %), less the export, less
+ * what writing the artifact and the run's files takes (measured at 0.5-0.65 s on a busy 2-core
+ * machine: fsyncs, hashing, the report). */
 static double refit_end(const search *s, double export)
 {
-    return s->hard_end + 0.03 * s->spec->budget_seconds + 0.3 - 0.7 - export;
+    return s->hard_end + 0.03 * s->spec->budget_seconds - 0.7 - export;
 }
 
 /* The time a trial may take under a clock budget: a fifth of the budget, shared by its splits,
