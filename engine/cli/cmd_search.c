@@ -303,6 +303,8 @@ int cmd_search(int argc, char **argv)
             res.seconds);
     fprintf(human, "run: %s\n", res.run_dir);
     fprintf(human, "artifact: %s\n", res.artifact_dir);
+    if (res.refit && strcmp(res.refit, "all rows") != 0) /* the budget left no time to refit */
+        fprintf(human, "refit: %s\n", res.refit);
     rc = EXIT_OK;
 done:
     aml_spec_free(&spec);

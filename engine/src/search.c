@@ -52,6 +52,8 @@ typedef struct search {
     double t0, hard_end;       /* hard_end = 0: no wall-clock budget */
     int threads, workers, threads_per_trial;
     const aml_trial *best;
+    const aml_trial *rung_best;   /* the best trial of the largest resource below the full one:
+                                     the winner when no full-resource trial finished */
     const aml_trial **family_best; /* per family (models[]): its best full-resource trial */
     int stop;
     aml_status error;
@@ -123,28 +125,49 @@ static double refit_estimate(const search *s, const aml_trial *t)
     return t->fit_seconds * (double)s->data->n_rows / rows_trained(s, t);
 }
 
-/* When the final refit must be done (hard_end > 0 only): the budget's end plus its tolerance,
- * max(2 s, 5 %), less a margin for the export. */
-static double refit_end(const search *s)
+/* Seconds the export should spend on t's model: predicting every row (scaled from its validation
+ * predictions, twice that: a refit on all rows, or one grown with the data, is a larger model);
+ * the artifact's writing is in refit_end. */
+static double export_estimate(const search *s, const aml_trial *t)
 {
-    return s->hard_end + fmax(2.0, 0.05 * s->spec->budget_seconds) - 0.5;
+    double valid = (double)s->splits.split[0].valid_X.rows;
+    return t && valid > 0 ? 2.0 * t->predict_seconds * (double)s->data->n_rows / valid : 0;
 }
 
-/* When trials must be done so that the refit and export still fit in the budget: twice the best
- * trial's fit time scaled to all rows, and 1.5 times that of every other family's best (the
- * ensemble's likely members; choose_final shrinks an ensemble that still does not fit), plus a
- * margin, and never more than half the budget. */
+/* When the final refit must be done (hard_end > 0 only) for an export estimated at export
+ * seconds: the budget's end plus part of its tolerance (3 % of the 5 %), less the export, less
+ * what writing the artifact and the run's files takes (measured at 0.5-0.65 s on a busy 2-core
+ * machine: fsyncs, hashing, the report). */
+static double refit_end(const search *s, double export)
+{
+    return s->hard_end + 0.03 * s->spec->budget_seconds - 0.7 - export;
+}
+
+/* The time a trial may take under a clock budget: a fifth of the budget, shared by its splits,
+ * so that no single configuration (a full-depth forest on a large table) eats the budget; forests
+ * and boosting keep the trees grown by then, others are cancelled. */
+static double trial_cap(const search *s) { return s->hard_end > 0 ? 0.2 * s->spec->budget_seconds : 0; }
+
+/* When trials must be done so that the refit and export still fit in the budget: 1.5 times the
+ * best trial's fit time scaled to all rows, and 1.2 times that of every other family's best (the
+ * ensemble's likely members; choose_final shrinks an ensemble that still does not fit), plus the
+ * export and a margin. A refit planned to take more than half the budget is not planned: the best
+ * trial's fold model is published instead (refit_and_export), and trials run on. */
 static double trial_deadline(const search *s)
 {
     if (s->hard_end <= 0)
         return 0;
-    double reserve = 0.3 + 2.0 * (s->best ? refit_estimate(s, s->best) : 0);
+    double reserve = 0.5 + export_estimate(s, s->best), half = 0.5 * s->spec->budget_seconds;
+    if (!s->best)
+        return s->hard_end - reserve;
+    double best = 1.5 * refit_estimate(s, s->best), all = best;
     for (int m = 0; m < s->n_models; m++)
         if (s->family_best[m] && s->family_best[m] != s->best)
-            reserve += 1.5 * refit_estimate(s, s->family_best[m]);
-    double budget = s->spec->budget_seconds;
-    if (reserve > 0.5 * budget)
-        reserve = 0.5 * budget;
+            all += 1.2 * refit_estimate(s, s->family_best[m]) + export_estimate(s, s->family_best[m]);
+    if (all <= half)
+        reserve += all;
+    else if (best <= half || !s->best->fold_model)
+        reserve += fmin(best, half);
     return s->hard_end - reserve;
 }
 
@@ -184,6 +207,10 @@ static void add_trial(search *s, aml_trial *t)
         s->trials = aml_xrealloc(s->trials, sizeof(aml_trial *) * (size_t)s->cap);
     }
     s->trials[s->n_trials++] = t;
+    if (t->status == AML_TRIAL_OK && t->resource < 1 &&
+        (!s->rung_best || t->resource > s->rung_best->resource ||
+         (t->resource == s->rung_best->resource && ranks_before(s, t, s->rung_best))))
+        s->rung_best = t;
     if (t->status != AML_TRIAL_OK || t->resource < 1)
         return;
     /* Ties go to the lower id, as in the leaderboard. */
@@ -246,8 +273,15 @@ static int record(search *s, aml_trial *t)
     s->n_new++;
     if (t->status != AML_TRIAL_OK)
         s->n_failed++;
-    const aml_trial *previous_best = s->best;
+    const aml_trial *previous_best = s->best, *previous_keeper = s->best ? s->best : s->rung_best;
     add_trial(s, t);
+    /* Only the would-be winner's fold model is kept: the one a refit that cannot fit falls back
+     * on. */
+    const aml_trial *keeper = s->best ? s->best : s->rung_best;
+    if (keeper != t)
+        aml_trial_drop_fold_model(t);
+    if (previous_keeper && previous_keeper != keeper)
+        aml_trial_drop_fold_model((aml_trial *)previous_keeper);
     aml_scheduler_done(s->sched, t);
     if (!s->tty && s->best != previous_best) /* plain log lines when stderr is not a terminal */
         fprintf(stderr, "automl: [%.1fs] trial %lld %s: %s %.4f (new best)\n", aml_now() - s->t0,
@@ -334,6 +368,8 @@ static void *worker(void *arg)
         t->seed = trial_seed(s, job.id);
         t->cfg = job.cfg;
         t->resource = job.resource;
+        t->max_seconds = trial_cap(s);
+        t->keep_fold_model = s->hard_end > 0;
         set_steps(s, &t->cfg);
         aml_host_ctx hc;
         aml_host_ctx_init(&hc, s->threads_per_trial);
@@ -588,17 +624,18 @@ static void choose_final(search *s, final_plan *p)
         by_score = aml_ensemble_select(by, oof, n, d->n_rows, n_out, d->n_classes, d->label, d->value, d->weight,
                                        40, counts);
         members = 0;
-        double refit = 0, costliest = -1;
+        double refit = 0, export = 0, costliest = -1;
         int drop = -1;
         for (int i = 0; i < n; i++)
             if (counts[i]) {
                 members++;
                 double r = refit_estimate(s, cand[i].trial);
                 refit += r;
+                export += export_estimate(s, cand[i].trial);
                 if (i > 0 && r > costliest)
                     costliest = r, drop = i;
             }
-        fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < refit_end(s);
+        fits = s->hard_end <= 0 || aml_now() + 1.5 * refit + 0.3 < refit_end(s, export);
         if (fits || members < 2 || drop < 0 || n <= 2)
             break;
         free(cand[drop].calibrated);
@@ -665,8 +702,17 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
     aml_host_ctx_init(&hc, s->threads);
     hc.verbose = 2; /* plugins' warnings and errors only */
     /* The refit may run a little past the trial deadline but not past the budget's tolerance. */
-    if (s->hard_end > 0)
-        hc.deadline = refit_end(s);
+    /* ... and, for a model that keeps what it fitted by its deadline (trees, rounds, epochs), not
+     * much longer than planned: a trial cut short by its time cap is refitted about as large, so
+     * the export's prediction costs what was planned too. */
+    if (s->hard_end > 0) {
+        double export = 0, refit = 0;
+        for (int i = 0; i < p->n; i++) {
+            export += export_estimate(s, p->members[i]);
+            refit += refit_estimate(s, p->members[i]);
+        }
+        hc.deadline = fmin(refit_end(s, export), aml_now() + 2 * refit + 0.2);
+    }
     if (p->n == 1) {
         task.seed = p->members[0]->seed;
         aml_status st = aml_fitted_fit_resource(c, &hc, &p->members[0]->cfg, &task, &X, &y, NULL, NULL,
@@ -700,22 +746,49 @@ static aml_status fit_final(aml_ctx *c, search *s, const final_plan *p, aml_fitt
 
 static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan, aml_search_result *out)
 {
-    const aml_trial *best = s->best;
+    aml_trial *best = (aml_trial *)s->best;
     aml_dataset *d = s->data;
     aml_fitted model;
-    aml_status st = fit_final(c, s, plan, &model);
-    if (st == AML_ERR_CANCELLED) {
-        /* Out of time (a busy machine, an estimate too low): the best trial alone, without a
-         * deadline. A run a little over budget beats a run with nothing to show. */
+    aml_status st = AML_OK;
+    /* A refit planned to overrun the budget is not started: the best trial's model from its first
+     * split is published (trained on fewer rows, but validated as it is). */
+    int use_fold = plan->n == 1 && s->hard_end > 0 && best->fold_model &&
+                   aml_now() + 1.5 * refit_estimate(s, best) > refit_end(s, export_estimate(s, best));
+    if (use_fold)
+        fprintf(stderr, "automl: no time left to refit trial %lld on all %lld rows (about %.1f s)\n",
+                (long long)best->id, (long long)d->n_rows, refit_estimate(s, best));
+    else
+        st = fit_final(c, s, plan, &model);
+    if (st == AML_ERR_CANCELLED && best->fold_model) {
+        /* Out of time all the same (a busy machine, an estimate too low). */
+        fprintf(stderr, "automl: %s\n", aml_errmsg(c));
+        use_fold = 1;
+        st = AML_OK;
+    } else if (st == AML_ERR_CANCELLED) {
+        /* No fold model to fall back on (the best trial was read back from the journal): the best
+         * trial alone, without a deadline. A run a little over budget beats one with nothing. */
         fprintf(stderr, "automl: %s; refitting the best trial alone\n", aml_errmsg(c));
         final_plan single = {0};
-        plan_single(&single, (aml_trial *)best);
+        plan_single(&single, best);
         double hard_end = s->hard_end;
         s->hard_end = 0;
         st = fit_final(c, s, &single, &model);
         s->hard_end = hard_end;
         plan_free(&single);
         plan = NULL;
+    }
+    free(out->refit);
+    if (use_fold) {
+        model = *best->fold_model;
+        free(best->fold_model);
+        best->fold_model = NULL;
+        plan = NULL;
+        out->refit = aml_xasprintf("fold model: trial %lld's model of split 1, fitted on %.0f of %lld rows (no time "
+                                   "to refit on all rows)", (long long)best->id, rows_trained(s, best),
+                                   (long long)d->n_rows);
+        fprintf(stderr, "automl: publishing the %s\n", out->refit);
+    } else {
+        out->refit = aml_xstrdup("all rows");
     }
     if (st != AML_OK)
         return st;
@@ -757,6 +830,7 @@ static aml_status refit_and_export(aml_ctx *c, search *s, const final_plan *plan
     cJSON_AddStringToObject(lineage, "seed", seed);
     cJSON_AddStringToObject(lineage, "run_dir", out->run_dir);
     cJSON_AddNumberToObject(lineage, "trial", (double)best->id);
+    cJSON_AddStringToObject(lineage, "refit", out->refit);
     if (plan && plan->n > 1) {
         cJSON *ids = cJSON_AddArrayToObject(lineage, "ensemble_trials");
         for (int i = 0; i < plan->n; i++)
@@ -837,6 +911,7 @@ static aml_status write_summary(aml_ctx *c, search *s, aml_search_result *out, i
     cJSON_AddNumberToObject(o, "resumed", (double)out->n_resumed);
     cJSON_AddNumberToObject(o, "failed", (double)out->n_failed);
     cJSON_AddNumberToObject(o, "seconds", out->seconds);
+    cJSON_AddStringToObject(o, "refit", out->refit ? out->refit : "");
     cJSON_AddNumberToObject(o, "threads", s->threads);
     cJSON_AddNumberToObject(o, "parallel_trials", s->workers);
     char *text = cJSON_Print(o);
@@ -1007,13 +1082,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
     r.n_trials = s.n_new;
     r.n_failed = s.n_failed;
     if (!s.best) /* a budget too small for any full-resource trial: the best of the largest rung */
-        for (int64_t i = 0; i < s.n_trials; i++) {
-            const aml_trial *t = s.trials[i];
-            if (t->status == AML_TRIAL_OK &&
-                (!s.best || t->resource > s.best->resource ||
-                 (t->resource == s.best->resource && ranks_before(&s, t, s.best))))
-                s.best = t;
-        }
+        s.best = s.rung_best;
     if (!s.best) {
         const char *why = s.n_trials ? s.trials[0]->error : NULL;
         st = aml_fail(c, AML_ERR_RUNTIME, "no trial succeeded (%lld finished%s%s)", (long long)s.n_trials,
@@ -1102,5 +1171,6 @@ void aml_search_result_free(aml_search_result *r)
     free(r->artifact_dir);
     free(r->best_model);
     free(r->summary_json);
+    free(r->refit);
     memset(r, 0, sizeof *r);
 }

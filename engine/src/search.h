@@ -10,6 +10,8 @@ typedef struct aml_search_result {
     char *run_dir;
     char *artifact_dir;     /* the published artifact */
     char *best_model;
+    char *refit;            /* "all rows", or which already fitted model was published instead
+                               (a fold model, when the refit could not fit in the budget) */
     double best_score;
     int64_t n_trials;       /* finished in this run, resumed ones excluded */
     int64_t n_resumed;

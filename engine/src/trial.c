@@ -113,6 +113,26 @@ static void fail_trial(aml_trial *t, aml_trial_status status, const char *msg)
     t->score = NAN;
 }
 
+/* Predicts X in blocks of rows, stopping (AML_ERR_CANCELLED) once hc's deadline has passed:
+ * under a clock budget a trial must not overrun predicting many validation rows with a costly
+ * model (deep forests, hundreds of boosting rounds), and most plugins do not check the deadline
+ * while they predict. */
+#define PREDICT_BLOCK 4096
+static aml_status predict_by_deadline(aml_ctx *c, aml_host_ctx *hc, const aml_fitted *m, const aml_matrix *X,
+                                      double *pred, int n_out)
+{
+    for (int64_t r0 = 0; r0 < X->rows; r0 += PREDICT_BLOCK) {
+        if (hc->deadline > 0 && aml_now() > hc->deadline)
+            return aml_fail(c, AML_ERR_CANCELLED, "%s: predict cancelled (deadline)", m->plugin->desc->name);
+        aml_matrix block = {X->data + r0 * X->ld, X->rows - r0 < PREDICT_BLOCK ? X->rows - r0 : PREDICT_BLOCK,
+                            X->cols, X->ld};
+        aml_status st = aml_fitted_predict(c, hc, m, &block, pred + r0 * n_out);
+        if (st != AML_OK)
+            return st;
+    }
+    return AML_OK;
+}
+
 void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const aml_splits *s,
                    aml_metric metric)
 {
@@ -135,11 +155,18 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
     free(t->fold_scores);
     t->fold_scores = aml_xcalloc((size_t)s->n, sizeof(double));
     t->status = AML_TRIAL_OK;
-    double sum = 0, used = 0;
+    double sum = 0, used = 0, predict_total = 0, outer = hc->deadline;
     for (int k = 0; k < s->n; k++) {
         const aml_split *sp = &s->split[k];
         aml_fitted m;
         double f0 = aml_now();
+        /* Split k must be done by its share of the cap, its fit by 70 % of that share: the rest
+         * is for predicting the validation rows (slow for a deep forest). */
+        double split_end = t->max_seconds > 0 ? t0 + t->max_seconds * (k + 1) / s->n : 0;
+        if (split_end > 0) {
+            double by = split_end - 0.3 * t->max_seconds / s->n;
+            hc->deadline = outer > 0 && outer < by ? outer : by;
+        }
         task.seed = aml_mix64(t->seed, (uint64_t)k);
         /* Below the full resource, a resumable plugin gets the fraction (fewer trees or epochs);
          * the others get a prefix of the training rows (shuffled when the split was made). */
@@ -162,11 +189,25 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
         }
         used += aml_fitted_used_resource(&m);
         double *pred = aml_xmalloc(sizeof(double) * (size_t)(sp->valid_X.rows * n_out));
-        st = aml_fitted_predict(&ctx, hc, &m, &sp->valid_X, pred);
-        aml_fitted_free(&m);
+        double p0 = aml_now();
+        if (split_end > 0) {
+            hc->deadline = outer > 0 && outer < split_end ? outer : split_end;
+            st = predict_by_deadline(&ctx, hc, &m, &sp->valid_X, pred, n_out);
+        } else {
+            st = aml_fitted_predict(&ctx, hc, &m, &sp->valid_X, pred);
+        }
+        predict_total += aml_now() - p0;
+        if (k == 0 && t->keep_fold_model && st == AML_OK) {
+            aml_fitted_free(t->fold_model);
+            free(t->fold_model);
+            t->fold_model = aml_xmalloc(sizeof *t->fold_model);
+            *t->fold_model = m;
+        } else {
+            aml_fitted_free(&m);
+        }
         if (st != AML_OK) {
             free(pred);
-            fail_trial(t, AML_TRIAL_FAILED, ctx.msg);
+            fail_trial(t, st == AML_ERR_CANCELLED ? AML_TRIAL_CANCELLED : AML_TRIAL_FAILED, ctx.msg);
             break;
         }
         double score = aml_metric_score(metric, sp->valid_X.rows, d->n_classes, sp->valid_y.label,
@@ -194,15 +235,28 @@ void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const a
     } else {
         free(t->oof);
         t->oof = NULL;
+        aml_trial_drop_fold_model(t);
     }
+    hc->deadline = outer;
     t->seconds = aml_now() - t0;
     t->fit_seconds = fit_total / s->n;
+    t->predict_seconds = predict_total / s->n;
+}
+
+void aml_trial_drop_fold_model(aml_trial *t)
+{
+    if (!t->fold_model)
+        return;
+    aml_fitted_free(t->fold_model);
+    free(t->fold_model);
+    t->fold_model = NULL;
 }
 
 void aml_trial_clear(aml_trial *t)
 {
     if (!t)
         return;
+    aml_trial_drop_fold_model(t);
     aml_config_free(&t->cfg);
     free(t->error);
     free(t->fold_scores);

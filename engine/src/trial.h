@@ -56,6 +56,13 @@ typedef struct aml_trial {
     double resource;         /* fraction of the full resource it ran with (1 = full) */
     double used_resource;    /* mean over the splits of the share of the full resource the fitted
                                 models kept (early stopping; 1 when the plugin does not say) */
+    double max_seconds;      /* input: the most the trial may take under a clock budget, shared out
+                                evenly among the splits (a fit that keeps a prefix of its trees or
+                                rounds stops there, others are cancelled); 0 = no cap */
+    int keep_fold_model;     /* input: keep the first split's fitted model in fold_model */
+    aml_fitted *fold_model;  /* the first split's model (keep_fold_model): what a search publishes
+                                when the winner's refit on all rows cannot fit in the budget */
+    double predict_seconds;  /* mean time per split to predict its validation rows */
     double *oof;             /* out-of-fold predictions, n_rows x n_out (NaN where a row was never
                               * validated); NULL once dropped (only the best trials keep them) */
     int n_out;
@@ -66,6 +73,8 @@ typedef struct aml_trial {
  * t->error. */
 void aml_trial_run(aml_trial *t, aml_host_ctx *hc, const aml_dataset *d, const aml_splits *s,
                    aml_metric metric);
+/* Frees t's fold model, if it kept one. */
+void aml_trial_drop_fold_model(aml_trial *t);
 void aml_trial_clear(aml_trial *t);
 
 #endif

@@ -425,6 +425,9 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
     }
     const int no = n_outputs(m);
     const float gemm_alpha = m->metric == M_COSINE ? -1.0f : -2.0f;
+    /* Brute force costs queries x training rows: on a large table a search's deadline (or SIGINT)
+     * must be able to stop it between blocks. */
+    int stop = 0;
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num();
@@ -434,6 +437,14 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t q0 = blk * qb, nb = nq - q0 < qb ? nq - q0 : qb;
+            int stopped;
+#pragma omp atomic read
+            stopped = stop;
+            if (stopped || h->should_stop(c)) {
+#pragma omp atomic write
+                stop = 1;
+                continue;
+            }
             for (int64_t i = 0; i < nb; i++) {
                 const float *x = X->data + (q0 + i) * X->ld;
                 for (int64_t j = 0; j < d; j++)
@@ -477,6 +488,10 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
         }
     }
     mc_free(h, fs), mc_free(h, is);
+    if (stop) {
+        h->set_error(c, "knn: prediction stopped (deadline)");
+        return AML_ERR_CANCELLED;
+    }
     return AML_OK;
 }
 
