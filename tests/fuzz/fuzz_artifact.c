@@ -18,6 +18,7 @@
 #define _GNU_SOURCE /* mkdtemp, open_memstream */
 #endif
 #include "artifact.h"
+#include "fuzz_plugins.h"
 #include "plugin_loader.h"
 #include "predictions.h"
 
@@ -27,19 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static aml_registry *registry(void)
-{
-    static aml_registry *reg;
-    if (!reg) {
-        reg = aml_registry_new();
-#ifdef AML_PLUGIN_BUILD_DIR
-        aml_registry_scan_dir(reg, AML_PLUGIN_BUILD_DIR);
-#endif
-        aml_registry_scan_defaults(reg);
-    }
-    return reg;
-}
 
 static int write_file(const char *path, const void *data, size_t n)
 {
@@ -131,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         write_file(model, blob, blob_len) == 0) {
         aml_ctx *c = aml_ctx_new();
         aml_artifact a = {0};
-        if (aml_artifact_open(c, registry(), dir, &a) == AML_OK) {
+        if (aml_artifact_open(c, fuzz_registry(), dir, &a) == AML_OK) {
             predict_rows(c, &a, dir);
             aml_artifact_close(&a);
         }

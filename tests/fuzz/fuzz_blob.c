@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* mkdtemp, open_memstream */
 #endif
 #include "host.h"
+#include "fuzz_plugins.h"
 #include "plugin_loader.h"
 
 #include <math.h>
@@ -37,19 +38,6 @@ static const struct {
 };
 #define N_PLUGINS (sizeof PLUGINS / sizeof PLUGINS[0])
 #define ROWS 3
-
-static aml_registry *registry(void)
-{
-    static aml_registry *reg;
-    if (!reg) {
-        reg = aml_registry_new();
-#ifdef AML_PLUGIN_BUILD_DIR
-        aml_registry_scan_dir(reg, AML_PLUGIN_BUILD_DIR);
-#endif
-        aml_registry_scan_defaults(reg);
-    }
-    return reg;
-}
 
 /* -DFUZZ_VERBOSE: what each input came to, to check that a corpus reaches past load. */
 static void report(const aml_host_ctx *hc, const char *failed)
@@ -114,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t nf = (int64_t)data[3] + 1;
     if (size < 4 + (size_t)nf)
         return 0;
-    const aml_plugin *p = aml_registry_find(registry(), PLUGINS[data[0] % N_PLUGINS].kind,
+    const aml_plugin *p = aml_registry_find(fuzz_registry(), PLUGINS[data[0] % N_PLUGINS].kind,
                                             PLUGINS[data[0] % N_PLUGINS].name);
     if (!p)
         return 0;

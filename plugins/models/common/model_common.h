@@ -111,4 +111,15 @@ aml_status mc_get_header(const mc_call *k, aml_reader *r, void *hd, size_t size,
  * task with n_features 0 leaves the features unchecked). AML_ERR_FORMAT when they differ. */
 aml_status mc_check_blob_task(const mc_call *k, const aml_task *task, uint32_t kind, int n_classes, int64_t d);
 
+/* For a parallel loop over trees or row blocks: 1 once the host has asked to stop, remembered in
+ * *stop (shared by the loop's threads) so that every later iteration is skipped at once. */
+static inline int mc_stopping(int *stop, const aml_host *h, aml_host_ctx *c)
+{
+    if (__atomic_load_n(stop, __ATOMIC_RELAXED) || h->should_stop(c)) {
+        __atomic_store_n(stop, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return 0;
+}
+
 #endif

@@ -214,14 +214,8 @@ static aml_status grow_trees(aml_model *m, aml_host_ctx *c, const aml_matrix *X,
     int stop = 0; /* once the host says stop, the remaining trees are skipped */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int i = from; i < to; i++) {
-        int stopped;
-#pragma omp atomic read
-        stopped = stop;
-        if (stopped || h->should_stop(c)) {
-#pragma omp atomic write
-            stop = 1;
+        if (mc_stopping(&stop, h, c))
             continue;
-        }
         forest_scratch *s = &scratch[omp_get_thread_num()];
         done[i - from] = forest_grow(h, &t, s, i, &m->trees[i]) == AML_OK ? 1 : -1;
     }

@@ -437,14 +437,8 @@ static aml_status model_predict(const aml_model *m, aml_host_ctx *c, const aml_m
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t q0 = blk * qb, nb = nq - q0 < qb ? nq - q0 : qb;
-            int stopped;
-#pragma omp atomic read
-            stopped = stop;
-            if (stopped || h->should_stop(c)) {
-#pragma omp atomic write
-                stop = 1;
+            if (mc_stopping(&stop, h, c))
                 continue;
-            }
             for (int64_t i = 0; i < nb; i++) {
                 const float *x = X->data + (q0 + i) * X->ld;
                 for (int64_t j = 0; j < d; j++)
