@@ -27,7 +27,7 @@ grep -qxF "  export = { to = \"$TMP/repo\", name = \"iris\" }," "$TMP/printed.lu
 [ $? = 0 ] || fail "search iris.csv --json -> exit $? ($(cat "$TMP/err1"))"
 $PY -c 'import json,sys; json.load(sys.stdin)' < "$TMP/json1" || fail "stdout is not one JSON document: $(cat "$TMP/json1")"
 keys=$($PY -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin))))' < "$TMP/json1")
-[ "$keys" = "artifact best_model best_score best_trial dataset failed fingerprint metric parallel_trials resumed run_dir seconds task threads trials" ] ||
+[ "$keys" = "artifact best_model best_score best_trial dataset failed fingerprint metric parallel_trials refit resumed run_dir seconds task threads trials" ] ||
   fail "summary keys: $keys"
 field() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 [ "$(field "$TMP/json1" artifact)" = "$TMP/repo/iris/1" ] || fail "artifact: $(cat "$TMP/json1")"
@@ -70,12 +70,13 @@ $PY -c 'import json,sys; json.load(sys.stdin)' < "$TMP/json7" || fail "a spec's 
 grep -qx "hello from the spec" "$TMP/err7" || fail "the spec's print() is lost: $(cat "$TMP/err7")"
 
 # ---- an HDF5 dataset needs no --target; mistakes are usage errors ----
-"$AUTOML" search datasets/iris.h5 --trials 3 --threads 2 --repo "$TMP/repo" --name iris_h5 --out "$TMP/run4" > "$TMP/out4" 2> "$TMP/err4"
+"$AUTOML" import datasets/iris.csv "$TMP/iris.h5" > /dev/null || fail "import iris"
+"$AUTOML" search "$TMP/iris.h5" --trials 3 --threads 2 --repo "$TMP/repo" --name iris_h5 --out "$TMP/run4" > "$TMP/out4" 2> "$TMP/err4"
 [ $? = 0 ] || fail "search iris.h5 -> exit $? ($(cat "$TMP/err4"))"
 grep -q "^artifact: $TMP/repo/iris_h5/1$" "$TMP/out4" || fail "h5 artifact: $(cat "$TMP/out4")"
 grep -q '^import: ' "$TMP/out4" && fail "an HDF5 dataset was imported again"
-expect 2 "automl: search: --target: datasets/iris.h5 is an HDF5 dataset, whose target was chosen at import (automl import --target); give the CSV instead" \
-  -- "$AUTOML" search datasets/iris.h5 --target target
+expect 2 "automl: search: --target: $TMP/iris.h5 is an HDF5 dataset, whose target was chosen at import (automl import --target); give the CSV instead" \
+  -- "$AUTOML" search "$TMP/iris.h5" --target target
 expect 2 "automl: search: --target is for \`automl search DATA\` (no spec); scripts/iris.lua is a spec, which says it itself" \
   -- "$AUTOML" search scripts/iris.lua --target target
 expect 2 "automl: search: --task: expected auto, classification or regression, got 'ranking'" \
