@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -88,14 +87,6 @@ static int parse_integer(const char *opt, const char *text, long long lo, long l
     }
     *out = v;
     return 0;
-}
-
-static char *default_run_dir(void)
-{
-    char stamp[32];
-    time_t now = time(NULL);
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-    return aml_xasprintf("runs/%s-%ld", stamp, (long)getpid());
 }
 
 int cmd_search(int argc, char **argv)
@@ -222,7 +213,7 @@ int cmd_search(int argc, char **argv)
         generated = cli_spec_text(&d);
         run_dir = aml_xstrdup(out_dir ? out_dir : NULL);
         if (!run_dir)
-            run_dir = default_run_dir();
+            run_dir = aml_search_default_run_dir();
         out_dir = run_dir;
         /* Loaded from the text (--print-spec: checked, then printed): what is printed runs. It
          * is saved as RUN_DIR/spec.lua once the data is in. */
@@ -271,7 +262,7 @@ int cmd_search(int argc, char **argv)
         spec.out_dir = aml_xstrdup(out_dir);
     }
     if (!spec.out_dir)
-        spec.out_dir = default_run_dir(); /* decided here: a CSV is imported into it */
+        spec.out_dir = aml_search_default_run_dir(); /* decided here: a CSV is imported into it */
     spec.resume = resume;
     spec.json = json;
     struct stat sb;

@@ -480,7 +480,7 @@ static int default_threads(void)
     return n > 0 ? (int)n : 1;
 }
 
-static char *default_run_dir(void)
+char *aml_search_default_run_dir(void)
 {
     char stamp[32];
     time_t now = time(NULL);
@@ -1009,7 +1009,7 @@ aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, 
 
     r.run_dir = aml_xstrdup(spec->out_dir ? spec->out_dir : NULL);
     if (!r.run_dir)
-        r.run_dir = default_run_dir();
+        r.run_dir = aml_search_default_run_dir();
     if ((st = aml_mkdirs(c, r.run_dir)) != AML_OK)
         goto done;
     char *journal_path = aml_xasprintf("%s/trials.jsonl", r.run_dir);

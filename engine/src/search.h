@@ -22,6 +22,9 @@ typedef struct aml_search_result {
 
 /* Runs spec (CLI overrides already applied). t0 is when the command started (aml_now()), so the
  * budget covers loading, search, refit and export. */
+/* runs/<date>-<time>-<pid>: the run directory when the spec and the command line name none
+ * (malloc'd). */
+char *aml_search_default_run_dir(void);
 aml_status aml_search_run(aml_ctx *c, aml_search_spec *spec, aml_registry *reg, double t0,
                           aml_search_result *out);
 void aml_search_result_free(aml_search_result *r);
